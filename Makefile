@@ -1,0 +1,63 @@
+# One place for every install and check step; CI (.ci/run) calls `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev,onnx
+BUF_VERSION := 1.75.0
+BUF := .tools/node_modules/.bin/buf
+PROTOS := $(wildcard protos/modelrt/v1/*.proto)
+STORE ?= model-store
+PORT ?= 50051
+
+.PHONY: install serve test check lint protos protos-check buf-lint examples clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(STAMP)
+
+$(BUF):
+	npm install --prefix .tools --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
+
+## protos: regenerate modelrt/v1 from protos/ (messages, gRPC stubs and .pyi types)
+protos: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH scripts/gen_protos.sh modelrt/v1
+
+## protos-check: fail when the checked-in generated code differs from protos/
+protos-check: $(STAMP)
+	@tmp=$$(mktemp -d) && PATH=$(CURDIR)/$(BIN):$$PATH scripts/gen_protos.sh $$tmp/modelrt/v1 \
+	  && diff -r -x __pycache__ $$tmp/modelrt/v1 modelrt/v1 \
+	  || { echo "generated code is stale: run 'make protos' and commit modelrt/v1"; rm -rf $$tmp; exit 1; }; \
+	  rm -rf $$tmp
+
+buf-lint: $(BUF)
+	$(BUF) lint
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+check: buf-lint protos-check lint
+
+## examples: build the example bundles' tiny weights (no downloads)
+examples: $(STAMP)
+	$(BIN)/python examples/build.py
+
+## serve: install, build the examples, copy them into the model store and serve them
+serve: examples
+	mkdir -p $(STORE)
+	for d in examples/*/; do rm -rf $(STORE)/$$(basename $$d); cp -r $$d $(STORE)/; done
+	$(BIN)/modelrt serve --model-store $(STORE) --host 127.0.0.1 --port $(PORT)
+
+## test: install, run every static check, then the test suite
+test: check
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

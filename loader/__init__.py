@@ -1,0 +1,1 @@
+"""Bundle -> loadable model: safe unpacking, layout detection, config, requirements and import."""

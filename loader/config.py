@@ -1,0 +1,123 @@
+"""The native bundle config (modelrt.yaml): a strict pydantic model and the YAML reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from loader.errors import BundleError
+
+ModelType = Literal[
+    "classification",
+    "object_detection",
+    "segmentation",
+    "text_generation",
+    "speech_recognition",
+    "other",
+]
+Framework = Literal["onnx", "pytorch", "tensorflow", "keras", "sklearn", "other"]
+InputKind = Literal["tensor", "bytes", "text", "json"]
+DTypeName = Literal[
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "bfloat16", "float32", "float64", "string", "bytes",
+]  # fmt: skip
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """One declared input; requests are checked against it before they reach the model."""
+
+    name: str
+    kind: InputKind = "tensor"
+    dtype: DTypeName | None = None
+    shape: tuple[int, ...] | None = Field(
+        default=None, description="Expected shape; -1 for a dimension of any size."
+    )
+    optional: bool = False
+
+    @field_validator("shape")
+    @classmethod
+    def _dims(cls, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if shape is not None and any(dim < -1 for dim in shape):
+            raise ValueError("dimensions are sizes >= 0, or -1 for any size")
+        return shape
+
+
+class BatchingConfig(_Strict):
+    """Dynamic batching of Predict calls (applied by the engine; 0 turns batching off)."""
+
+    max_batch_size: int = Field(default=0, ge=0)
+    max_queue_delay_ms: float = Field(default=0.0, ge=0)
+    preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_size: int = Field(default=1024, ge=1)
+
+
+class InstanceGroup(_Strict):
+    """A group of identical model instances (Triton-style instance group)."""
+
+    count: int = Field(default=1, ge=1)
+    kind: Literal["auto", "cpu", "gpu"] = "auto"
+    gpus: tuple[int, ...] = ()
+
+
+class BundleConfig(_Strict):
+    """modelrt.yaml. Unknown keys are errors, so a typo never silently falls back to a default.
+
+    >>> BundleConfig(name="echo").version
+    '1'
+    """
+
+    name: str = Field(description="The model's name; the namespace model.py registers.")
+    version: str = "1"
+    description: str = ""
+    model_type: ModelType = "other"
+    framework: Framework = "other"
+    labels: tuple[str, ...] = ()
+    inputs: tuple[InputSpec, ...] = ()
+    batching: BatchingConfig = BatchingConfig()
+    instances: tuple[InstanceGroup, ...] = (InstanceGroup(),)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, version: object) -> object:
+        return str(version) if isinstance(version, int | float) else version
+
+
+def describe_validation_error(source: str, error: ValidationError) -> str:
+    """One line per problem, each naming the key: "modelrt.yaml: batching.max_batch_sz: ..."."""
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key {where!r}")
+        else:
+            lines.append(f"{source}: {where}: {problem['msg']}")
+    return "; ".join(lines)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; a parse error or a non-mapping is a BundleError naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BundleError(f"{path.name}: cannot read: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BundleError(f"{path.name}: must be a mapping of keys to values")
+    return data
+
+
+def parse_config(data: dict[str, Any], source: str = "modelrt.yaml") -> BundleConfig:
+    """Validate a config mapping; every problem is named in one BundleError."""
+    try:
+        return BundleConfig.model_validate(data)
+    except ValidationError as exc:
+        raise BundleError(describe_validation_error(source, exc)) from None

@@ -1,0 +1,198 @@
+"""Wire values <-> Python values: numpy arrays, bytes, str and JSON, shared by server and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from modelrt.v1 import value_pb2
+
+DataType = value_pb2.DataType
+
+_NUMERIC: dict[int, np.dtype[Any]] = {
+    value_pb2.DATA_TYPE_BOOL: np.dtype("bool"),
+    value_pb2.DATA_TYPE_INT8: np.dtype("<i1"),
+    value_pb2.DATA_TYPE_INT16: np.dtype("<i2"),
+    value_pb2.DATA_TYPE_INT32: np.dtype("<i4"),
+    value_pb2.DATA_TYPE_INT64: np.dtype("<i8"),
+    value_pb2.DATA_TYPE_UINT8: np.dtype("<u1"),
+    value_pb2.DATA_TYPE_UINT16: np.dtype("<u2"),
+    value_pb2.DATA_TYPE_UINT32: np.dtype("<u4"),
+    value_pb2.DATA_TYPE_UINT64: np.dtype("<u8"),
+    value_pb2.DATA_TYPE_FLOAT16: np.dtype("<f2"),
+    value_pb2.DATA_TYPE_FLOAT32: np.dtype("<f4"),
+    value_pb2.DATA_TYPE_FLOAT64: np.dtype("<f8"),
+}
+_BY_NUMPY = {dtype.newbyteorder("="): code for code, dtype in _NUMERIC.items()}
+_MAX_ELEMENTS = 2**40
+
+#: dtype names as people write them in configs and on the command line -> DataType.
+DTYPE_NAMES: dict[str, int] = {
+    name.removeprefix("DATA_TYPE_").lower(): number
+    for name, number in value_pb2.DataType.items()
+    if number != value_pb2.DATA_TYPE_UNSPECIFIED
+}
+
+
+class CodecError(ValueError):
+    """A wire value cannot be decoded (wrong byte count, unknown dtype, bad shape)."""
+
+
+def dtype_name(dtype: int) -> str:
+    """'float32' for DATA_TYPE_FLOAT32, and so on."""
+    return value_pb2.DataType.Name(dtype).removeprefix("DATA_TYPE_").lower()
+
+
+def _element_count(shape: list[int]) -> int:
+    count = 1
+    for dim in shape:
+        if dim < 0:
+            raise CodecError(f"shape {shape} has a negative dimension")
+        count *= dim
+        if count > _MAX_ELEMENTS:
+            raise CodecError(f"shape {shape} is too large")
+    return count
+
+
+def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
+    """Decode a Tensor. BFLOAT16 decodes to float32; STRING to str, BYTES to an object array.
+
+    >>> tensor_to_array(array_to_tensor(np.arange(3, dtype=np.int32))).tolist()
+    [0, 1, 2]
+    """
+    shape = list(tensor.shape)
+    count = _element_count(shape)
+    dtype = tensor.dtype
+    if dtype in (value_pb2.DATA_TYPE_STRING, value_pb2.DATA_TYPE_BYTES):
+        if len(tensor.string_data) != count:
+            raise CodecError(
+                f"{dtype_name(dtype)} tensor of shape {shape} needs {count} elements in "
+                f"string_data, got {len(tensor.string_data)}"
+            )
+        if dtype == value_pb2.DATA_TYPE_STRING:
+            try:
+                items: list[Any] = [item.decode("utf-8") for item in tensor.string_data]
+            except UnicodeDecodeError as exc:
+                raise CodecError(f"string tensor element is not UTF-8: {exc}") from None
+            return np.array(items, dtype=str).reshape(shape)
+        array = np.empty(count, dtype=object)
+        array[:] = list(tensor.string_data)
+        return array.reshape(shape)
+    if dtype == value_pb2.DATA_TYPE_BFLOAT16:
+        expected = count * 2
+        if len(tensor.raw_data) != expected:
+            raise CodecError(
+                f"bfloat16 tensor of shape {shape} needs {expected} bytes, got "
+                f"{len(tensor.raw_data)}"
+            )
+        halves = np.frombuffer(tensor.raw_data, dtype="<u2").astype(np.uint32) << 16
+        return halves.view(np.float32).reshape(shape)
+    np_dtype = _NUMERIC.get(dtype)
+    if np_dtype is None:
+        raise CodecError(f"tensor dtype {dtype} is not set or not supported")
+    expected = count * np_dtype.itemsize
+    if len(tensor.raw_data) != expected:
+        raise CodecError(
+            f"{dtype_name(dtype)} tensor of shape {shape} needs {expected} bytes of raw_data, "
+            f"got {len(tensor.raw_data)}"
+        )
+    return np.frombuffer(tensor.raw_data, dtype=np_dtype).reshape(shape)
+
+
+def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> value_pb2.Tensor:
+    """Encode a numpy array; ``dtype`` may ask for BFLOAT16 (from float32/float64 input)."""
+    array = np.asarray(array)
+    shape = list(array.shape)
+    if dtype == value_pb2.DATA_TYPE_BFLOAT16:
+        bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+        rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16  # round to nearest even
+        raw = rounded.astype("<u2").tobytes()
+        return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_BFLOAT16, shape=shape, raw_data=raw)
+    kind = array.dtype.kind
+    if kind == "U" or (kind == "O" and all(isinstance(x, str) for x in array.flat)):
+        data = [str(x).encode("utf-8") for x in array.flat]
+        return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_STRING, shape=shape, string_data=data)
+    if kind == "S" or kind == "O":
+        try:
+            data = [bytes(x) for x in array.flat]
+        except TypeError as exc:
+            raise CodecError(f"object array holds values that are not bytes or str: {exc}")
+        return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_BYTES, shape=shape, string_data=data)
+    code = _BY_NUMPY.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise CodecError(f"numpy dtype {array.dtype} has no wire dtype")
+    if dtype is not None and dtype != code:
+        raise CodecError(f"array of {array.dtype} cannot be sent as {dtype_name(dtype)}")
+    raw = np.ascontiguousarray(array, dtype=_NUMERIC[code]).tobytes()
+    return value_pb2.Tensor(dtype=code, shape=shape, raw_data=raw)
+
+
+def json_to_python(value: struct_pb2.Value) -> Any:
+    """A google.protobuf.Value as plain Python (dict, list, float, str, bool, None)."""
+    return json_format.MessageToDict(value)
+
+
+def python_to_json(obj: Any) -> struct_pb2.Value:
+    """Plain Python (JSON-compatible) as a google.protobuf.Value; numpy scalars are accepted."""
+    message = struct_pb2.Value()
+    try:
+        json_format.ParseDict(_plain(obj), message)
+    except (json_format.ParseError, TypeError, ValueError) as exc:
+        raise CodecError(f"value is not JSON-compatible: {exc}") from None
+    return message
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def value_to_python(value: value_pb2.Value) -> Any:
+    """Decode a Value: tensor -> ndarray, data -> bytes, text -> str, json -> plain Python."""
+    kind = value.WhichOneof("kind")
+    if kind == "tensor":
+        return tensor_to_array(value.tensor)
+    if kind == "data":
+        return value.data
+    if kind == "text":
+        return value.text
+    if kind == "json":
+        return json_to_python(value.json)
+    raise CodecError("value has no payload set (one of tensor, data, text, json)")
+
+
+def python_to_value(obj: Any) -> value_pb2.Value:
+    """Encode ndarray -> tensor, bytes -> data, str -> text, anything else JSON-compatible -> json."""
+    if isinstance(obj, np.ndarray):
+        return value_pb2.Value(tensor=array_to_tensor(obj))
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return value_pb2.Value(data=bytes(obj))
+    if isinstance(obj, str):
+        return value_pb2.Value(text=obj)
+    return value_pb2.Value(json=python_to_json(obj))
+
+
+def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A google.protobuf.Struct as a dict (integral floats stay floats, as JSON has one number)."""
+    return json_format.MessageToDict(struct)
+
+
+def dict_to_struct(mapping: Mapping[str, Any] | None) -> struct_pb2.Struct:
+    """A JSON-compatible mapping as a google.protobuf.Struct."""
+    struct = struct_pb2.Struct()
+    if mapping:
+        try:
+            json_format.ParseDict(_plain(mapping), struct)
+        except (json_format.ParseError, TypeError, ValueError) as exc:
+            raise CodecError(f"parameters are not JSON-compatible: {exc}") from None
+    return struct
