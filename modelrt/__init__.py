@@ -1,1 +1,1 @@
-"""modelrt wire package: generated protobuf code (v1/) and the value codec shared by server and clients."""
+"""The wire package: generated protobuf code (v1/) and the value codec shared by all sides."""

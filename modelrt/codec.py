@@ -1,4 +1,4 @@
-"""Wire values <-> Python values: numpy arrays, bytes, str and JSON, shared by server and clients."""
+"""Wire values <-> Python values (numpy arrays, bytes, str, JSON), shared by server and clients."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class CodecError(ValueError):
 
 def dtype_name(dtype: int) -> str:
     """'float32' for DATA_TYPE_FLOAT32, and so on."""
-    return value_pb2.DataType.Name(dtype).removeprefix("DATA_TYPE_").lower()
+    name: str = value_pb2.DataType.Name(dtype)  # type: ignore[arg-type]
+    return name.removeprefix("DATA_TYPE_").lower()
 
 
 def _element_count(shape: list[int]) -> int:
@@ -119,7 +120,9 @@ def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> va
         try:
             data = [bytes(x) for x in array.flat]
         except TypeError as exc:
-            raise CodecError(f"object array holds values that are not bytes or str: {exc}")
+            raise CodecError(
+                f"object array holds values that are not bytes or str: {exc}"
+            ) from None
         return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_BYTES, shape=shape, string_data=data)
     code = _BY_NUMPY.get(array.dtype.newbyteorder("="))
     if code is None:
@@ -127,7 +130,7 @@ def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> va
     if dtype is not None and dtype != code:
         raise CodecError(f"array of {array.dtype} cannot be sent as {dtype_name(dtype)}")
     raw = np.ascontiguousarray(array, dtype=_NUMERIC[code]).tobytes()
-    return value_pb2.Tensor(dtype=code, shape=shape, raw_data=raw)
+    return value_pb2.Tensor(dtype=code, shape=shape, raw_data=raw)  # type: ignore[arg-type]
 
 
 def json_to_python(value: struct_pb2.Value) -> Any:
@@ -172,7 +175,7 @@ def value_to_python(value: value_pb2.Value) -> Any:
 
 
 def python_to_value(obj: Any) -> value_pb2.Value:
-    """Encode ndarray -> tensor, bytes -> data, str -> text, anything else JSON-compatible -> json."""
+    """Encode ndarray -> tensor, bytes -> data, str -> text, anything JSON-compatible -> json."""
     if isinstance(obj, np.ndarray):
         return value_pb2.Value(tensor=array_to_tensor(obj))
     if isinstance(obj, bytes | bytearray | memoryview):

@@ -1,4 +1,4 @@
-"""@register and @outschema: validate a class when its module is imported and mark it; never wrap it."""
+"""@register and @outschema: validate a class at import time and mark it; never wrap it."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ class DuplicateNamespaceError(RegistrationError):
 
 
 class HookNotImplementedError(ModelrtError):
-    """The model does not implement the hook a call needs (e.g. Generate on a Predict-only model)."""
+    """The model lacks the hook a call needs (e.g. Generate on a Predict-only model)."""
 
     code = ErrorCode.UNIMPLEMENTED
     reason = "HOOK_NOT_IMPLEMENTED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import cast
 
 from registry.decorators import RUNNER_MARK, SCHEMA_MARK, own_mark
 from registry.errors import DuplicateNamespaceError
@@ -37,7 +38,7 @@ class Registry:
             if not inspect.isclass(value):
                 continue
             if (namespace := own_mark(value, RUNNER_MARK)) is not None:
-                self.add_runner(namespace, value)
+                self.add_runner(namespace, cast(type[ModelRunner], value))  # @register checked it
             if (namespace := own_mark(value, SCHEMA_MARK)) is not None:
                 self.add_schema(namespace, value)
 

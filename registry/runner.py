@@ -1,4 +1,4 @@
-"""The model-author contract: the ModelRunner base class, its context and the request it receives."""
+"""The model-author contract: the ModelRunner base class, its context and its requests."""
 
 from __future__ import annotations
 

@@ -1,0 +1,127 @@
+"""The bundle pipeline: prepare (unpack, layout, config), then import (requirements, code)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loader.config import BundleConfig, parse_config, read_yaml
+from loader.errors import BundleError
+from loader.importer import BundlePackage
+from loader.layout import detect_layout
+from loader.requirements import (
+    check_requirements,
+    describe_import_error,
+    enforce_requirements,
+)
+from loader.unpack import UnpackLimits, check_folder, safe_unpack
+from registry.errors import ModelrtError
+from registry.registry import Registry
+from registry.runner import ModelRunner, capabilities
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedBundle:
+    """A bundle on disk whose layout and config are known; its code is not imported yet."""
+
+    source: Path
+    root: Path
+    format: str
+    config: BundleConfig
+    unpacked: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+
+@dataclass
+class BundleSpec:
+    """An imported bundle: the model class and output schema its namespace registers."""
+
+    prepared: PreparedBundle
+    runner_cls: type[ModelRunner]
+    schema_cls: type | None
+    package: BundlePackage
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return capabilities(self.runner_cls)
+
+
+def _unpack_dir(source: Path, work_dir: Path) -> Path:
+    stat = source.stat()
+    key = f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+    return work_dir / f"{source.stem}-{hashlib.sha256(key).hexdigest()[:12]}"
+
+
+def prepare_bundle(source: Path, work_dir: Path, limits: UnpackLimits) -> PreparedBundle:
+    """Unpack a zip (or check a folder), detect the layout and validate the config.
+
+    >>> prepare_bundle(Path("examples/sentiment"), Path("/tmp/w"), UnpackLimits()).name
+    ... # doctest: +SKIP
+    'sentiment'
+    """
+    unpacked = False
+    if source.is_dir():
+        check_folder(source, limits)
+        folder = source
+    elif source.is_file() and source.suffix == ".zip":
+        folder = _unpack_dir(source, work_dir)
+        if not folder.exists():
+            work_dir.mkdir(parents=True, exist_ok=True)
+            safe_unpack(source, folder, limits)
+        unpacked = True
+    else:
+        raise BundleError(f"{source.name}: a bundle is a folder or a .zip file")
+    try:
+        layout = detect_layout(folder)
+        assert layout.config_file is not None
+        config = parse_config(read_yaml(layout.config_file), layout.config_file.name)
+    except BaseException:
+        if unpacked:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return PreparedBundle(source, layout.code_root, layout.format, config, unpacked)
+
+
+def import_bundle(prepared: PreparedBundle, *, strict_requirements: bool) -> BundleSpec:
+    """Check requirements, import the bundle's code and find the class for its namespace."""
+    requirements = prepared.root / "requirements.txt"
+    problems = check_requirements(requirements) if requirements.is_file() else []
+    warnings = enforce_requirements(problems, strict=strict_requirements)
+    package = BundlePackage(prepared.root)
+    try:
+        try:
+            package.import_module("model")
+        except ModelrtError:
+            raise
+        except ImportError as exc:
+            raise BundleError(describe_import_error(exc, problems)) from exc
+        except Exception as exc:
+            logger.exception("importing bundle %s failed", prepared.source)
+            raise BundleError(f"importing model.py failed: {type(exc).__name__}: {exc}") from exc
+        registry = Registry()
+        for module in package.modules():
+            registry.collect(module)
+        runner = registry.runners.get(prepared.name)
+        if runner is None:
+            found = ", ".join(registry.namespaces()) or "none"
+            raise BundleError(
+                f"the config names model {prepared.name!r} but model.py registers no model under"
+                f" that namespace (registered: {found}); use @register({prepared.name!r})"
+            )
+    except BaseException:
+        package.unmount()
+        raise
+    return BundleSpec(prepared, runner, registry.schemas.get(prepared.name), package, warnings)

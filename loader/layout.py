@@ -1,0 +1,56 @@
+"""Detects a bundle's layout and finds its root; one entry per layout in a dispatch table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from loader.errors import BundleError
+
+NATIVE_CONFIG_NAMES = ("modelrt.yaml", "modelrt.yml", "config.yaml")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a bundle is laid out: its format name, code root and config file."""
+
+    format: str
+    code_root: Path
+    config_file: Path | None
+
+
+def _native(root: Path) -> Layout | None:
+    if not (root / "model.py").is_file():
+        return None
+    for name in NATIVE_CONFIG_NAMES:
+        if (root / name).is_file():
+            return Layout("native", root, root / name)
+    return None
+
+
+# Later layouts (Gesund-style zips, Clarifai-style folders) add a detector here, most specific
+# first; each returns None when the folder is not of its kind.
+DETECTORS: tuple[Callable[[Path], Layout | None], ...] = (_native,)
+
+
+def bundle_root(folder: Path) -> Path:
+    """The folder holding the bundle: ``folder``, or its only subfolder when a zip wraps one."""
+    entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].name.isdigit():
+        return entries[0]
+    return folder
+
+
+def detect_layout(folder: Path) -> Layout:
+    """Return the layout of the bundle in ``folder``; BundleError says what a bundle needs."""
+    root = bundle_root(folder)
+    for detect in DETECTORS:
+        layout = detect(root)
+        if layout is not None:
+            return layout
+    present = ", ".join(sorted(p.name for p in root.iterdir())[:10]) or "nothing"
+    raise BundleError(
+        f"{folder.name}: not a model bundle: expected model.py with modelrt.yaml (or config.yaml)"
+        f" at the top level; found {present}"
+    )

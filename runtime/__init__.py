@@ -1,0 +1,1 @@
+"""The modelrt server: servicers, engine, executors, health, reflection and settings."""

@@ -1,0 +1,5 @@
+"""`python -m runtime` runs `modelrt serve`."""
+
+from runtime.cli import serve
+
+serve()

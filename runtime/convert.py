@@ -1,0 +1,108 @@
+"""Protobuf <-> domain conversions for the servicer: requests in, outputs and model records out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from loader.config import InputSpec
+from modelrt import codec
+from modelrt.v1 import model_pb2, value_pb2
+from registry.errors import InvalidInputError, ModelrtError
+from registry.runner import Request
+from runtime.models import ModelRecord, ModelState
+from runtime.outputs import ModelOutput
+from runtime.status import code_number
+
+STATES = {
+    ModelState.LOADING: model_pb2.MODEL_STATE_LOADING,
+    ModelState.READY: model_pb2.MODEL_STATE_READY,
+    ModelState.FAILED: model_pb2.MODEL_STATE_FAILED,
+    ModelState.UNLOADED: model_pb2.MODEL_STATE_UNLOADED,
+}
+FORMATS = {
+    "native": model_pb2.BUNDLE_FORMAT_NATIVE,
+    "gesund": model_pb2.BUNDLE_FORMAT_GESUND,
+    "clarifai": model_pb2.BUNDLE_FORMAT_CLARIFAI,
+}
+
+
+def to_request(
+    inputs: Mapping[str, value_pb2.Value], parameters: struct_pb2.Struct, request_id: str
+) -> Request:
+    """Decode wire inputs; an undecodable one is InvalidInputError naming it."""
+    decoded: dict[str, Any] = {}
+    for name, value in inputs.items():
+        try:
+            decoded[name] = codec.value_to_python(value)
+        except codec.CodecError as exc:
+            raise InvalidInputError(f"input {name!r}: {exc}", metadata={"input": name}) from None
+    return Request(inputs=decoded, parameters=codec.struct_to_dict(parameters), id=request_id)
+
+
+def output_fields(output: ModelOutput) -> dict[str, Any]:
+    """The ``outputs`` and ``structured`` fields of a response message."""
+    fields: dict[str, Any] = {
+        "outputs": {name: codec.python_to_value(v) for name, v in output.outputs.items()}
+    }
+    if output.structured is not None:
+        fields["structured"] = codec.python_to_json(output.structured)
+    return fields
+
+
+def item_error(error: Exception) -> value_pb2.ItemError:
+    """A per-item error for a stream response."""
+    if isinstance(error, ModelrtError):
+        return value_pb2.ItemError(
+            code=code_number(error),
+            message=error.message,
+            reason=error.reason,
+            error_id=error.metadata.get("error_id", ""),
+        )
+    return value_pb2.ItemError(code=13, message=type(error).__name__, reason="INTERNAL")
+
+
+def _input_spec(spec: InputSpec) -> model_pb2.TensorSpec:
+    return model_pb2.TensorSpec(
+        name=spec.name,
+        dtype=codec.DTYPE_NAMES.get(spec.dtype or "", 0),  # type: ignore[arg-type]
+        shape=list(spec.shape or ()),
+        kind=spec.kind,
+        optional=spec.optional,
+    )
+
+
+def model_message(record: ModelRecord) -> model_pb2.Model:
+    """A ModelRecord as the wire Model message."""
+    message = model_pb2.Model(
+        name=record.name,
+        version=record.version,
+        state=STATES[record.state],
+        reason=record.reason,
+        capabilities=list(record.capabilities),
+        warnings=list(record.warnings),
+        source=str(record.source),
+        state_time=timestamp_pb2.Timestamp(
+            seconds=int(record.state_time.timestamp()), nanos=record.state_time.microsecond * 1000
+        ),
+    )
+    prepared = record.prepared
+    if prepared is not None:
+        config = prepared.config
+        message.format = FORMATS.get(prepared.format, model_pb2.BUNDLE_FORMAT_UNSPECIFIED)
+        message.card.CopyFrom(
+            model_pb2.ModelCard(
+                model_type=model_pb2.ModelType.Value(f"MODEL_TYPE_{config.model_type.upper()}"),
+                framework=model_pb2.Framework.Value(f"FRAMEWORK_{config.framework.upper()}"),
+                description=config.description,
+                labels=list(config.labels),
+            )
+        )
+        message.inputs.extend(_input_spec(spec) for spec in config.inputs)
+        message.max_batch_size = config.batching.max_batch_size
+    schema = record.output_schema
+    if schema is not None:
+        json_format.ParseDict(schema, message.output_schema)
+    return message

@@ -1,0 +1,353 @@
+"""The engine: model lifecycle and inference dispatch. Imports neither grpc nor protobuf.
+
+Servicers convert wire messages to Requests and call the engine; the engine resolves the model
+version, checks inputs, runs the hook through the model's Executor and shapes the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loader.bundle import import_bundle, prepare_bundle
+from loader.unpack import UnpackLimits
+from registry.errors import HookNotImplementedError, ModelrtError
+from registry.runner import ModelContext, Request
+from runtime.errors import ModelExecutionError, ModelNotFoundError, ModelNotReadyError
+from runtime.executor import ExecutorFactory
+from runtime.inputs import check_inputs
+from runtime.models import ModelRecord, ModelState
+from runtime.outputs import ItemFailure, ModelOutput, shape_output
+from runtime.store import remove_source, scan_store
+
+logger = logging.getLogger(__name__)
+Listener = Callable[[ModelRecord], None]
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the engine needs from the server settings."""
+
+    store: Path
+    unpack_dir: Path
+    limits: UnpackLimits
+    strict_requirements: bool = False
+    load_concurrency: int = 2
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (-1, version)
+
+
+class Engine:
+    """Loads the bundles of a model store and answers calls on them.
+
+    >>> engine = Engine(config, executor_factory)  # doctest: +SKIP
+    >>> await engine.start()  # doctest: +SKIP
+    """
+
+    def __init__(self, config: EngineConfig, executor_factory: ExecutorFactory) -> None:
+        self.config = config
+        self.executor_factory = executor_factory
+        self._records: dict[tuple[str, str], ModelRecord] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._listeners: list[Listener] = []
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(record)`` whenever a model version changes state."""
+        self._listeners.append(listener)
+
+    def _set_state(self, record: ModelRecord, state: ModelState, reason: str = "") -> None:
+        record.set_state(state, reason)
+        log = logger.warning if state is ModelState.FAILED else logger.info
+        log("model %s:%s is %s%s", record.name, record.version, state, f": {reason}" * bool(reason))
+        for listener in self._listeners:
+            listener(record)
+
+    def records(self, name: str = "") -> list[ModelRecord]:
+        """Every known model version (of ``name`` when given), sorted by name then version."""
+        chosen = [r for r in self._records.values() if not name or r.name == name]
+        return sorted(chosen, key=lambda r: (r.name, _version_key(r.version)))
+
+    def get(self, name: str, version: str = "") -> ModelRecord:
+        """The version asked for; with no version the newest READY one, else the newest."""
+        versions = self.records(name)
+        if not versions:
+            raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
+        if version:
+            for record in versions:
+                if record.version == version:
+                    return record
+            known = ", ".join(r.version for r in versions)
+            raise ModelNotFoundError(
+                f"model {name!r} has no version {version!r} (versions: {known})",
+                metadata={"model": name, "version": version},
+            )
+        ready = [r for r in versions if r.state is ModelState.READY]
+        return (ready or versions)[-1]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Find every bundle in the store and load them all; returns when loading has finished."""
+        await self._discover()
+        slots = asyncio.Semaphore(self.config.load_concurrency)
+
+        async def load_one(record: ModelRecord) -> None:
+            async with slots:
+                await self._load(record)
+
+        pending = [r for r in self._records.values() if r.state is ModelState.LOADING]
+        await asyncio.gather(*(load_one(record) for record in pending))
+
+    async def _discover(self) -> list[ModelRecord]:
+        known = {r.source.resolve() for r in self._records.values()}
+        found = []
+        for source in scan_store(self.config.store):
+            if source.resolve() not in known:
+                record = await self._prepare(source)
+                if record is not None:
+                    found.append(record)
+        return found
+
+    async def _prepare(self, source: Path) -> ModelRecord | None:
+        try:
+            prepared = await asyncio.to_thread(
+                prepare_bundle, source, self.config.unpack_dir, self.config.limits
+            )
+        except ModelrtError as exc:
+            record = ModelRecord(source.stem, "1", source)
+            self._add(record)
+            self._set_state(record, ModelState.FAILED, exc.message)
+            return record
+        record = ModelRecord(prepared.name, prepared.version, source, prepared=prepared)
+        if record.key in self._records:
+            other = self._records[record.key]
+            other.warnings.append(f"{source.name} also claims {record.name}:{record.version}")
+            logger.error(
+                "ignoring %s: %s:%s is already served from %s",
+                source,
+                record.name,
+                record.version,
+                other.source,
+            )
+            return None
+        self._add(record)
+        self._set_state(record, ModelState.LOADING)
+        return record
+
+    def _add(self, record: ModelRecord) -> None:
+        self._records[record.key] = record
+        self._locks.setdefault(record.key, asyncio.Lock())
+
+    async def _load(self, record: ModelRecord) -> None:
+        async with self._locks[record.key]:
+            await self._stop_executor(record)
+            if record.state is not ModelState.LOADING:
+                self._set_state(record, ModelState.LOADING)
+            try:
+                if record.prepared is None:
+                    raise ModelNotReadyError(record.reason or "the bundle could not be read")
+                spec = await asyncio.to_thread(
+                    import_bundle,
+                    record.prepared,
+                    strict_requirements=self.config.strict_requirements,
+                )
+                record.spec, record.warnings = spec, list(spec.warnings)
+                context = ModelContext(
+                    name=record.name,
+                    version=record.version,
+                    bundle_dir=record.prepared.root,
+                    config=record.prepared.config.model_dump(mode="json"),
+                    parameters=dict(record.prepared.config.parameters),
+                    logger=logging.getLogger(f"modelrt.model.{record.name}"),
+                )
+                executor = self.executor_factory(spec, context)
+                record.executor = executor
+                await executor.start()
+            except ModelrtError as exc:
+                await self._stop_executor(record)
+                self._set_state(record, ModelState.FAILED, exc.message)
+            except Exception as exc:
+                await self._stop_executor(record)
+                logger.exception("loading %s:%s failed", record.name, record.version)
+                self._set_state(record, ModelState.FAILED, f"load_model raised {_describe(exc)}")
+            else:
+                self._set_state(record, ModelState.READY)
+
+    async def _stop_executor(self, record: ModelRecord) -> None:
+        executor, record.executor = record.executor, None
+        if executor is not None:
+            await executor.stop()
+        if record.spec is not None:
+            record.spec.package.unmount()
+            record.spec = None
+
+    async def load(self, name: str, version: str = "") -> ModelRecord:
+        """(Re)load a model version; a bundle added to the store since start is found too."""
+        if not self.records(name):
+            await self._discover()
+        record = self.get(name, version)
+        if record.prepared is None:  # its bundle could not be read before: read it again
+            self._records.pop(record.key)
+            refreshed = await self._prepare(record.source)
+            record = refreshed or record
+        await self._load(record)
+        return record
+
+    async def unload(self, name: str, version: str = "") -> list[ModelRecord]:
+        """Unload one version, or every version when ``version`` is empty."""
+        targets = [self.get(name, version)] if version else self.records(name)
+        if not targets:
+            raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
+        for record in targets:
+            async with self._locks[record.key]:
+                await self._stop_executor(record)
+                self._set_state(record, ModelState.UNLOADED)
+        return targets
+
+    async def delete(self, name: str, version: str = "") -> list[str]:
+        """Unload and forget a version (or all), and remove its bundle from the store."""
+        targets = await self.unload(name, version)
+        for record in targets:
+            self._records.pop(record.key, None)
+            await asyncio.to_thread(remove_source, self.config.store, record.source)
+            if record.prepared is not None and record.prepared.unpacked:
+                shutil.rmtree(record.prepared.root, ignore_errors=True)
+        return [record.version for record in targets]
+
+    async def shutdown(self) -> None:
+        """Stop every executor."""
+        for record in list(self._records.values()):
+            await self._stop_executor(record)
+
+    # -- inference -----------------------------------------------------------------------------
+
+    def resolve(self, name: str, version: str, capability: str) -> ModelRecord:
+        """The READY version to call; else NOT_FOUND, UNAVAILABLE or UNIMPLEMENTED."""
+        record = self.get(name, version)
+        if record.state is not ModelState.READY or record.executor is None:
+            detail = f": {record.reason}" if record.reason else ""
+            raise ModelNotReadyError(
+                f"model {record.name!r} version {record.version} is {record.state}{detail}",
+                metadata={"model": record.name, "state": str(record.state)},
+            )
+        if capability not in record.capabilities:
+            offered = ", ".join(record.capabilities)
+            raise HookNotImplementedError(
+                f"model {record.name!r} does not implement {capability} (it offers {offered})",
+                metadata={"model": record.name},
+            )
+        return record
+
+    async def predict(self, record: ModelRecord, request: Request) -> ModelOutput:
+        """One request, one answer."""
+        check_inputs(request.inputs, self._input_specs(record))
+        assert record.executor is not None
+        try:
+            result = await record.executor.predict(request)
+        except ModelrtError:
+            raise
+        except Exception as exc:
+            raise _model_failure(record, request, exc) from None
+        return self._shape(record, result)
+
+    async def generate(
+        self, record: ModelRecord, request: Request
+    ) -> AsyncGenerator[ModelOutput | ItemFailure, None]:
+        """Items as the model yields them; an item that fails its schema is an ItemFailure."""
+        check_inputs(request.inputs, self._input_specs(record))
+        assert record.executor is not None
+        try:
+            async with aclosing(record.executor.generate(request)) as items:
+                async for item in items:
+                    yield self._shape_item(record, item)
+        except ModelrtError:
+            raise
+        except Exception as exc:
+            raise _model_failure(record, request, exc) from None
+
+    async def stream(
+        self, record: ModelRecord, requests: AsyncIterator[Request | ModelrtError]
+    ) -> AsyncGenerator[ModelOutput | ItemFailure, None]:
+        """Feed requests as they come; an invalid one gets an ItemFailure and skips the model."""
+        assert record.executor is not None
+        executor = record.executor
+        events: asyncio.Queue[Any] = asyncio.Queue()
+        specs = self._input_specs(record)
+        last: list[Request] = [Request()]
+
+        async def checked() -> AsyncIterator[Request]:
+            async for request in requests:
+                if isinstance(request, ModelrtError):  # undecodable on the wire
+                    events.put_nowait(ItemFailure(request))
+                    continue
+                try:
+                    check_inputs(request.inputs, specs)
+                except ModelrtError as exc:
+                    events.put_nowait(ItemFailure(exc))
+                    continue
+                last[0] = request
+                yield request
+
+        async def run_model() -> None:
+            try:
+                async with aclosing(executor.stream(checked())) as items:
+                    async for item in items:
+                        events.put_nowait(self._shape_item(record, item))
+            except ModelrtError as exc:
+                events.put_nowait(exc)
+            except Exception as exc:
+                events.put_nowait(_model_failure(record, last[0], exc))
+            finally:
+                events.put_nowait(_DONE)
+
+        task = asyncio.create_task(run_model())
+        try:
+            while (event := await events.get()) is not _DONE:
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _input_specs(self, record: ModelRecord) -> Any:
+        return record.prepared.config.inputs if record.prepared else ()
+
+    def _shape(self, record: ModelRecord, result: Any) -> ModelOutput:
+        schema = record.spec.schema_cls if record.spec else None
+        return shape_output(result, schema, record.name)
+
+    def _shape_item(self, record: ModelRecord, item: Any) -> ModelOutput | ItemFailure:
+        try:
+            return self._shape(record, item)
+        except ModelExecutionError as exc:
+            return ItemFailure(exc)
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _model_failure(record: ModelRecord, request: Request, exc: Exception) -> ModelExecutionError:
+    error = ModelExecutionError(f"model {record.name!r} raised {_describe(exc)}", model=record.name)
+    logger.error(
+        "model %s:%s raised [request %s, error id %s]",
+        record.name,
+        record.version,
+        request.id or "-",
+        error.error_id,
+        exc_info=exc,
+    )
+    return error

@@ -1,0 +1,56 @@
+"""Errors the engine raises about models and calls; each carries a transport-neutral code."""
+
+from __future__ import annotations
+
+import uuid
+
+from registry.errors import ErrorCode, ModelrtError
+
+
+class ModelNotFoundError(ModelrtError):
+    """No model (or no such version) is known under the name asked for."""
+
+    code = ErrorCode.NOT_FOUND
+    reason = "MODEL_NOT_FOUND"
+
+
+class ModelNotReadyError(ModelrtError):
+    """The model exists but is LOADING, FAILED or UNLOADED."""
+
+    code = ErrorCode.UNAVAILABLE
+    reason = "MODEL_NOT_READY"
+
+
+class BadRequestError(ModelrtError):
+    """The call itself is malformed (no model name, a stream that changes model, ...)."""
+
+    code = ErrorCode.INVALID_ARGUMENT
+    reason = "INVALID_REQUEST"
+
+
+class ModelExecutionError(ModelrtError):
+    """Model code raised or returned something unusable; details are in the log under error_id."""
+
+    code = ErrorCode.INTERNAL
+    reason = "MODEL_ERROR"
+
+    def __init__(self, message: str, *, reason: str | None = None, model: str = "") -> None:
+        self.error_id = uuid.uuid4().hex[:16]
+        super().__init__(
+            f"{message} (error id {self.error_id})",
+            reason=reason,
+            metadata={"model": model, "error_id": self.error_id},
+        )
+
+
+class OutputSchemaError(ModelExecutionError):
+    """The model's output does not match its registered output schema."""
+
+    reason = "OUTPUT_SCHEMA_MISMATCH"
+
+
+class NotSupportedYetError(ModelrtError):
+    """An RPC of the contract that this server version does not implement yet."""
+
+    code = ErrorCode.UNIMPLEMENTED
+    reason = "NOT_IMPLEMENTED"

@@ -1,0 +1,293 @@
+"""Runs model hooks inside the server process, never on the server's event loop.
+
+Sync hooks run in a shared bounded thread pool; sync generators are advanced one item per pool
+task. Async hooks run on a private event loop thread per model instance. Stream calls get a
+thread of their own (bounded) since the model blocks on its input iterator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import queue
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing
+from typing import Any, TypeVar
+
+from loader.bundle import BundleSpec
+from registry.errors import HookNotImplementedError
+from registry.runner import ModelContext, ModelRunner, Request, implemented_hooks
+from runtime.errors import ModelExecutionError
+from runtime.executor import Executor
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_END = object()
+
+
+class _ModelLoop:
+    """A private event loop in its own thread, where a model's async hooks run."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self.thread.start()
+
+    async def run(self, coro: Awaitable[T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(_await(coro), self.loop)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _next_or_end(iterator: Iterator[Any]) -> Any:
+    try:
+        return next(iterator)
+    except StopIteration:
+        return _END
+
+
+class InProcessExecutor(Executor):
+    """One model instance in the server process (see the module docstring for where code runs)."""
+
+    def __init__(
+        self,
+        spec: BundleSpec,
+        context: ModelContext,
+        pool: concurrent.futures.ThreadPoolExecutor,
+        stream_slots: asyncio.Semaphore,
+    ) -> None:
+        self.spec = spec
+        self.context = context
+        self.pool = pool
+        self.stream_slots = stream_slots
+        self.hooks = implemented_hooks(spec.runner_cls)
+        self.runner: ModelRunner | None = None
+        self.model_loop: _ModelLoop | None = None
+
+    # -- running callables in the right place -------------------------------------------------
+
+    async def _in_pool(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+
+    async def _call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Call a hook: async ones on the model loop, sync ones in the pool."""
+        if inspect.iscoroutinefunction(func):
+            assert self.model_loop is not None
+            return await self.model_loop.run(func(*args))
+        return await self._in_pool(func, *args)
+
+    def _model(self) -> ModelRunner:
+        if self.runner is None:
+            raise ModelExecutionError(f"model {self.context.name!r} is not started")
+        return self.runner
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.model_loop = _ModelLoop(f"model-{self.context.name}")
+        runner = await self._in_pool(self.spec.runner_cls, self.context)
+        result = await self._call(runner.load_model)
+        if inspect.isawaitable(result):  # a sync load_model that returned a coroutine
+            assert self.model_loop is not None
+            await self.model_loop.run(result)
+        self.runner = runner
+
+    async def stop(self) -> None:
+        self.runner = None
+        if self.model_loop is not None:
+            self.model_loop.close()
+            self.model_loop = None
+
+    # -- unary -----------------------------------------------------------------------------------
+
+    async def predict(self, request: Request) -> Any:
+        model = self._model()
+        if "predict" in self.hooks:
+            return await self._call(model.predict, request)
+        results = await self.predict_batch([request])
+        return results[0]
+
+    async def predict_batch(self, requests: list[Request]) -> list[Any]:
+        model = self._model()
+        if "predict_batch" not in self.hooks:
+            return [await self._call(model.predict, request) for request in requests]
+        results = await self._call(model.predict_batch, requests)
+        if not isinstance(results, list | tuple) or len(results) != len(requests):
+            got = len(results) if isinstance(results, list | tuple) else type(results).__name__
+            raise ModelExecutionError(
+                f"predict_batch of {self.context.name!r} returned {got} results for "
+                f"{len(requests)} requests",
+                model=self.context.name,
+            )
+        return list(results)
+
+    # -- streaming -------------------------------------------------------------------------------
+
+    async def generate(self, request: Request) -> AsyncGenerator[Any, None]:
+        model = self._model()
+        if "generate" not in self.hooks:
+            raise HookNotImplementedError(
+                f"model {self.context.name!r} does not implement generate"
+            )
+        produced = await self._call(model.generate, request)
+        async with aclosing(self._drain(produced, self.pool)) as items:
+            async for item in items:
+                yield item
+
+    async def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Any, None]:
+        model = self._model()
+        if "stream" not in self.hooks:
+            raise HookNotImplementedError(f"model {self.context.name!r} does not implement stream")
+        async with self.stream_slots:
+            if inspect.isasyncgenfunction(model.stream):
+                items = self._stream_async(model, requests)
+            else:
+                items = self._stream_sync(model, requests)
+            async with aclosing(items):
+                async for item in items:
+                    yield item
+
+    async def _stream_sync(
+        self, model: ModelRunner, requests: AsyncIterator[Request]
+    ) -> AsyncGenerator[Any, None]:
+        """A sync stream hook blocks on its input, so it gets a thread of its own."""
+        inbox: queue.Queue[Any] = queue.Queue()
+        thread = concurrent.futures.ThreadPoolExecutor(1, f"stream-{self.context.name}")
+
+        def incoming() -> Iterator[Request]:
+            while (item := inbox.get()) is not _END:
+                yield item
+
+        async def pump() -> None:
+            try:
+                async for request in requests:
+                    inbox.put(request)
+            finally:
+                inbox.put(_END)
+
+        pumping = asyncio.create_task(pump())
+        try:
+            produced = await asyncio.wrap_future(thread.submit(model.stream, incoming()))
+            async with aclosing(self._drain(produced, thread)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            pumping.cancel()
+            inbox.put(_END)
+            thread.shutdown(wait=False)
+
+    async def _stream_async(
+        self, model: ModelRunner, requests: AsyncIterator[Request]
+    ) -> AsyncGenerator[Any, None]:
+        assert self.model_loop is not None
+        model_loop = self.model_loop.loop
+        inbox: asyncio.Queue[Any] = asyncio.Queue()  # used on the model loop only
+
+        async def incoming() -> AsyncIterator[Request]:
+            while (item := await inbox.get()) is not _END:
+                yield item
+
+        async def pump() -> None:
+            try:
+                async for request in requests:
+                    model_loop.call_soon_threadsafe(inbox.put_nowait, request)
+            finally:
+                model_loop.call_soon_threadsafe(inbox.put_nowait, _END)
+
+        pumping = asyncio.create_task(pump())
+        try:
+            async with aclosing(self._drain(model.stream(incoming()), self.pool)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            pumping.cancel()
+            model_loop.call_soon_threadsafe(inbox.put_nowait, _END)
+
+    async def _drain(
+        self, produced: Any, pool: concurrent.futures.Executor
+    ) -> AsyncGenerator[Any, None]:
+        """Yield a hook's items one by one; closing this generator closes the model's."""
+        if hasattr(produced, "__anext__"):
+            async with aclosing(self._drain_async(produced)) as items:
+                async for item in items:
+                    yield item
+            return
+        if not hasattr(produced, "__next__"):
+            produced = iter(produced)
+        running: concurrent.futures.Future[Any] | None = None
+        try:
+            while True:
+                running = pool.submit(_next_or_end, produced)
+                item = await asyncio.wrap_future(running)
+                running = None
+                if item is _END:
+                    return
+                yield item
+        finally:
+            if hasattr(produced, "close"):
+                _close_when_idle(pool, running, produced.close)
+
+    async def _drain_async(self, produced: Any) -> AsyncGenerator[Any, None]:
+        assert self.model_loop is not None
+        loop = self.model_loop.loop
+        try:
+            while True:
+                try:
+                    item = await self.model_loop.run(produced.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            asyncio.run_coroutine_threadsafe(_aclose_quietly(produced), loop)
+
+
+async def _aclose_quietly(produced: Any) -> None:
+    try:
+        await produced.aclose()
+    except Exception:
+        logger.exception("closing a model's async generator raised")
+
+
+def _close_when_idle(
+    pool: concurrent.futures.Executor,
+    running: concurrent.futures.Future[Any] | None,
+    close: Callable[[], Any],
+) -> None:
+    """Close a model generator once no ``next()`` runs on it (a running generator can't close)."""
+
+    def close_quietly(_: object = None) -> None:
+        try:
+            close()
+        except Exception:
+            logger.exception("closing a model generator raised")
+
+    if running is not None and not running.done():
+        running.add_done_callback(close_quietly)
+    else:
+        try:
+            pool.submit(close_quietly)
+        except RuntimeError:  # the pool is shut down: close right here
+            close_quietly()
+
+
+def make_inprocess_factory(
+    pool: concurrent.futures.ThreadPoolExecutor, stream_slots: asyncio.Semaphore
+) -> Callable[[BundleSpec, ModelContext], Executor]:
+    """An ExecutorFactory that builds InProcessExecutors sharing ``pool``."""
+
+    def build(spec: BundleSpec, context: ModelContext) -> Executor:
+        return InProcessExecutor(spec, context, pool, stream_slots)
+
+    return build

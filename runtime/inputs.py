@@ -1,0 +1,88 @@
+"""Checks a request's inputs against the bundle's declared inputs before the model sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from loader.config import InputSpec
+from registry.errors import InvalidInputError
+
+_NUMPY_DTYPES = {
+    "bool": "bool", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+    "float16": "float16", "float32": "float32", "float64": "float64",
+    # bfloat16 tensors arrive decoded to float32.
+    "bfloat16": "float32",
+}  # fmt: skip
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return "tensor"
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, str):
+        return "text"
+    return "json"
+
+
+def _dtype_matches(array: np.ndarray[Any, Any], dtype: str) -> bool:
+    if dtype == "string":
+        return bool(array.dtype.kind == "U")
+    if dtype == "bytes":
+        return bool(array.dtype.kind in "OS")
+    return bool(array.dtype == np.dtype(_NUMPY_DTYPES[dtype]))
+
+
+def _shape_matches(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    return len(shape) == len(expected) and all(
+        want in (-1, got) for got, want in zip(shape, expected, strict=True)
+    )
+
+
+def _check_one(spec: InputSpec, value: Any) -> None:
+    kind = _kind_of(value)
+    if kind != spec.kind:
+        raise InvalidInputError(
+            f"input {spec.name!r} must be {spec.kind}, got {kind}", metadata={"input": spec.name}
+        )
+    if not isinstance(value, np.ndarray):
+        return
+    if spec.dtype and not _dtype_matches(value, spec.dtype):
+        raise InvalidInputError(
+            f"input {spec.name!r} must have dtype {spec.dtype}, got {value.dtype}",
+            metadata={"input": spec.name},
+        )
+    if spec.shape is not None and not _shape_matches(value.shape, spec.shape):
+        want = "[" + ", ".join("?" if d == -1 else str(d) for d in spec.shape) + "]"
+        raise InvalidInputError(
+            f"input {spec.name!r} must have shape {want}, got {list(value.shape)}",
+            metadata={"input": spec.name},
+        )
+
+
+def check_inputs(inputs: Mapping[str, Any], specs: Sequence[InputSpec]) -> None:
+    """Raise InvalidInputError naming the first missing, unexpected or mistyped input.
+
+    With no declared inputs, any inputs are accepted.
+    """
+    if not specs:
+        return
+    declared = {spec.name: spec for spec in specs}
+    unexpected = sorted(set(inputs) - set(declared))
+    if unexpected:
+        raise InvalidInputError(
+            f"unexpected input {unexpected[0]!r}; this model takes {', '.join(sorted(declared))}",
+            metadata={"input": unexpected[0]},
+        )
+    for spec in specs:
+        if spec.name not in inputs:
+            if not spec.optional:
+                raise InvalidInputError(
+                    f"missing input {spec.name!r}", metadata={"input": spec.name}
+                )
+            continue
+        _check_one(spec, inputs[spec.name])

@@ -1,0 +1,123 @@
+"""Builds and wires the server: settings -> engine, executors, servicers, health and reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from loader.unpack import UnpackLimits
+from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from runtime.engine import Engine, EngineConfig
+from runtime.health import HealthReporter, ModelHealthServicer
+from runtime.inprocess import make_inprocess_factory
+from runtime.reflection import enable_reflection
+from runtime.servicer import ModelRuntimeServicer
+from runtime.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+SERVICE_NAME = runtime_pb2.DESCRIPTOR.services_by_name["ModelRuntime"].full_name
+
+
+def bind_address(host: str, port: int) -> str:
+    """host:port for grpc, with IPv6 hosts in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+class ModelServer:
+    """A modelrt server. ``await start()`` binds and returns the port; models load in background.
+
+    >>> server = ModelServer(ServerSettings(port=0))  # doctest: +SKIP
+    >>> port = await server.start()  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.engine: Engine | None = None
+        self._server: grpc.aio.Server | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._health: HealthReporter | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        settings = self.settings
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            settings.max_sync_workers, thread_name_prefix="modelrt-hook"
+        )
+        limits = UnpackLimits(
+            max_files=settings.max_bundle_files,
+            max_total_bytes=settings.max_bundle_bytes,
+            max_ratio=settings.max_compression_ratio,
+        )
+        engine_config = EngineConfig(
+            store=settings.model_store,
+            unpack_dir=settings.unpack_dir,
+            limits=limits,
+            strict_requirements=settings.strict_requirements,
+        )
+        factory = make_inprocess_factory(
+            self._pool, asyncio.Semaphore(settings.max_concurrent_streams)
+        )
+        self.engine = engine = Engine(engine_config, factory)
+        health_servicer = ModelHealthServicer()
+        self._health = health = HealthReporter(health_servicer)
+        engine.add_listener(health.model_changed)
+
+        options = [
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ]
+        self._server = server = grpc.aio.server(options=options)
+        runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(
+            ModelRuntimeServicer(engine, health), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+        enable_reflection(server, (SERVICE_NAME, health_name))
+        address = bind_address(settings.host, settings.port)
+        self.port = server.add_insecure_port(address)
+        await server.start()
+        await health.starting()
+        logger.info("modelrt listening on %s", bind_address(settings.host, self.port))
+        self._loading = asyncio.create_task(self._load_store())
+        return self.port
+
+    async def _load_store(self) -> None:
+        assert self.engine is not None
+        assert self._health is not None
+        await self.engine.start()
+        await self._health.loaded()
+        records = self.engine.records()
+        ready = sum(r.state == "READY" for r in records)
+        logger.info("start-up loading finished: %d of %d models ready", ready, len(records))
+
+    async def wait_loaded(self) -> None:
+        """Wait until start-up loading has finished."""
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
+
+    async def wait_for_termination(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking calls, let in-flight ones finish within ``grace`` seconds, then stop."""
+        grace = self.settings.grace_period_s if grace is None else grace
+        if self._health is not None:
+            await self._health.shutting_down()
+        if self._server is not None:
+            await self._server.stop(grace)
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+            await asyncio.gather(self._loading, return_exceptions=True)
+        if self.engine is not None:
+            await self.engine.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        logger.info("modelrt stopped")

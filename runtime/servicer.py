@@ -1,0 +1,205 @@
+"""The ModelRuntime servicer: converts protobuf <-> domain objects and delegates to the engine."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias, TypeVar
+
+import grpc
+
+from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from registry.errors import ModelrtError
+from registry.runner import Request
+from runtime import convert
+from runtime.engine import Engine
+from runtime.errors import BadRequestError, ModelExecutionError, NotSupportedYetError
+from runtime.health import HealthReporter
+from runtime.outputs import ItemFailure
+from runtime.status import grpc_status_of
+
+logger = logging.getLogger(__name__)
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+R = TypeVar("R")
+
+
+def _internal(exc: Exception, method: str) -> ModelExecutionError:
+    error = ModelExecutionError("internal server error", reason="INTERNAL")
+    logger.error("%s failed [error id %s]", method, error.error_id, exc_info=exc)
+    return error
+
+
+def unary(
+    method: Callable[[Any, Any, Context], Awaitable[R]],
+) -> Callable[[Any, Any, Context], Awaitable[R]]:
+    """Abort with the mapped status when a unary handler raises."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: Context) -> R:
+        try:
+            return await method(self, request, context)
+        except ModelrtError as exc:
+            await context.abort_with_status(grpc_status_of(exc))
+        except Exception as exc:
+            await context.abort_with_status(grpc_status_of(_internal(exc, method.__name__)))
+        raise AssertionError("unreachable: abort_with_status raises")
+
+    return handler
+
+
+def streaming(
+    method: Callable[[Any, Any, Context], AsyncIterator[R]],
+) -> Callable[[Any, Any, Context], AsyncIterator[R]]:
+    """Abort with the mapped status when a streaming handler raises."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Any, context: Context) -> AsyncIterator[R]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except ModelrtError as exc:
+            await context.abort_with_status(grpc_status_of(exc))
+        except Exception as exc:
+            await context.abort_with_status(grpc_status_of(_internal(exc, method.__name__)))
+
+    return handler
+
+
+def _request_id(sent: str) -> str:
+    return sent or uuid.uuid4().hex
+
+
+class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
+    """modelrt.v1.ModelRuntime over an Engine."""
+
+    def __init__(self, engine: Engine, health: HealthReporter) -> None:
+        self.engine = engine
+        self.health = health
+
+    @unary
+    async def Predict(
+        self, request: runtime_pb2.PredictRequest, context: Context
+    ) -> runtime_pb2.PredictResponse:
+        record = self.engine.resolve(request.model, request.version, "predict")
+        rid = _request_id(request.request_id)
+        domain = convert.to_request(request.inputs, request.parameters, rid)
+        output = await self.engine.predict(record, domain)
+        return runtime_pb2.PredictResponse(
+            model=record.name,
+            version=record.version,
+            request_id=rid,
+            **convert.output_fields(output),
+        )
+
+    @streaming
+    async def Generate(
+        self, request: runtime_pb2.GenerateRequest, context: Context
+    ) -> AsyncIterator[runtime_pb2.GenerateResponse]:
+        record = self.engine.resolve(request.model, request.version, "generate")
+        rid = _request_id(request.request_id)
+        domain = convert.to_request(request.inputs, request.parameters, rid)
+        index = 0
+        async for item in self.engine.generate(record, domain):
+            head: dict[str, Any] = {
+                "model": record.name,
+                "version": record.version,
+                "request_id": rid,
+            }
+            if isinstance(item, ItemFailure):
+                yield runtime_pb2.GenerateResponse(
+                    **head, index=index, error=convert.item_error(item.error)
+                )
+            else:
+                yield runtime_pb2.GenerateResponse(
+                    **head, index=index, **convert.output_fields(item)
+                )
+            index += 1
+
+    @streaming
+    async def Stream(
+        self, request_iterator: AsyncIterator[runtime_pb2.StreamRequest], context: Context
+    ) -> AsyncIterator[runtime_pb2.StreamResponse]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        if not first.model:
+            raise BadRequestError("the first message of a Stream must name the model")
+        record = self.engine.resolve(first.model, first.version, "stream")
+        rid = _request_id(first.request_id)
+
+        async def requests() -> AsyncIterator[Request | ModelrtError]:
+            message: runtime_pb2.StreamRequest | None = first
+            while message is not None:
+                try:
+                    if message.model and message.model != record.name:
+                        raise BadRequestError(
+                            f"a Stream serves one model: got {message.model!r} after "
+                            f"{record.name!r}"
+                        )
+                    yield convert.to_request(message.inputs, message.parameters, rid)
+                except ModelrtError as exc:
+                    yield exc
+                message = await anext(aiter(request_iterator), None)
+
+        index = 0
+        async for item in self.engine.stream(record, requests()):
+            head: dict[str, Any] = {
+                "model": record.name,
+                "version": record.version,
+                "request_id": rid,
+            }
+            if isinstance(item, ItemFailure):
+                yield runtime_pb2.StreamResponse(
+                    **head, index=index, error=convert.item_error(item.error)
+                )
+            else:
+                yield runtime_pb2.StreamResponse(**head, index=index, **convert.output_fields(item))
+            index += 1
+
+    @unary
+    async def Upload(
+        self, request_iterator: AsyncIterator[runtime_pb2.UploadRequest], context: Context
+    ) -> runtime_pb2.UploadResponse:
+        raise NotSupportedYetError(
+            "Upload is not available in this version: copy the bundle folder or zip into the "
+            "model store and call LoadModel"
+        )
+
+    @unary
+    async def ListModels(
+        self, request: runtime_pb2.ListModelsRequest, context: Context
+    ) -> runtime_pb2.ListModelsResponse:
+        records = self.engine.records(request.name)
+        return runtime_pb2.ListModelsResponse(models=[convert.model_message(r) for r in records])
+
+    @unary
+    async def GetModel(
+        self, request: runtime_pb2.GetModelRequest, context: Context
+    ) -> runtime_pb2.GetModelResponse:
+        record = self.engine.get(request.name, request.version)
+        return runtime_pb2.GetModelResponse(model=convert.model_message(record))
+
+    @unary
+    async def LoadModel(
+        self, request: runtime_pb2.LoadModelRequest, context: Context
+    ) -> runtime_pb2.LoadModelResponse:
+        record = await self.engine.load(request.name, request.version)
+        return runtime_pb2.LoadModelResponse(model=convert.model_message(record))
+
+    @unary
+    async def UnloadModel(
+        self, request: runtime_pb2.UnloadModelRequest, context: Context
+    ) -> runtime_pb2.UnloadModelResponse:
+        records = await self.engine.unload(request.name, request.version)
+        return runtime_pb2.UnloadModelResponse(models=[convert.model_message(r) for r in records])
+
+    @unary
+    async def DeleteModel(
+        self, request: runtime_pb2.DeleteModelRequest, context: Context
+    ) -> runtime_pb2.DeleteModelResponse:
+        versions = await self.engine.delete(request.name, request.version)
+        if not self.engine.records(request.name):
+            await self.health.forget(request.name)
+        return runtime_pb2.DeleteModelResponse(versions=versions)

@@ -1,0 +1,93 @@
+"""Server settings: one pydantic-settings object; CLI flags > MODELRT_* env > YAML > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+MiB = 1024 * 1024
+
+
+class ServerSettings(BaseSettings):
+    """Every server setting; each is also read from ``MODELRT_<NAME>`` and a YAML file.
+
+    >>> ServerSettings(port=0).max_message_bytes == 256 * 1024 * 1024
+    True
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MODELRT_", extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address to bind; 0.0.0.0 for all.")
+    port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    model_store: Path = Field(
+        default=Path("model-store"), description="Folder of bundles (folders or zips) to serve."
+    )
+    work_dir: Path | None = Field(
+        default=None,
+        description="Where zip bundles are unpacked; default <model_store>/.modelrt/unpacked.",
+    )
+    max_message_bytes: int = Field(
+        default=256 * MiB, ge=1024, description="Largest gRPC message accepted or sent."
+    )
+    grace_period_s: float = Field(
+        default=10.0, ge=0, description="On SIGTERM/SIGINT, how long in-flight calls may finish."
+    )
+    max_sync_workers: int = Field(
+        default=8, ge=1, description="Threads that run synchronous model hooks (shared, bounded)."
+    )
+    max_concurrent_streams: int = Field(
+        default=64, ge=1, description="Stream calls served at once; more wait for a free slot."
+    )
+    strict_requirements: bool = Field(
+        default=False,
+        description="Fail a load when requirements.txt is not met, instead of warning.",
+    )
+    max_bundle_files: int = Field(default=10_000, ge=1, description="Unpack limit: entries.")
+    max_bundle_bytes: int = Field(
+        default=4 * 1024 * MiB, ge=1, description="Unpack limit: total uncompressed bytes."
+    )
+    max_compression_ratio: int = Field(
+        default=200, gt=1, description="Unpack limit: uncompressed/compressed size ratio."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def unpack_dir(self) -> Path:
+        return self.work_dir or self.model_store / ".modelrt" / "unpacked"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+
+def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> ServerSettings:
+    """Build settings from CLI ``overrides`` (highest), env, then ``config_file`` (YAML).
+
+    >>> load_settings({"port": 0}).port
+    0
+    """
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    if config_file is None:
+        return ServerSettings(**flags)
+    if not config_file.is_file():
+        raise FileNotFoundError(f"settings file {config_file} does not exist")
+
+    class _FromFile(ServerSettings):
+        model_config = SettingsConfigDict(yaml_file=config_file)
+
+    return ServerSettings(**_FromFile(**flags).model_dump())
