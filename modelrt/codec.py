@@ -133,9 +133,24 @@ def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> va
     return value_pb2.Tensor(dtype=code, shape=shape, raw_data=raw)  # type: ignore[arg-type]
 
 
+def _ints(obj: Any) -> Any:
+    """JSON has one number type: give integral numbers back as int (20.0 -> 20)."""
+    if isinstance(obj, float) and obj.is_integer() and abs(obj) <= 2**53:
+        return int(obj)
+    if isinstance(obj, dict):
+        return {k: _ints(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_ints(v) for v in obj]
+    return obj
+
+
 def json_to_python(value: struct_pb2.Value) -> Any:
-    """A google.protobuf.Value as plain Python (dict, list, float, str, bool, None)."""
-    return json_format.MessageToDict(value)
+    """A google.protobuf.Value as plain Python; integral numbers come back as int.
+
+    >>> json_to_python(python_to_json({"n": 5, "x": 0.5}))
+    {'n': 5, 'x': 0.5}
+    """
+    return _ints(json_format.MessageToDict(value))
 
 
 def python_to_json(obj: Any) -> struct_pb2.Value:
@@ -186,8 +201,9 @@ def python_to_value(obj: Any) -> value_pb2.Value:
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """A google.protobuf.Struct as a dict (integral floats stay floats, as JSON has one number)."""
-    return json_format.MessageToDict(struct)
+    """A google.protobuf.Struct as a dict; integral numbers come back as int."""
+    result: dict[str, Any] = _ints(json_format.MessageToDict(struct))
+    return result
 
 
 def dict_to_struct(mapping: Mapping[str, Any] | None) -> struct_pb2.Struct:

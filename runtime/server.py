@@ -72,6 +72,8 @@ class ModelServer:
         options = [
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.max_receive_message_length", settings.max_message_bytes),
+            # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
+            ("grpc.so_reuseport", 0),
         ]
         self._server = server = grpc.aio.server(options=options)
         runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(
@@ -81,7 +83,10 @@ class ModelServer:
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         enable_reflection(server, (SERVICE_NAME, health_name))
         address = bind_address(settings.host, settings.port)
-        self.port = server.add_insecure_port(address)
+        try:
+            self.port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise RuntimeError(f"cannot listen on {address}: {exc}") from None
         await server.start()
         await health.starting()
         logger.info("modelrt listening on %s", bind_address(settings.host, self.port))
