@@ -50,7 +50,7 @@ class InputSpec(_Strict):
 
 
 class BatchingConfig(_Strict):
-    """Dynamic batching of Predict calls (applied by the engine; 0 turns batching off)."""
+    """Dynamic batching of Predict calls (0 = off). Validated; the batching scheduler applies it."""
 
     max_batch_size: int = Field(default=0, ge=0)
     max_queue_delay_ms: float = Field(default=0.0, ge=0)
@@ -59,7 +59,7 @@ class BatchingConfig(_Strict):
 
 
 class InstanceGroup(_Strict):
-    """A group of identical model instances (Triton-style instance group)."""
+    """A group of identical model instances (Triton-style). Validated; worker executors apply it."""
 
     count: int = Field(default=1, ge=1)
     kind: Literal["auto", "cpu", "gpu"] = "auto"
