@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,8 +109,10 @@ def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> va
     array = np.asarray(array)
     shape = list(array.shape)
     if dtype == value_pb2.DATA_TYPE_BFLOAT16:
-        bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+        floats = np.ascontiguousarray(array, dtype=np.float32)
+        bits = floats.view(np.uint32)
         rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16  # round to nearest even
+        rounded = np.where(np.isnan(floats), 0x7FC0, rounded)  # rounding must not turn NaN to inf
         raw = rounded.astype("<u2").tobytes()
         return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_BFLOAT16, shape=shape, raw_data=raw)
     kind = array.dtype.kind
@@ -144,13 +147,20 @@ def _ints(obj: Any) -> Any:
     return obj
 
 
+def _message_to_python(message: Any) -> Any:
+    try:
+        return _ints(json_format.MessageToDict(message))
+    except ValueError as exc:  # NaN or infinity: not JSON
+        raise CodecError(f"JSON value is not valid: {exc}") from None
+
+
 def json_to_python(value: struct_pb2.Value) -> Any:
     """A google.protobuf.Value as plain Python; integral numbers come back as int.
 
     >>> json_to_python(python_to_json({"n": 5, "x": 0.5}))
     {'n': 5, 'x': 0.5}
     """
-    return _ints(json_format.MessageToDict(value))
+    return _message_to_python(value)
 
 
 def python_to_json(obj: Any) -> struct_pb2.Value:
@@ -171,7 +181,9 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise CodecError(f"{obj} is not a JSON number")
     return obj
 
 
@@ -202,7 +214,7 @@ def python_to_value(obj: Any) -> value_pb2.Value:
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A google.protobuf.Struct as a dict; integral numbers come back as int."""
-    result: dict[str, Any] = _ints(json_format.MessageToDict(struct))
+    result: dict[str, Any] = _message_to_python(struct)
     return result
 
 

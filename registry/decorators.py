@@ -22,7 +22,7 @@ C = TypeVar("C", bound=type)
 
 def check_namespace(namespace: object, owner: str) -> str:
     """Return ``namespace`` if it is a valid model name, else raise RegistrationError."""
-    if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
+    if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
         raise RegistrationError(
             f"{owner}: invalid namespace {namespace!r}: use 1-128 letters, digits, '.', '_' or '-',"
             " starting and ending with a letter or digit",
@@ -41,6 +41,17 @@ def _check_hook(cls: type, hook: str) -> None:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     required = [p for p in params[1:] if p.default is p.empty]
+    keyword_only = [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty
+    ]
+    if keyword_only:
+        raise RegistrationError(
+            f"{cls.__qualname__}.{hook} has required keyword-only argument(s) "
+            f"{', '.join(keyword_only)} that the runtime cannot pass",
+            metadata={"class": cls.__qualname__, "hook": hook},
+        )
     arity = _HOOK_ARITY[hook]
     if len(params) - 1 < arity or len(required) > arity:
         raise RegistrationError(

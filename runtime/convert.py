@@ -39,7 +39,11 @@ def to_request(
             decoded[name] = codec.value_to_python(value)
         except codec.CodecError as exc:
             raise InvalidInputError(f"input {name!r}: {exc}", metadata={"input": name}) from None
-    return Request(inputs=decoded, parameters=codec.struct_to_dict(parameters), id=request_id)
+    try:
+        params = codec.struct_to_dict(parameters)
+    except codec.CodecError as exc:
+        raise InvalidInputError(f"parameters: {exc}", metadata={"input": "parameters"}) from None
+    return Request(inputs=decoded, parameters=params, id=request_id)
 
 
 def output_fields(output: ModelOutput) -> dict[str, Any]:

@@ -97,15 +97,15 @@ def shape_output(result: Any, schema: type | None, model: str) -> ModelOutput:
         return ModelOutput(outputs={"output": result})
     if _is_pydantic_instance(result):
         structured = _validate(schema, _dump(result), model) if schema else _dump(result)
-        return ModelOutput(structured=structured)
+        return ModelOutput(structured=_jsonable(structured, model))
     if isinstance(result, Mapping):
         named = {k: v for k, v in result.items() if isinstance(v, np.ndarray | bytes | bytearray)}
         rest = {str(k): v for k, v in result.items() if k not in named}
         structured = _jsonable(rest, model) if rest else None
         if schema is not None:
-            structured = _validate(schema, structured or {}, model)
+            structured = _jsonable(_validate(schema, structured or {}, model), model)
         return ModelOutput(outputs=named, structured=structured)
     structured = _jsonable(result, model)
     if schema is not None:
-        structured = _validate(schema, structured, model)
+        structured = _jsonable(_validate(schema, structured, model), model)
     return ModelOutput(structured=structured)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
@@ -86,6 +87,12 @@ def load_settings(overrides: dict[str, Any], config_file: Path | None = None) ->
         return ServerSettings(**flags)
     if not config_file.is_file():
         raise FileNotFoundError(f"settings file {config_file} does not exist")
+    try:
+        data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"settings file {config_file} cannot be read: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ValueError(f"settings file {config_file} must be a mapping of setting names")
 
     class _FromFile(ServerSettings):
         model_config = SettingsConfigDict(yaml_file=config_file)

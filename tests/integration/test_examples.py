@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import queue
 import shutil
 import subprocess
@@ -23,7 +24,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def _load_tones() -> ModuleType:
     spec = importlib.util.spec_from_file_location("tones", EXAMPLES / "speech-stream" / "tones.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -115,5 +117,5 @@ def test_speech_stream_example_transcribes_live_audio(server) -> None:
     outbox.put(None)
     final = [codec.json_to_python(r.structured) for r in replies]
     texts = [p["text"] for p in partials]
-    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:]))
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))
     assert final == [{"text": "hi there", "final": True}]

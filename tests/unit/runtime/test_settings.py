@@ -1,0 +1,143 @@
+"""Tests for runtime.settings: CLI flags > MODELRT_* env > YAML file > defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from runtime.settings import ServerSettings, load_settings
+
+pytestmark = pytest.mark.timeout(10)
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No MODELRT_* variable of the machine running the tests leaks into them."""
+    for name in list(os.environ):
+        if name.upper().startswith("MODELRT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def write_yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings == ServerSettings()
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 50051
+    assert settings.max_message_bytes == 256 * MiB
+    assert settings.model_store == Path("model-store")
+    assert settings.strict_requirements is False
+    assert settings.log_level == "INFO"
+
+
+def test_unpack_dir_defaults_inside_the_store_unless_work_dir_is_set(tmp_path: Path) -> None:
+    assert load_settings({"model_store": tmp_path}).unpack_dir == tmp_path / ".modelrt" / "unpacked"
+    assert load_settings({"model_store": tmp_path, "work_dir": tmp_path / "w"}).unpack_dir == (
+        tmp_path / "w"
+    )
+
+
+def test_cli_overrides_apply_and_none_means_not_given() -> None:
+    settings = load_settings({"port": 0, "host": None, "strict_requirements": True})
+    assert settings.port == 0
+    assert settings.host == "127.0.0.1"
+    assert settings.strict_requirements is True
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRT_PORT", "6000")
+    monkeypatch.setenv("MODELRT_STRICT_REQUIREMENTS", "true")
+    settings = load_settings({})
+    assert settings.port == 6000
+    assert settings.strict_requirements is True
+
+
+def test_cli_overrides_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRT_PORT", "6000")
+    assert load_settings({"port": 7000}).port == 7000
+
+
+def test_yaml_file_values_apply(tmp_path: Path) -> None:
+    path = write_yaml(
+        tmp_path,
+        "host: 0.0.0.0\nport: 8000\nmax_sync_workers: 3\nmodel_store: /srv/models\n",
+    )
+    settings = load_settings({}, path)
+    assert settings.host == "0.0.0.0"
+    assert settings.port == 8000
+    assert settings.max_sync_workers == 3
+    assert settings.model_store == Path("/srv/models")
+    assert settings.max_message_bytes == 256 * MiB
+    assert isinstance(settings, ServerSettings)
+
+
+def test_environment_overrides_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRT_PORT", "6000")
+    path = write_yaml(tmp_path, "port: 8000\nhost: 0.0.0.0\n")
+    settings = load_settings({}, path)
+    assert settings.port == 6000
+    assert settings.host == "0.0.0.0"
+
+
+def test_cli_overrides_environment_and_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELRT_PORT", "6000")
+    path = write_yaml(tmp_path, "port: 8000\n")
+    assert load_settings({"port": 9000}, path).port == 9000
+
+
+def test_empty_yaml_file_gives_the_defaults(tmp_path: Path) -> None:
+    assert load_settings({}, write_yaml(tmp_path, "")) == ServerSettings()
+
+
+def test_unknown_key_in_yaml_is_rejected_naming_it(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "prot: 8000\n")
+    with pytest.raises(ValidationError, match="prot"):
+        load_settings({}, path)
+
+
+def test_invalid_value_in_yaml_is_rejected_naming_it(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "port: 70000\n")
+    with pytest.raises(ValidationError, match="port"):
+        load_settings({}, path)
+
+
+def test_invalid_value_in_environment_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRT_MAX_MESSAGE_BYTES", "12")
+    with pytest.raises(ValidationError, match="max_message_bytes"):
+        load_settings({})
+
+
+def test_unknown_cli_override_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="colour"):
+        load_settings({"colour": "red"})
+
+
+def test_missing_config_file_is_file_not_found(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
+        load_settings({}, missing)
+
+
+@pytest.mark.parametrize("text", ["- 1\n- 2\n", "port: [1\n"])
+def test_malformed_yaml_file_is_a_value_error(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ValueError, match=r"settings\.yaml"):
+        load_settings({}, write_yaml(tmp_path, text))
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings({})
+    with pytest.raises(ValidationError):
+        settings.port = 1  # type: ignore[misc]
