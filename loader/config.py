@@ -87,6 +87,8 @@ class BundleConfig(_Strict):
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, version: object) -> object:
+        if isinstance(version, bool):
+            raise ValueError("version must be text or a number, e.g. \"1\"")
         return str(version) if isinstance(version, int | float) else version
 
 

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import cast
 
 from registry.decorators import RUNNER_MARK, SCHEMA_MARK, own_mark
 from registry.errors import DuplicateNamespaceError
 from registry.runner import ModelRunner
+
+
+def _where(cls: type) -> str:
+    """``model.py:Classifier``: where a class is defined, in the bundle author's terms."""
+    try:
+        return f"{Path(inspect.getfile(cls)).name}:{cls.__qualname__}"
+    except TypeError:  # defined outside any file
+        return cls.__qualname__
 
 
 @dataclass
@@ -51,9 +60,8 @@ class Registry:
         existing = table.get(namespace)
         if existing is not None and existing is not cls:
             raise DuplicateNamespaceError(
-                f"namespace {namespace!r} is already registered to {what} "
-                f"{existing.__module__}.{existing.__qualname__}; "
-                f"{cls.__module__}.{cls.__qualname__} cannot take it",
+                f"namespace {namespace!r} is already registered to {what} {_where(existing)};"
+                f" {_where(cls)} cannot take it",
                 metadata={"namespace": namespace},
             )
         table[namespace] = cls

@@ -17,12 +17,14 @@ from runtime import convert
 from runtime.engine import Engine
 from runtime.errors import BadRequestError, ModelExecutionError, NotSupportedYetError
 from runtime.health import HealthReporter
-from runtime.outputs import ItemFailure
+from runtime.models import ModelRecord
+from runtime.outputs import ItemFailure, ModelOutput
 from runtime.status import grpc_status_of
 
 logger = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 R = TypeVar("R")
+M = TypeVar("M", runtime_pb2.GenerateResponse, runtime_pb2.StreamResponse)
 
 
 def _internal(exc: Exception, method: str) -> ModelExecutionError:
@@ -71,6 +73,23 @@ def _request_id(sent: str) -> str:
     return sent or uuid.uuid4().hex
 
 
+async def _replies(
+    message: type[M],
+    record: ModelRecord,
+    rid: str,
+    items: AsyncIterator[ModelOutput | ItemFailure],
+) -> AsyncIterator[M]:
+    """Streamed items as GenerateResponse/StreamResponse messages, numbered from 0."""
+    head: dict[str, Any] = {"model": record.name, "version": record.version, "request_id": rid}
+    index = 0
+    async for item in items:
+        if isinstance(item, ItemFailure):
+            yield message(**head, index=index, error=convert.item_error(item.error))
+        else:
+            yield message(**head, index=index, **convert.output_fields(item))
+        index += 1
+
+
 class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     """modelrt.v1.ModelRuntime over an Engine."""
 
@@ -100,22 +119,9 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         record = self.engine.resolve(request.model, request.version, "generate")
         rid = _request_id(request.request_id)
         domain = convert.to_request(request.inputs, request.parameters, rid)
-        index = 0
-        async for item in self.engine.generate(record, domain):
-            head: dict[str, Any] = {
-                "model": record.name,
-                "version": record.version,
-                "request_id": rid,
-            }
-            if isinstance(item, ItemFailure):
-                yield runtime_pb2.GenerateResponse(
-                    **head, index=index, error=convert.item_error(item.error)
-                )
-            else:
-                yield runtime_pb2.GenerateResponse(
-                    **head, index=index, **convert.output_fields(item)
-                )
-            index += 1
+        items = self.engine.generate(record, domain)
+        async for reply in _replies(runtime_pb2.GenerateResponse, record, rid, items):
+            yield reply
 
     @streaming
     async def Stream(
@@ -143,20 +149,9 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
                     yield exc
                 message = await anext(aiter(request_iterator), None)
 
-        index = 0
-        async for item in self.engine.stream(record, requests()):
-            head: dict[str, Any] = {
-                "model": record.name,
-                "version": record.version,
-                "request_id": rid,
-            }
-            if isinstance(item, ItemFailure):
-                yield runtime_pb2.StreamResponse(
-                    **head, index=index, error=convert.item_error(item.error)
-                )
-            else:
-                yield runtime_pb2.StreamResponse(**head, index=index, **convert.output_fields(item))
-            index += 1
+        items = self.engine.stream(record, requests())
+        async for reply in _replies(runtime_pb2.StreamResponse, record, rid, items):
+            yield reply
 
     @unary
     async def Upload(

@@ -112,8 +112,8 @@ def test_collect_refuses_two_classes_under_one_namespace_naming_both() -> None:
 
     message = str(caught.value)
     assert "'echo'" in message
-    assert "bundle_first.First" in message
-    assert "bundle_second.Second" in message
+    assert "First" in message
+    assert "Second" in message
     assert caught.value.code is ErrorCode.ALREADY_EXISTS
     assert caught.value.reason == "DUPLICATE_NAMESPACE"
     assert caught.value.metadata == {"namespace": "echo"}
