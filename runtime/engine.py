@@ -341,7 +341,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def _model_failure(record: ModelRecord, request: Request, exc: Exception) -> ModelExecutionError:
-    error = ModelExecutionError(f"model {record.name!r} raised {_describe(exc)}", model=record.name)
+    # The exception's text can hold internals: only its type goes to the caller, the rest
+    # (with the traceback) to the log under the error id.
+    error = ModelExecutionError(
+        f"model {record.name!r} raised {type(exc).__name__}; details are in the server log",
+        model=record.name,
+    )
     logger.error(
         "model %s:%s raised [request %s, error id %s]",
         record.name,

@@ -152,6 +152,7 @@ def test_model_exception_is_internal_with_error_id_and_no_traceback(server) -> N
     assert len(info.metadata["error_id"]) == 16
     assert "Traceback" not in caught.value.details()
     assert "ZeroDivisionError" in caught.value.details()
+    assert "secret internal detail" not in caught.value.details()
 
 
 def test_model_raising_invalid_input_is_invalid_argument(server) -> None:

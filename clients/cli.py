@@ -1,0 +1,315 @@
+"""The ``modelrt`` command line: predict, generate, stream, model lifecycle and health.
+
+Output goes through click.echo here only; parsing lives in cli_inputs, rendering in cli_output.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import click
+
+from clients.cli_group import CommandError, ModelrtGroup
+from clients.cli_inputs import InputError, parse_inputs, parse_parameters, parse_stream_line
+from clients.cli_output import (
+    dumps,
+    inline_text,
+    item_error_line,
+    item_json,
+    item_line,
+    model_json,
+    prediction_json,
+    render_model,
+    render_models,
+    render_prediction,
+)
+from clients.sync_client import Client, ItemStream
+from modelrt.v1 import value_pb2
+
+
+@dataclass
+class Session:
+    """The global options and the client built from them on first use.
+
+    >>> Session("127.0.0.1:50051", timeout=5.0, json_output=False).client().address
+    '127.0.0.1:50051'
+    """
+
+    address: str
+    timeout: float | None
+    json_output: bool
+    _client: Client | None = field(default=None, repr=False)
+
+    def client(self) -> Client:
+        """The client for --address, made on first use."""
+        if self._client is None:
+            self._client = Client(self.address, timeout=self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        """Close the client if one was made."""
+        if self._client is not None:
+            self._client.close()
+
+
+def _inputs_option(_: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    try:
+        return parse_inputs(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+def _parameters_option(_: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    try:
+        return parse_parameters(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+_input = click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME[:TYPE]=VALUE",
+    callback=_inputs_option,
+    help="An input: text=hello, img=@photo.png, x:json=[1,2], x:float32=[[1,2]], x:int64=@a.npy.",
+)
+_parameter = click.option(
+    "-p",
+    "--param",
+    "parameters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_parameters_option,
+    help="A parameter for the model; the value is JSON when it parses as JSON, else a string.",
+)
+_version = click.option("--version", default="", help="The model version (default: newest).")
+_request_id = click.option("--request-id", default="", help="An id to follow the call in logs.")
+
+
+@click.group(cls=ModelrtGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--address",
+    envvar="MODELRT_ADDRESS",
+    default="127.0.0.1:50051",
+    show_default=True,
+    help="Server host:port (env MODELRT_ADDRESS).",
+)
+@click.option("--timeout", type=float, default=None, help="Deadline of each call, in seconds.")
+@click.option("--json", "json_output", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def cli(ctx: click.Context, address: str, timeout: float | None, json_output: bool) -> None:
+    """Call models served by a modelrt server."""
+    session = Session(address, timeout, json_output)
+    ctx.obj = session
+    ctx.call_on_close(session.close)
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+@cli.command()
+@click.argument("model")
+@_input
+@_parameter
+@_version
+@_request_id
+@pass_session
+def predict(
+    session: Session,
+    model: str,
+    inputs: dict[str, value_pb2.Value],
+    parameters: dict[str, Any],
+    version: str,
+    request_id: str,
+) -> None:
+    """Call MODEL once and print its answer."""
+    prediction = session.client().predict(
+        model, inputs, version=version, parameters=parameters, request_id=request_id
+    )
+    if session.json_output:
+        click.echo(dumps(prediction_json(prediction)))
+    else:
+        click.echo(render_prediction(prediction))
+
+
+def _print_items(session: Session, items: ItemStream, *, inline: bool) -> None:
+    """Print each item as it arrives; failed items go to stderr and the stream goes on."""
+    failed = 0
+    open_line = False
+    with items:
+        for item in items:
+            text = inline_text(item) if inline and not session.json_output else None
+            if open_line and text is None:
+                click.echo()
+                open_line = False
+            if item.error is not None:
+                failed += 1
+                click.echo(f"error: {item_error_line(item)}", err=True)
+                if session.json_output:
+                    click.echo(dumps(item_json(item)))
+            elif session.json_output:
+                click.echo(dumps(item_json(item)))
+            elif text is not None:
+                click.echo(text, nl=False)
+                open_line = True
+            else:
+                click.echo(item_line(item))
+    if open_line:
+        click.echo()
+    if failed:
+        raise CommandError(f"{failed} item(s) failed")
+
+
+@cli.command()
+@click.argument("model")
+@_input
+@_parameter
+@_version
+@_request_id
+@pass_session
+def generate(
+    session: Session,
+    model: str,
+    inputs: dict[str, value_pb2.Value],
+    parameters: dict[str, Any],
+    version: str,
+    request_id: str,
+) -> None:
+    """Call MODEL's Generate and print each item as it arrives (tokens inline)."""
+    items = session.client().generate(
+        model, inputs, version=version, parameters=parameters, request_id=request_id
+    )
+    _print_items(session, items, inline=True)
+
+
+def _stdin_requests(stream: TextIO) -> Iterator[dict[str, value_pb2.Value]]:
+    """One request per stdin line, read only when the previous one has been sent."""
+    for number, line in enumerate(iter(stream.readline, ""), start=1):
+        try:
+            inputs = parse_stream_line(line)
+        except InputError as exc:
+            raise InputError(f"stdin line {number}: {exc}") from None
+        if inputs is not None:
+            yield inputs
+
+
+@cli.command()
+@click.argument("model")
+@_parameter
+@_version
+@_request_id
+@pass_session
+def stream(
+    session: Session, model: str, parameters: dict[str, Any], version: str, request_id: str
+) -> None:
+    """Stream JSON lines from stdin to MODEL and print each response as it arrives.
+
+    Each line is a JSON object of inputs keyed NAME[:TYPE], e.g. {"audio:float32": [0.1, 0.2]};
+    any other line is sent as {"text": LINE}.
+    """
+    requests = _stdin_requests(sys.stdin)
+    items = session.client().stream(
+        model, requests, version=version, parameters=parameters, request_id=request_id
+    )
+    _print_items(session, items, inline=False)
+
+
+@cli.command()
+@click.argument("name", default="")
+@pass_session
+def models(session: Session, name: str) -> None:
+    """List every model version (only NAME's versions when given)."""
+    found = session.client().list_models(name)
+    if session.json_output:
+        click.echo(dumps([model_json(info) for info in found]))
+    elif found:
+        click.echo(render_models(found))
+    else:
+        click.echo("no models", err=True)
+
+
+@cli.command()
+@click.argument("model")
+@_version
+@pass_session
+def get(session: Session, model: str, version: str) -> None:
+    """Describe MODEL: state, card, capabilities, inputs and output schema."""
+    info = session.client().get_model(model, version)
+    click.echo(dumps(model_json(info)) if session.json_output else render_model(info))
+
+
+@cli.command()
+@click.argument("model")
+@_version
+@pass_session
+def load(session: Session, model: str, version: str) -> None:
+    """Load (or reload) MODEL; exit code 1 when the load fails."""
+    info = session.client().load_model(model, version)
+    if session.json_output:
+        click.echo(dumps(model_json(info)))
+    else:
+        click.echo(f"{info.name} {info.version} {info.state}")
+    if info.state == "FAILED":
+        raise CommandError(f"{info.name} version {info.version} failed to load: {info.reason}")
+
+
+@cli.command()
+@click.argument("model")
+@_version
+@pass_session
+def unload(session: Session, model: str, version: str) -> None:
+    """Stop serving MODEL (every loaded version unless --version)."""
+    infos = session.client().unload_model(model, version)
+    if session.json_output:
+        click.echo(dumps([model_json(info) for info in infos]))
+    else:
+        for info in infos:
+            click.echo(f"{info.name} {info.version} {info.state}")
+
+
+@cli.command()
+@click.argument("model")
+@_version
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_session
+def delete(session: Session, model: str, version: str, yes: bool) -> None:
+    """Unload MODEL and remove it from the model store (every version unless --version)."""
+    which = f"version {version}" if version else "every version"
+    if not yes:
+        click.confirm(f"Delete {which} of model {model!r} from the model store?", abort=True)
+    versions = session.client().delete_model(model, version)
+    if session.json_output:
+        click.echo(dumps({"name": model, "versions": versions}))
+    else:
+        for deleted in versions:
+            click.echo(f"deleted {model} {deleted}")
+
+
+@cli.command()
+@click.argument("service", default="")
+@pass_session
+def health(session: Session, service: str) -> None:
+    """Print the health of SERVICE ("" = server ready, "liveness", or a model name).
+
+    The exit code is 0 only when it is SERVING.
+    """
+    status = session.client().health(service)
+    if session.json_output:
+        click.echo(dumps({"service": service, "status": status}))
+    else:
+        click.echo(status)
+    if status != "SERVING":
+        raise click.exceptions.Exit(1)
+
+
+def main() -> None:
+    """The ``modelrt`` console script.
+
+    >>> main()  # modelrt --address 127.0.0.1:50051 models
+    """
+    cli.main(prog_name="modelrt")
