@@ -30,5 +30,9 @@ def test_readme_tour_bundle_serves_predict_and_generate(start_server, tmp_path: 
             "text": "HELLO!!",
             "length": 7,
         }
-        words = [item.structured["text"] for item in client.generate("shout", {"text": "a b"})]
-        assert words == ["A", "B"]
+        items = list(client.generate("shout", {"text": "a bc"}))
+        assert [item.error for item in items] == [None, None]
+        assert [item.structured for item in items] == [
+            {"text": "A", "length": 1},
+            {"text": "BC", "length": 2},
+        ]
