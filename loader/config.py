@@ -88,7 +88,7 @@ class BundleConfig(_Strict):
     @classmethod
     def _version_text(cls, version: object) -> object:
         if isinstance(version, bool):
-            raise ValueError("version must be text or a number, e.g. \"1\"")
+            raise ValueError('version must be text or a number, e.g. "1"')
         return str(version) if isinstance(version, int | float) else version
 
 
