@@ -64,6 +64,11 @@ class InstanceGroup(_Strict):
     count: int = Field(default=1, ge=1)
     kind: Literal["auto", "cpu", "gpu"] = "auto"
     gpus: tuple[int, ...] = ()
+    gpu_memory_mb: int = Field(
+        default=0,
+        ge=0,
+        description="GPU memory (MiB) each instance of the group needs free on its GPU; 0 = none.",
+    )
 
 
 class BundleConfig(_Strict):

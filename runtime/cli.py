@@ -51,15 +51,31 @@ async def run_server(settings: ServerSettings, port_file: Path | None = None) ->
 @click.option("--max-message-bytes", type=int, default=None)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None)
 @click.option(
+    "--execution",
+    type=click.Choice(["process", "inprocess"]),
+    default=None,
+    help="Worker process per model instance (default), or in-process for debugging.",
+)
+@click.option(
+    "--install-requirements/--no-install-requirements",
+    default=None,
+    help="Run each bundle in a venv with its requirements.txt installed.",
+)
+@click.option("--hang-timeout", "hang_timeout_s", type=float, default=None)
+@click.option("--metrics-port", type=int, default=None, help="0 picks a free port [8002].")
+@click.option("--no-metrics", is_flag=True, default=False, help="Serve no /metrics endpoint.")
+@click.option(
     "--port-file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Write the bound port here once listening (handy with --port 0).",
 )
-def serve(config_file: Path | None, port_file: Path | None, **flags: Any) -> None:
+def serve(config_file: Path | None, port_file: Path | None, no_metrics: bool, **flags: Any) -> None:
     """Serve the models of a model store over gRPC."""
     try:
         settings = load_settings(flags, config_file)
+        if no_metrics:
+            settings = settings.model_copy(update={"metrics_port": None})
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(f"invalid settings: {exc}") from None
     logging.basicConfig(

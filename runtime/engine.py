@@ -7,6 +7,7 @@ version, checks inputs, runs the hook through the model's Executor and shapes th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -15,15 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loader.bundle import import_bundle, prepare_bundle
+from loader.bundle import PreparedBundle, prepare_bundle
 from loader.unpack import UnpackLimits
 from registry.errors import HookNotImplementedError, ModelrtError
-from registry.runner import ModelContext, Request
-from runtime.errors import ModelExecutionError, ModelNotFoundError, ModelNotReadyError
-from runtime.executor import ExecutorFactory
+from registry.runner import Request
+from runtime.errors import ModelNotFoundError, ModelNotReadyError
+from runtime.executor import ExecutorFactory, InstanceEvent
 from runtime.inputs import check_inputs
 from runtime.models import ModelRecord, ModelState
-from runtime.outputs import ItemFailure, ModelOutput, shape_output
+from runtime.outputs import ItemFailure, ModelOutput
+from runtime.planning import InstancePlanner
+from runtime.scheduler import ModelScheduler, Observer
 from runtime.store import remove_source, scan_store
 
 logger = logging.getLogger(__name__)
@@ -38,7 +41,6 @@ class EngineConfig:
     store: Path
     unpack_dir: Path
     limits: UnpackLimits
-    strict_requirements: bool = False
     load_concurrency: int = 2
 
 
@@ -53,9 +55,17 @@ class Engine:
     >>> await engine.start()  # doctest: +SKIP
     """
 
-    def __init__(self, config: EngineConfig, executor_factory: ExecutorFactory) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        executor_factory: ExecutorFactory,
+        planner: InstancePlanner,
+        observer: Observer | None = None,
+    ) -> None:
         self.config = config
         self.executor_factory = executor_factory
+        self.planner = planner
+        self.observer = observer
         self._records: dict[tuple[str, str], ModelRecord] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._listeners: list[Listener] = []
@@ -151,46 +161,70 @@ class Engine:
 
     async def _load(self, record: ModelRecord) -> None:
         async with self._locks[record.key]:
-            await self._stop_executor(record)
+            await self._stop_instances(record)
             if record.state is not ModelState.LOADING:
                 self._set_state(record, ModelState.LOADING)
             try:
                 if record.prepared is None:
                     raise ModelNotReadyError(record.reason or "the bundle could not be read")
-                spec = await asyncio.to_thread(
-                    import_bundle,
-                    record.prepared,
-                    strict_requirements=self.config.strict_requirements,
-                )
-                record.spec, record.warnings = spec, list(spec.warnings)
-                context = ModelContext(
-                    name=record.name,
-                    version=record.version,
-                    bundle_dir=record.prepared.root,
-                    config=record.prepared.config.model_dump(mode="json"),
-                    parameters=dict(record.prepared.config.parameters),
-                    logger=logging.getLogger(f"modelrt.model.{record.name}"),
-                )
-                executor = self.executor_factory(spec, context)
-                record.executor = executor
-                await executor.start()
+                await self._start_instances(record, record.prepared)
             except ModelrtError as exc:
-                await self._stop_executor(record)
+                await self._stop_instances(record)
                 self._set_state(record, ModelState.FAILED, exc.message)
             except Exception as exc:
-                await self._stop_executor(record)
+                await self._stop_instances(record)
                 logger.exception("loading %s:%s failed", record.name, record.version)
-                self._set_state(record, ModelState.FAILED, f"load_model raised {_describe(exc)}")
+                self._set_state(record, ModelState.FAILED, f"loading failed: {_describe(exc)}")
             else:
                 self._set_state(record, ModelState.READY)
 
-    async def _stop_executor(self, record: ModelRecord) -> None:
-        executor, record.executor = record.executor, None
-        if executor is not None:
-            await executor.stop()
-        if record.spec is not None:
-            record.spec.package.unmount()
-            record.spec = None
+    async def _start_instances(self, record: ModelRecord, prepared: PreparedBundle) -> None:
+        specs, notes = await self.planner.plan(prepared)
+        record.instances = [self.executor_factory(spec) for spec in specs]
+        for index, executor in enumerate(record.instances):
+            executor.watch(functools.partial(self._instance_event, record, index))
+        loaded = await asyncio.gather(*(ex.start() for ex in record.instances))
+        record.loaded = loaded[0]
+        record.warnings = [*loaded[0].warnings, *notes]
+        record.scheduler = ModelScheduler(
+            record.name, record.instances, prepared.config.batching, self.observer
+        )
+
+    async def _stop_instances(self, record: ModelRecord) -> None:
+        scheduler, record.scheduler = record.scheduler, None
+        if scheduler is not None:
+            await scheduler.close(
+                ModelNotReadyError(
+                    f"model {record.name!r} version {record.version} is unloading",
+                    metadata={"model": record.name},
+                )
+            )
+        instances, record.instances = record.instances, []
+        await asyncio.gather(*(ex.stop() for ex in instances), return_exceptions=True)
+        if record.prepared is not None:
+            self.planner.release(record.prepared)
+
+    def _instance_event(self, record: ModelRecord, index: int, event: InstanceEvent) -> None:
+        """A worker went down, came back, or gave up: update scheduling, state and health."""
+        scheduler = record.scheduler
+        if scheduler is None:
+            return
+        if event.kind == "failed":
+            self._set_state(record, ModelState.FAILED, event.reason)
+            asyncio.get_running_loop().create_task(self._stop_instances(record))
+            return
+        scheduler.set_up(index, event.kind == "up")
+        detail = f": {event.reason}" if event.reason else ""
+        logger.warning(
+            "model %s:%s instance %d is %s%s",
+            record.name,
+            record.version,
+            index,
+            event.kind,
+            detail,
+        )
+        for listener in self._listeners:
+            listener(record)
 
     async def load(self, name: str, version: str = "") -> ModelRecord:
         """(Re)load a model version; a bundle added to the store since start is found too."""
@@ -211,7 +245,7 @@ class Engine:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
         for record in targets:
             async with self._locks[record.key]:
-                await self._stop_executor(record)
+                await self._stop_instances(record)
                 self._set_state(record, ModelState.UNLOADED)
         return targets
 
@@ -226,16 +260,16 @@ class Engine:
         return [record.version for record in targets]
 
     async def shutdown(self) -> None:
-        """Stop every executor."""
+        """Stop every instance of every model."""
         for record in list(self._records.values()):
-            await self._stop_executor(record)
+            await self._stop_instances(record)
 
     # -- inference -----------------------------------------------------------------------------
 
     def resolve(self, name: str, version: str, capability: str) -> ModelRecord:
         """The READY version to call; else NOT_FOUND, UNAVAILABLE or UNIMPLEMENTED."""
         record = self.get(name, version)
-        if record.state is not ModelState.READY or record.executor is None:
+        if record.state is not ModelState.READY or record.scheduler is None:
             detail = f": {record.reason}" if record.reason else ""
             raise ModelNotReadyError(
                 f"model {record.name!r} version {record.version} is {record.state}{detail}",
@@ -249,42 +283,29 @@ class Engine:
             )
         return record
 
-    async def predict(self, record: ModelRecord, request: Request) -> ModelOutput:
-        """One request, one answer."""
+    async def predict(
+        self, record: ModelRecord, request: Request, deadline: float | None = None
+    ) -> ModelOutput:
+        """One request, one answer; ``deadline`` (time.monotonic) drops it if it expires queued."""
         check_inputs(request.inputs, self._input_specs(record))
-        assert record.executor is not None
-        try:
-            result = await record.executor.predict(request)
-        except ModelrtError:
-            raise
-        except Exception as exc:
-            raise _model_failure(record, request, exc) from None
-        return self._shape(record, result)
+        return await _scheduler(record).predict(request, deadline)
 
     async def generate(
         self, record: ModelRecord, request: Request
     ) -> AsyncGenerator[ModelOutput | ItemFailure, None]:
         """Items as the model yields them; an item that fails its schema is an ItemFailure."""
         check_inputs(request.inputs, self._input_specs(record))
-        assert record.executor is not None
-        try:
-            async with aclosing(record.executor.generate(request)) as items:
-                async for item in items:
-                    yield self._shape_item(record, item)
-        except ModelrtError:
-            raise
-        except Exception as exc:
-            raise _model_failure(record, request, exc) from None
+        async with aclosing(_scheduler(record).generate(request)) as items:
+            async for item in items:
+                yield item
 
     async def stream(
         self, record: ModelRecord, requests: AsyncIterator[Request | ModelrtError]
     ) -> AsyncGenerator[ModelOutput | ItemFailure, None]:
         """Feed requests as they come; an invalid one gets an ItemFailure and skips the model."""
-        assert record.executor is not None
-        executor = record.executor
+        scheduler = _scheduler(record)
         events: asyncio.Queue[Any] = asyncio.Queue()
         specs = self._input_specs(record)
-        last: list[Request] = [Request()]
 
         async def checked() -> AsyncIterator[Request]:
             async for request in requests:
@@ -296,18 +317,18 @@ class Engine:
                 except ModelrtError as exc:
                     events.put_nowait(ItemFailure(exc))
                     continue
-                last[0] = request
                 yield request
 
         async def run_model() -> None:
             try:
-                async with aclosing(executor.stream(checked())) as items:
+                async with aclosing(scheduler.stream(checked())) as items:
                     async for item in items:
-                        events.put_nowait(self._shape_item(record, item))
+                        events.put_nowait(item)
             except ModelrtError as exc:
                 events.put_nowait(exc)
             except Exception as exc:
-                events.put_nowait(_model_failure(record, last[0], exc))
+                logger.exception("stream of %s failed", record.name)
+                events.put_nowait(ModelNotReadyError(f"stream of {record.name!r} failed: {exc}"))
             finally:
                 events.put_nowait(_DONE)
 
@@ -324,35 +345,13 @@ class Engine:
     def _input_specs(self, record: ModelRecord) -> Any:
         return record.prepared.config.inputs if record.prepared else ()
 
-    def _shape(self, record: ModelRecord, result: Any) -> ModelOutput:
-        schema = record.spec.schema_cls if record.spec else None
-        return shape_output(result, schema, record.name)
 
-    def _shape_item(self, record: ModelRecord, item: Any) -> ModelOutput | ItemFailure:
-        try:
-            return self._shape(record, item)
-        except ModelExecutionError as exc:
-            return ItemFailure(exc)
+def _scheduler(record: ModelRecord) -> ModelScheduler:
+    if record.scheduler is None:
+        raise ModelNotReadyError(f"model {record.name!r} is not loaded")
+    return record.scheduler
 
 
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
-
-
-def _model_failure(record: ModelRecord, request: Request, exc: Exception) -> ModelExecutionError:
-    # The exception's text can hold internals: only its type goes to the caller, the rest
-    # (with the traceback) to the log under the error id.
-    error = ModelExecutionError(
-        f"model {record.name!r} raised {type(exc).__name__}; details are in the server log",
-        model=record.name,
-    )
-    logger.error(
-        "model %s:%s raised [request %s, error id %s]",
-        record.name,
-        record.version,
-        request.id or "-",
-        error.error_id,
-        exc_info=exc,
-    )
-    return error

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from registry.errors import ErrorCode, ModelrtError
+
+logger = logging.getLogger(__name__)
 
 
 class ModelNotFoundError(ModelrtError):
@@ -41,6 +44,25 @@ class ModelExecutionError(ModelrtError):
             reason=reason,
             metadata={"model": model, "error_id": self.error_id},
         )
+
+
+def model_failure(model: str, request_id: str, exc: BaseException) -> ModelExecutionError:
+    """An INTERNAL error for an exception from model code; the details go to the log only.
+
+    The exception's text can hold internals: only its type reaches the caller.
+    """
+    error = ModelExecutionError(
+        f"model {model!r} raised {type(exc).__name__}; details are in the server log",
+        model=model,
+    )
+    logger.error(
+        "model %s raised [request %s, error id %s]",
+        model,
+        request_id or "-",
+        error.error_id,
+        exc_info=exc,
+    )
+    return error
 
 
 class OutputSchemaError(ModelExecutionError):

@@ -1,41 +1,84 @@
-"""The executor interface: how the engine runs one model instance's hooks, wherever it lives.
+"""The executor interface: how the engine runs one model instance, wherever that instance lives.
 
-The engine only talks to an Executor; this module defines the interface and the executor
-factory signature. runtime/inprocess.py runs instances inside the server process; a later
-executor backs the same interface with worker processes.
+runtime/inprocess.py runs an instance inside the current process; runtime/workers.py runs it in
+a worker process of its own (which itself uses the in-process executor behind a pipe).
+Executors return outputs already shaped against the model's schema, since only the instance
+has the bundle's code.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from loader.bundle import BundleSpec
-from registry.runner import ModelContext, Request
+from loader.bundle import PreparedBundle
+from registry.runner import Request
+from runtime.outputs import ItemFailure, ModelOutput
+
+Item = ModelOutput | ItemFailure
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """Everything needed to start one instance of a model version."""
+
+    prepared: PreparedBundle
+    index: int = 0
+    device: str = "cpu"
+    env: Mapping[str, str] = field(default_factory=dict)
+    python: str | None = None
+    strict_requirements: bool = False
+    max_sync_workers: int = 4
+    max_concurrent_streams: int = 64
+
+    @property
+    def name(self) -> str:
+        return self.prepared.name
+
+    @property
+    def version(self) -> str:
+        return self.prepared.version
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What an instance reports once its bundle is imported and ``load_model`` has run."""
+
+    capabilities: tuple[str, ...]
+    output_schema: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstanceEvent:
+    """An instance went down (crash, hang), came back up, or gave up restarting."""
+
+    kind: Literal["up", "down", "failed"]
+    reason: str = ""
 
 
 class Executor(abc.ABC):
-    """Runs the hooks of one model instance. Raises whatever the model raises."""
+    """Runs the hooks of one model instance."""
+
+    def watch(self, listener: Callable[[InstanceEvent], None]) -> None:  # noqa: B027
+        """Be told when the instance goes down or comes back (an in-process one never does)."""
 
     @abc.abstractmethod
-    async def start(self) -> None:
-        """Build the model instance and run its ``load_model``."""
+    async def start(self) -> LoadedModel:
+        """Import the bundle, build the model and run ``load_model``."""
 
     @abc.abstractmethod
-    async def predict(self, request: Request) -> Any:
-        """Run ``predict`` (or ``predict_batch`` with one request)."""
+    async def predict_batch(self, requests: list[Request]) -> list[Item]:
+        """One shaped output (or failure) per request, in order."""
 
     @abc.abstractmethod
-    async def predict_batch(self, requests: list[Request]) -> list[Any]:
-        """Run ``predict_batch`` (or ``predict`` once per request); returns one result each."""
-
-    @abc.abstractmethod
-    def generate(self, request: Request) -> AsyncGenerator[Any, None]:
+    def generate(self, request: Request) -> AsyncGenerator[Item, None]:
         """Yield ``generate``'s items as the model produces them; closing it stops the model."""
 
     @abc.abstractmethod
-    def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Any, None]:
+    def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
         """Feed ``requests`` to ``stream`` as they arrive and yield its outputs as produced."""
 
     @abc.abstractmethod
@@ -43,5 +86,5 @@ class Executor(abc.ABC):
         """Release the instance and everything it holds."""
 
 
-#: Builds an executor for a bundle and its context (the engine is given one at start-up).
-ExecutorFactory = Callable[[BundleSpec, ModelContext], Executor]
+#: Builds the executor of one instance (the server picks in-process or worker processes).
+ExecutorFactory = Callable[[InstanceSpec], Executor]

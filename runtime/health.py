@@ -12,7 +12,7 @@ from typing import Any
 from grpc_health.v1 import health_pb2
 from grpc_health.v1._async import HealthServicer
 
-from runtime.models import ModelRecord, ModelState
+from runtime.models import ModelRecord
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -48,9 +48,9 @@ class HealthReporter:
         await self.servicer.set(READINESS, SERVING)
 
     def model_changed(self, record: ModelRecord) -> None:
-        """Engine listener: a model is SERVING while one of its versions is READY."""
+        """Engine listener: a model is SERVING while a READY version has an instance up."""
         versions = self._ready.setdefault(record.name, set())
-        if record.state is ModelState.READY:
+        if record.serving:
             versions.add(record.version)
         else:
             versions.discard(record.version)

@@ -17,11 +17,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing
 from typing import Any, TypeVar
 
-from loader.bundle import BundleSpec
-from registry.errors import HookNotImplementedError
+from loader.bundle import BundleSpec, import_bundle
+from registry.errors import HookNotImplementedError, ModelrtError
 from registry.runner import ModelContext, ModelRunner, Request, implemented_hooks
-from runtime.errors import ModelExecutionError
-from runtime.executor import Executor
+from runtime.errors import ModelExecutionError, model_failure
+from runtime.executor import Executor, InstanceSpec, Item, LoadedModel
+from runtime.outputs import ItemFailure, shape_output
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,18 +64,27 @@ class InProcessExecutor(Executor):
 
     def __init__(
         self,
-        spec: BundleSpec,
-        context: ModelContext,
+        spec: InstanceSpec,
         pool: concurrent.futures.ThreadPoolExecutor,
         stream_slots: asyncio.Semaphore,
     ) -> None:
         self.spec = spec
-        self.context = context
         self.pool = pool
         self.stream_slots = stream_slots
-        self.hooks = implemented_hooks(spec.runner_cls)
+        self.bundle: BundleSpec | None = None
+        self.hooks: frozenset[str] = frozenset()
         self.runner: ModelRunner | None = None
         self.model_loop: _ModelLoop | None = None
+        prepared = spec.prepared
+        self.context = ModelContext(
+            name=prepared.name,
+            version=prepared.version,
+            bundle_dir=prepared.root,
+            device=spec.device,
+            config=prepared.config.model_dump(mode="json"),
+            parameters=dict(prepared.config.parameters),
+            logger=logging.getLogger(f"modelrt.model.{prepared.name}"),
+        )
 
     # -- running callables in the right place -------------------------------------------------
 
@@ -95,35 +105,58 @@ class InProcessExecutor(Executor):
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self) -> LoadedModel:
+        bundle = await asyncio.to_thread(
+            import_bundle, self.spec.prepared, strict_requirements=self.spec.strict_requirements
+        )
+        self.bundle = bundle
+        self.hooks = implemented_hooks(bundle.runner_cls)
         self.model_loop = _ModelLoop(f"model-{self.context.name}")
-        runner = await self._in_pool(self.spec.runner_cls, self.context)
-        result = await self._call(runner.load_model)
-        if inspect.isawaitable(result):  # a sync load_model that returned a coroutine
-            assert self.model_loop is not None
-            await self.model_loop.run(result)
+        try:
+            runner = await self._in_pool(bundle.runner_cls, self.context)
+            result = await self._call(runner.load_model)
+            if inspect.isawaitable(result):  # a sync load_model that returned a coroutine
+                await self.model_loop.run(result)
+        except ModelrtError:
+            raise
+        except Exception as exc:
+            logger.exception("load_model of %s failed", self.context.name)
+            raise ModelExecutionError(
+                f"load_model raised {_describe(exc)}", reason="LOAD_FAILED", model=self.context.name
+            ) from None
         self.runner = runner
+        return LoadedModel(
+            bundle.capabilities, _json_schema(bundle.schema_cls), tuple(bundle.warnings)
+        )
 
     async def stop(self) -> None:
         self.runner = None
         if self.model_loop is not None:
             self.model_loop.close()
             self.model_loop = None
+        if self.bundle is not None:
+            self.bundle.package.unmount()
+            self.bundle = None
+
+    def _shape(self, result: object) -> Item:
+        try:
+            schema = self.bundle.schema_cls if self.bundle else None
+            return shape_output(result, schema, self.context.name)
+        except ModelExecutionError as exc:
+            return ItemFailure(exc)
 
     # -- unary -----------------------------------------------------------------------------------
 
-    async def predict(self, request: Request) -> Any:
-        model = self._model()
-        if "predict" in self.hooks:
-            return await self._call(model.predict, request)
-        results = await self.predict_batch([request])
-        return results[0]
-
-    async def predict_batch(self, requests: list[Request]) -> list[Any]:
+    async def predict_batch(self, requests: list[Request]) -> list[Item]:
         model = self._model()
         if "predict_batch" not in self.hooks:
-            return [await self._call(model.predict, request) for request in requests]
-        results = await self._call(model.predict_batch, requests)
+            return [await self._predict_one(model, request) for request in requests]
+        try:
+            results = await self._call(model.predict_batch, requests)
+        except ModelrtError:
+            raise
+        except Exception as exc:
+            raise model_failure(self.context.name, requests[0].id, exc) from None
         if not isinstance(results, list | tuple) or len(results) != len(requests):
             got = len(results) if isinstance(results, list | tuple) else type(results).__name__
             raise ModelExecutionError(
@@ -131,7 +164,16 @@ class InProcessExecutor(Executor):
                 f"{len(requests)} requests",
                 model=self.context.name,
             )
-        return list(results)
+        return [self._shape(result) for result in results]
+
+    async def _predict_one(self, model: ModelRunner, request: Request) -> Item:
+        """Without predict_batch, each request of a batch succeeds or fails on its own."""
+        try:
+            return self._shape(await self._call(model.predict, request))
+        except ModelrtError as exc:
+            return ItemFailure(exc)
+        except Exception as exc:
+            return ItemFailure(model_failure(self.context.name, request.id, exc))
 
     # -- streaming -------------------------------------------------------------------------------
 
@@ -141,10 +183,15 @@ class InProcessExecutor(Executor):
             raise HookNotImplementedError(
                 f"model {self.context.name!r} does not implement generate"
             )
-        produced = await self._call(model.generate, request)
-        async with aclosing(self._drain(produced, self.pool)) as items:
-            async for item in items:
-                yield item
+        try:
+            produced = await self._call(model.generate, request)
+            async with aclosing(self._drain(produced, self.pool)) as items:
+                async for item in items:
+                    yield self._shape(item)
+        except ModelrtError:
+            raise
+        except Exception as exc:
+            raise model_failure(self.context.name, request.id, exc) from None
 
     async def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Any, None]:
         model = self._model()
@@ -155,9 +202,14 @@ class InProcessExecutor(Executor):
                 items = self._stream_async(model, requests)
             else:
                 items = self._stream_sync(model, requests)
-            async with aclosing(items):
-                async for item in items:
-                    yield item
+            try:
+                async with aclosing(items):
+                    async for item in items:
+                        yield self._shape(item)
+            except ModelrtError:
+                raise
+            except Exception as exc:
+                raise model_failure(self.context.name, "", exc) from None
 
     async def _stream_sync(
         self, model: ModelRunner, requests: AsyncIterator[Request]
@@ -282,12 +334,25 @@ def _close_when_idle(
             close_quietly()
 
 
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _json_schema(schema_cls: type | None) -> dict[str, Any] | None:
+    if schema_cls is None:
+        return None
+    if hasattr(schema_cls, "model_json_schema"):
+        return dict(schema_cls.model_json_schema())
+    return dict(schema_cls.schema())  # type: ignore[attr-defined]  # pydantic v1-style
+
+
 def make_inprocess_factory(
     pool: concurrent.futures.ThreadPoolExecutor, stream_slots: asyncio.Semaphore
-) -> Callable[[BundleSpec, ModelContext], Executor]:
+) -> Callable[[InstanceSpec], Executor]:
     """An ExecutorFactory that builds InProcessExecutors sharing ``pool``."""
 
-    def build(spec: BundleSpec, context: ModelContext) -> Executor:
-        return InProcessExecutor(spec, context, pool, stream_slots)
+    def build(spec: InstanceSpec) -> Executor:
+        return InProcessExecutor(spec, pool, stream_slots)
 
     return build

@@ -1,4 +1,4 @@
-"""Model records: the engine's view of each model version (state, reason, bundle, executor)."""
+"""Model records: the engine's view of each model version (state, reason, bundle, instances)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loader.bundle import BundleSpec, PreparedBundle
-    from runtime.executor import Executor
+    from loader.bundle import PreparedBundle
+    from runtime.executor import Executor, LoadedModel
+    from runtime.scheduler import ModelScheduler
 
 
 class ModelState(StrEnum):
@@ -32,8 +33,9 @@ class ModelRecord:
     state: ModelState = ModelState.LOADING
     reason: str = ""
     prepared: PreparedBundle | None = None
-    spec: BundleSpec | None = None
-    executor: Executor | None = None
+    loaded: LoadedModel | None = None
+    instances: list[Executor] = field(default_factory=list)
+    scheduler: ModelScheduler | None = None
     warnings: list[str] = field(default_factory=list)
     state_time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -43,17 +45,21 @@ class ModelRecord:
 
     @property
     def capabilities(self) -> tuple[str, ...]:
-        return self.spec.capabilities if self.spec else ()
+        return self.loaded.capabilities if self.loaded else ()
 
     @property
     def output_schema(self) -> dict[str, Any] | None:
-        """The JSON Schema of the output schema class, when the bundle registers one."""
-        schema_cls = self.spec.schema_cls if self.spec else None
-        if schema_cls is None:
-            return None
-        if hasattr(schema_cls, "model_json_schema"):
-            return dict(schema_cls.model_json_schema())
-        return dict(schema_cls.schema())  # type: ignore[attr-defined]  # pydantic v1-style
+        """The JSON Schema of the model's output schema, when its bundle registers one."""
+        return self.loaded.output_schema if self.loaded else None
+
+    @property
+    def instances_up(self) -> int:
+        return self.scheduler.instances_up if self.scheduler else 0
+
+    @property
+    def serving(self) -> bool:
+        """READY with at least one instance able to take calls."""
+        return self.state is ModelState.READY and self.instances_up > 0
 
     def set_state(self, state: ModelState, reason: str = "") -> None:
         self.state = state

@@ -11,12 +11,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from runtime.devices import SystemInventory, discover_gpus
 from runtime.engine import Engine, EngineConfig
+from runtime.executor import ExecutorFactory
 from runtime.health import HealthReporter, ModelHealthServicer
 from runtime.inprocess import make_inprocess_factory
+from runtime.interceptor import MetricsInterceptor
+from runtime.metrics import Metrics
+from runtime.models import ModelRecord
+from runtime.planning import InstancePlanner
 from runtime.reflection import enable_reflection
 from runtime.servicer import ModelRuntimeServicer
 from runtime.settings import ServerSettings
+from runtime.workers import WorkerSettings, make_worker_factory
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = runtime_pb2.DESCRIPTOR.services_by_name["ModelRuntime"].full_name
@@ -43,31 +50,18 @@ class ModelServer:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._health: HealthReporter | None = None
         self._loading: asyncio.Task[None] | None = None
+        self.metrics: Metrics | None = None
         self.port = 0
+        self.metrics_port: int | None = None
 
     async def start(self) -> int:
         settings = self.settings
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            settings.max_sync_workers, thread_name_prefix="modelrt-hook"
-        )
-        limits = UnpackLimits(
-            max_files=settings.max_bundle_files,
-            max_total_bytes=settings.max_bundle_bytes,
-            max_ratio=settings.max_compression_ratio,
-        )
-        engine_config = EngineConfig(
-            store=settings.model_store,
-            unpack_dir=settings.unpack_dir,
-            limits=limits,
-            strict_requirements=settings.strict_requirements,
-        )
-        factory = make_inprocess_factory(
-            self._pool, asyncio.Semaphore(settings.max_concurrent_streams)
-        )
-        self.engine = engine = Engine(engine_config, factory)
+        self.metrics = metrics = Metrics(gpus=discover_gpus)
+        self.engine = engine = self._build_engine(metrics)
         health_servicer = ModelHealthServicer()
         self._health = health = HealthReporter(health_servicer)
         engine.add_listener(health.model_changed)
+        engine.add_listener(self._track_metrics)
 
         options = [
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -75,7 +69,8 @@ class ModelServer:
             # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
             ("grpc.so_reuseport", 0),
         ]
-        self._server = server = grpc.aio.server(options=options)
+        interceptors = [MetricsInterceptor(metrics)]
+        self._server = server = grpc.aio.server(options=options, interceptors=interceptors)
         runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(
             ModelRuntimeServicer(engine, health), server
         )
@@ -87,11 +82,60 @@ class ModelServer:
             self.port = server.add_insecure_port(address)
         except RuntimeError as exc:
             raise RuntimeError(f"cannot listen on {address}: {exc}") from None
+        if settings.metrics_port is not None:
+            self.metrics_port = metrics.start_http(settings.metrics_host, settings.metrics_port)
+            logger.info(
+                "metrics on http://%s/metrics",
+                bind_address(settings.metrics_host, self.metrics_port),
+            )
         await server.start()
         await health.starting()
         logger.info("modelrt listening on %s", bind_address(settings.host, self.port))
         self._loading = asyncio.create_task(self._load_store())
         return self.port
+
+    def _build_engine(self, metrics: Metrics) -> Engine:
+        settings = self.settings
+        limits = UnpackLimits(
+            max_files=settings.max_bundle_files,
+            max_total_bytes=settings.max_bundle_bytes,
+            max_ratio=settings.max_compression_ratio,
+        )
+        engine_config = EngineConfig(
+            store=settings.model_store, unpack_dir=settings.unpack_dir, limits=limits
+        )
+        planner = InstancePlanner(
+            inventory=SystemInventory(),
+            strict_requirements=settings.strict_requirements,
+            max_sync_workers=settings.max_sync_workers,
+            max_concurrent_streams=settings.max_concurrent_streams,
+            venv_dir=settings.venv_path if settings.install_requirements else None,
+        )
+        factory: ExecutorFactory
+        if settings.execution == "process":
+            factory = make_worker_factory(
+                WorkerSettings(
+                    start_timeout_s=settings.worker_start_timeout_s,
+                    hang_timeout_s=settings.hang_timeout_s,
+                    max_restarts=settings.max_restarts,
+                    restart_window_s=settings.restart_window_s,
+                    log_level=settings.log_level,
+                )
+            )
+        else:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                settings.max_sync_workers, thread_name_prefix="modelrt-hook"
+            )
+            factory = make_inprocess_factory(
+                self._pool, asyncio.Semaphore(settings.max_concurrent_streams)
+            )
+        return Engine(engine_config, factory, planner, observer=metrics)
+
+    def _track_metrics(self, record: ModelRecord) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.set_model_state(record.name, record.version, str(record.state))
+        self.metrics.set_instances_up(record.name, record.instances_up)
 
     async def _load_store(self) -> None:
         assert self.engine is not None
@@ -125,4 +169,6 @@ class ModelServer:
             await self.engine.shutdown()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.metrics is not None:
+            self.metrics.stop_http()
         logger.info("modelrt stopped")

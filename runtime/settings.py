@@ -58,11 +58,42 @@ class ServerSettings(BaseSettings):
     max_compression_ratio: int = Field(
         default=200, gt=1, description="Unpack limit: uncompressed/compressed size ratio."
     )
+    execution: Literal["process", "inprocess"] = Field(
+        default="process",
+        description="Run each model instance in a worker process of its own (default), or inside "
+        "the server process (debugging only: a crash in model code takes the server down).",
+    )
+    hang_timeout_s: float = Field(
+        default=300.0, gt=0, description="A worker that owes an answer this long is restarted."
+    )
+    max_restarts: int = Field(
+        default=5, ge=0, description="Crashes within restart_window_s before a model is FAILED."
+    )
+    restart_window_s: float = Field(default=60.0, gt=0)
+    worker_start_timeout_s: float = Field(
+        default=300.0, gt=0, description="Time a worker may take to import and load its model."
+    )
+    install_requirements: bool = Field(
+        default=False,
+        description="Install each bundle's requirements.txt into a venv of its own (cached by "
+        "requirements hash) and run its workers there.",
+    )
+    venv_dir: Path | None = Field(
+        default=None, description="Where bundle venvs live; default <model_store>/.modelrt/venvs."
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
+    metrics_port: int | None = Field(
+        default=8002, ge=0, le=65535, description="Prometheus /metrics port; null disables it."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property
     def unpack_dir(self) -> Path:
         return self.work_dir or self.model_store / ".modelrt" / "unpacked"
+
+    @property
+    def venv_path(self) -> Path:
+        return self.venv_dir or self.model_store / ".modelrt" / "venvs"
 
     @classmethod
     def settings_customise_sources(

@@ -80,6 +80,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     def start(store: Path | None = None, wait: bool = True, **settings: Any) -> RunningServer:
         store = store or tmp_path / f"store{len(started)}"
         store.mkdir(parents=True, exist_ok=True)
+        settings.setdefault("metrics_port", 0)
         config = ServerSettings(model_store=store, host="127.0.0.1", port=0, **settings)
         loop = asyncio.new_event_loop()
         server = ModelServer(config)

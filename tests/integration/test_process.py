@@ -37,7 +37,7 @@ def _start(store: Path, tmp_path: Path, *flags: str) -> tuple[subprocess.Popen[b
     port_file = tmp_path / "port"
     process = subprocess.Popen(
         [str(MODELRT), "serve", "--model-store", str(store), "--port", "0",
-         "--port-file", str(port_file), *flags],
+         "--port-file", str(port_file), "--metrics-port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -1,0 +1,63 @@
+"""Turns a bundle's instance groups into instance specs: device, environment and interpreter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loader.bundle import PreparedBundle
+from runtime.devices import GpuInventory
+from runtime.executor import InstanceSpec
+from runtime.placement import GpuLedger, place
+from runtime.venvs import BundleEnv, ensure_venv
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class InstancePlanner:
+    """Places each instance (GPU or CPU) and picks the bundle's interpreter.
+
+    With ``venv_dir`` set, a bundle with a requirements.txt runs in a virtual environment built
+    for those requirements (shared by bundles with the same ones); otherwise in the server's.
+    """
+
+    inventory: GpuInventory
+    strict_requirements: bool = False
+    max_sync_workers: int = 4
+    max_concurrent_streams: int = 64
+    venv_dir: Path | None = None
+    ledger: GpuLedger = field(default_factory=GpuLedger)
+    make_env: Callable[[Path, Path], BundleEnv] = ensure_venv
+
+    async def plan(self, prepared: PreparedBundle) -> tuple[list[InstanceSpec], list[str]]:
+        """The specs of every instance, and notes for the model's status (skipped pins)."""
+        owner = f"{prepared.name}:{prepared.version}"
+        gpus = await asyncio.to_thread(self.inventory.gpus)
+        placements = place(prepared.name, prepared.config.instances, gpus, self.ledger, owner)
+        python, notes = None, []
+        requirements = prepared.root / "requirements.txt"
+        if self.venv_dir is not None and requirements.is_file():
+            env = await asyncio.to_thread(self.make_env, requirements, self.venv_dir)
+            python, notes = str(env.python), list(env.notes)
+        specs = [
+            InstanceSpec(
+                prepared=prepared,
+                index=index,
+                device=placement.device,
+                env=dict(placement.env),
+                python=python,
+                strict_requirements=self.strict_requirements and python is None,
+                max_sync_workers=self.max_sync_workers,
+                max_concurrent_streams=self.max_concurrent_streams,
+            )
+            for index, placement in enumerate(placements)
+        ]
+        return specs, notes
+
+    def release(self, prepared: PreparedBundle) -> None:
+        """Give back what the model's instances held on the GPUs."""
+        self.ledger.release(f"{prepared.name}:{prepared.version}")

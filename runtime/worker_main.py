@@ -1,0 +1,189 @@
+"""The worker process: one model instance behind a pipe, served by an InProcessExecutor.
+
+Started by runtime/workers.py with the spawn context. It exits when the server goes away (the
+pipe closes, the parent pid changes, or Linux's parent-death signal arrives).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import site
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from multiprocessing.connection import Connection
+from typing import Any
+
+from registry.errors import ModelrtError
+from runtime.executor import InstanceSpec
+from runtime.ipc import Channel
+
+logger = logging.getLogger(__name__)
+_END = object()
+_PR_SET_PDEATHSIG = 1
+
+
+def _prefer_own_site_packages() -> None:
+    """spawn copies the server's sys.path; a bundle venv's own packages must come first."""
+    own = site.getsitepackages([sys.prefix])  # the venv's own, not its base interpreter's
+    sys.path[:] = own + [p for p in sys.path if p not in own]
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(70)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:
+        os._exit(70)
+
+
+def error_payload(error: ModelrtError) -> dict[str, Any]:
+    """A domain error as plain data for the pipe."""
+    return {
+        "code": str(error.code),
+        "reason": error.reason,
+        "message": error.message,
+        "metadata": dict(error.metadata),
+    }
+
+
+class WorkerServer:
+    """Dispatches pipe messages to an InProcessExecutor and sends back what it produces."""
+
+    def __init__(self, channel: Channel, spec: InstanceSpec) -> None:
+        from runtime.inprocess import InProcessExecutor
+
+        self.channel = channel
+        self.spec = spec
+        pool = concurrent.futures.ThreadPoolExecutor(spec.max_sync_workers, "model-hook")
+        self.executor = InProcessExecutor(
+            spec, pool, asyncio.Semaphore(spec.max_concurrent_streams)
+        )
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.inboxes: dict[int, asyncio.Queue[Any]] = {}
+        self.stopped = asyncio.Event()
+
+    def send(self, kind: str, call: int, payload: Any = None) -> None:
+        self.channel.send((kind, call, payload))
+
+    async def run(self) -> None:
+        try:
+            loaded = await self.executor.start()
+        except ModelrtError as exc:
+            self.send("load_failed", 0, error_payload(exc))
+            return
+        self.send("ready", 0, loaded)
+        loop = asyncio.get_running_loop()
+        reader = threading.Thread(target=self._read, args=(loop,), name="pipe-reader", daemon=True)
+        reader.start()
+        await self.stopped.wait()
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.executor.stop()
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            try:
+                message = self.channel.recv()
+            except (EOFError, OSError):
+                loop.call_soon_threadsafe(self.stopped.set)
+                return
+            loop.call_soon_threadsafe(self._dispatch, message)
+
+    def _dispatch(self, message: tuple[str, int, Any]) -> None:
+        kind, call, payload = message
+        if kind == "batch":
+            self._spawn(call, self._batch(call, payload))
+        elif kind == "generate":
+            self._spawn(call, self._items(call, self.executor.generate(payload)))
+        elif kind == "stream_open":
+            inbox: asyncio.Queue[Any] = asyncio.Queue()
+            self.inboxes[call] = inbox
+            self._spawn(call, self._items(call, self.executor.stream(_drain(inbox))))
+        elif kind == "stream_item":
+            if call in self.inboxes:
+                self.inboxes[call].put_nowait(payload)
+        elif kind == "stream_end":
+            if call in self.inboxes:
+                self.inboxes[call].put_nowait(_END)
+        elif kind == "cancel":
+            task = self.tasks.get(call)
+            if task is not None:
+                task.cancel()
+        elif kind == "stop":
+            self.stopped.set()
+
+    def _spawn(self, call: int, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks[call] = task
+
+        def forget(_: object) -> None:
+            self.tasks.pop(call, None)
+            self.inboxes.pop(call, None)
+
+        task.add_done_callback(forget)
+
+    async def _batch(self, call: int, requests: list[Any]) -> None:
+        try:
+            results = await self.executor.predict_batch(requests)
+        except ModelrtError as exc:
+            self.send("error", call, error_payload(exc))
+        else:
+            self.send("result", call, results)
+
+    async def _items(self, call: int, items: Any) -> None:
+        try:
+            async with aclosing(items):
+                async for item in items:
+                    self.send("item", call, item)
+        except ModelrtError as exc:
+            self.send("error", call, error_payload(exc))
+        except asyncio.CancelledError:
+            return
+        else:
+            self.send("end", call)
+
+
+async def _drain(inbox: asyncio.Queue[Any]) -> AsyncIterator[Any]:
+    while (item := await inbox.get()) is not _END:
+        yield item
+
+
+def worker_entry(
+    connection: Connection, spec: InstanceSpec, parent_pid: int, log_level: str
+) -> None:
+    """Entry point of a worker process (a target for multiprocessing's spawn context)."""
+    if spec.python:
+        _prefer_own_site_packages()
+    os.environ.update(spec.env)
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    logging.basicConfig(
+        level=log_level,
+        format=f"%(asctime)s %(levelname)s worker[{spec.name}:{spec.index}] %(name)s: %(message)s",
+    )
+    channel = Channel(connection)
+    try:
+        asyncio.run(WorkerServer(channel, spec).run())
+    finally:
+        channel.close()
+        logging.shutdown()
+        # Model threads may still be inside user code: do not wait for them.
+        os._exit(0)

@@ -1,0 +1,350 @@
+"""Runs a model instance in a worker process of its own, and keeps it alive.
+
+The server side of runtime/worker_main.py: requests go down a pipe (tensors through shared
+memory), items come back as the model produces them. When the process dies or hangs, the calls
+it held fail with UNAVAILABLE naming the model, and it is restarted with backoff; after too many
+crashes in a short time the instance gives up and the model goes FAILED with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from multiprocessing import spawn
+from typing import Any
+
+from registry.errors import ErrorCode, ModelrtError
+from registry.runner import Request
+from runtime.executor import Executor, InstanceEvent, InstanceSpec, Item, LoadedModel
+from runtime.ipc import Channel
+from runtime.worker_main import worker_entry
+
+logger = logging.getLogger(__name__)
+_CONTEXT = multiprocessing.get_context("spawn")
+_SPAWN_LOCK = threading.Lock()
+_EXIT = object()
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How worker processes are supervised."""
+
+    start_timeout_s: float = 300.0
+    hang_timeout_s: float = 300.0
+    max_restarts: int = 5
+    restart_window_s: float = 60.0
+    backoff_s: float = 0.5
+    max_backoff_s: float = 10.0
+    log_level: str = "INFO"
+
+
+class WorkerError(ModelrtError):
+    """An error the worker reported, or the worker itself failing (crash, hang)."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload["message"], reason=payload["reason"], metadata=payload["metadata"])
+        self.code = ErrorCode(payload["code"])
+
+
+def _unavailable(message: str, model: str) -> WorkerError:
+    return WorkerError(
+        {
+            "code": ErrorCode.UNAVAILABLE,
+            "reason": "INSTANCE_DOWN",
+            "message": message,
+            "metadata": {"model": model},
+        }
+    )
+
+
+class WorkerExecutor(Executor):
+    """One model instance in its own process (spawn context), supervised."""
+
+    def __init__(self, spec: InstanceSpec, settings: WorkerSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.process: Any = None
+        self.channel: Channel | None = None
+        self.loaded: LoadedModel | None = None
+        self._calls = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._streams: dict[int, asyncio.Queue[Any]] = {}
+        self._listener: Callable[[InstanceEvent], None] | None = None
+        self._crashes: deque[float] = deque()
+        self._stopping = False
+        self._up = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._restart: asyncio.Task[None] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"model {self.spec.name!r} instance {self.spec.index}"
+
+    def watch(self, listener: Callable[[InstanceEvent], None]) -> None:
+        self._listener = listener
+
+    def _emit(self, kind: Any, reason: str = "") -> None:
+        if self._listener is not None:
+            self._listener(InstanceEvent(kind, reason))
+
+    # -- process lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> LoadedModel:
+        self._loop = asyncio.get_running_loop()
+        self.loaded = await self._spawn()
+        return self.loaded
+
+    def _launch(self) -> tuple[Any, Channel]:
+        parent_end, child_end = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(
+            target=worker_entry,
+            args=(child_end, self.spec, os.getpid(), self.settings.log_level),
+            name=f"modelrt-worker-{self.spec.name}-{self.spec.index}",
+            daemon=True,
+        )
+        with _SPAWN_LOCK:  # the spawn executable is process-wide: set it only around start()
+            previous = spawn.get_executable()
+            if self.spec.python:
+                spawn.set_executable(self.spec.python)
+            try:
+                process.start()
+            finally:
+                spawn.set_executable(previous)
+        child_end.close()
+        return process, Channel(parent_end)
+
+    async def _spawn(self) -> LoadedModel:
+        process, channel = await asyncio.to_thread(self._launch)
+        self.process, self.channel = process, channel
+        try:
+            kind, _, payload = await asyncio.wait_for(
+                asyncio.to_thread(channel.recv), self.settings.start_timeout_s
+            )
+        except (EOFError, OSError, TimeoutError):
+            await asyncio.to_thread(self._kill)
+            code = process.exitcode
+            raise _unavailable(
+                f"{self.label} exited while loading (exit code {code})"
+                if code is not None
+                else f"{self.label} did not load within {self.settings.start_timeout_s:.0f}s",
+                self.spec.name,
+            ) from None
+        if kind == "load_failed":
+            await asyncio.to_thread(self._kill)
+            raise WorkerError(payload)
+        threading.Thread(target=self._read, args=(channel,), daemon=True).start()
+        self._up = True
+        return payload  # type: ignore[no-any-return]
+
+    def _read(self, channel: Channel) -> None:
+        loop = self._loop
+        assert loop is not None
+        while True:
+            try:
+                message = channel.recv()
+            except (EOFError, OSError):
+                loop.call_soon_threadsafe(self._on_exit, channel)
+                return
+            loop.call_soon_threadsafe(self._on_message, message)
+
+    def _on_message(self, message: tuple[str, int, Any]) -> None:
+        kind, call, payload = message
+        if kind == "result":
+            future = self._pending.pop(call, None)
+            if future is not None and not future.done():
+                future.set_result(payload)
+        elif kind == "error":
+            future = self._pending.pop(call, None)
+            if future is not None and not future.done():
+                future.set_exception(WorkerError(payload))
+            elif call in self._streams:
+                self._streams[call].put_nowait(WorkerError(payload))
+        elif call in self._streams:  # item / end
+            self._streams[call].put_nowait(payload if kind == "item" else _EXIT)
+
+    def _on_exit(self, channel: Channel) -> None:
+        if channel is not self.channel:
+            return
+        self._up = False
+        self.process.join(0.1)
+        code = self.process.exitcode
+        error = _unavailable(f"{self.label} stopped (exit code {code})", self.spec.name)
+        if not self._stopping:
+            logger.error("%s died with exit code %s", self.label, code)
+            error = _unavailable(
+                f"{self.label} crashed (exit code {code}); it is being restarted",
+                self.spec.name,
+            )
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+        for queue in self._streams.values():
+            queue.put_nowait(error)
+        if not self._stopping:
+            self._emit("down", str(error.message))
+            self._restart = asyncio.get_running_loop().create_task(self._restart_later())
+
+    async def _restart_later(self) -> None:
+        now = time.monotonic()
+        self._crashes.append(now)
+        while self._crashes and now - self._crashes[0] > self.settings.restart_window_s:
+            self._crashes.popleft()
+        if len(self._crashes) > self.settings.max_restarts:
+            reason = (
+                f"{self.label} crashed {len(self._crashes)} times in "
+                f"{self.settings.restart_window_s:.0f}s; not restarting"
+            )
+            self._emit("failed", reason)
+            return
+        delay = min(
+            self.settings.backoff_s * 2 ** (len(self._crashes) - 1), self.settings.max_backoff_s
+        )
+        await asyncio.sleep(delay)
+        if self._stopping:
+            return
+        try:
+            await self._spawn()
+        except ModelrtError as exc:
+            self._emit("failed", f"{self.label} could not restart: {exc.message}")
+            return
+        logger.info("%s restarted", self.label)
+        self._emit("up")
+
+    def _kill(self) -> None:
+        process = self.process
+        if process is not None and process.is_alive():
+            process.kill()
+        if process is not None:
+            process.join(5)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+        channel, process = self.channel, self.process
+        if channel is not None and process is not None and process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                channel.send(("stop", 0, None))
+            await asyncio.to_thread(process.join, 5)
+        await asyncio.to_thread(self._kill)
+        if channel is not None:
+            channel.close()
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _send(self, message: tuple[str, int, Any]) -> None:
+        if not self._up or self.channel is None:
+            raise _unavailable(f"{self.label} is restarting", self.spec.name)
+        try:
+            self.channel.send(message)
+        except (OSError, ValueError) as exc:
+            raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
+
+    async def _hung(self, what: str) -> WorkerError:
+        logger.error("%s hung in %s; killing it", self.label, what)
+        await asyncio.to_thread(self._kill)
+        return _unavailable(
+            f"{self.label} hung in {what} for over {self.settings.hang_timeout_s:.0f}s and was "
+            "restarted",
+            self.spec.name,
+        )
+
+    async def predict_batch(self, requests: list[Request]) -> list[Item]:
+        assert self._loop is not None
+        call = next(self._calls)
+        future: asyncio.Future[list[Item]] = self._loop.create_future()
+        self._pending[call] = future
+        try:
+            self._send(("batch", call, requests))
+            return await asyncio.wait_for(asyncio.shield(future), self.settings.hang_timeout_s)
+        except TimeoutError:
+            raise await self._hung("predict") from None
+        except asyncio.CancelledError:
+            self._cancel(call)
+            raise
+        finally:
+            self._pending.pop(call, None)
+
+    def _cancel(self, call: int) -> None:
+        if self._up and self.channel is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.channel.send(("cancel", call, None))
+
+    async def _receive(
+        self, call: int, queue: asyncio.Queue[Any], item_timeout: float | None
+    ) -> AsyncGenerator[Item, None]:
+        finished = False
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), item_timeout)
+                except TimeoutError:
+                    raise await self._hung("generate") from None
+                if item is _EXIT:
+                    finished = True
+                    return
+                if isinstance(item, BaseException):
+                    finished = True
+                    raise item
+                yield item
+        finally:
+            self._streams.pop(call, None)
+            if not finished:
+                self._cancel(call)
+
+    async def generate(self, request: Request) -> AsyncGenerator[Item, None]:
+        call = next(self._calls)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._streams[call] = queue
+        try:
+            self._send(("generate", call, request))
+        except ModelrtError:
+            self._streams.pop(call, None)
+            raise
+        receiving = self._receive(call, queue, self.settings.hang_timeout_s)
+        async with aclosing(receiving) as items:
+            async for item in items:
+                yield item
+
+    async def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
+        call = next(self._calls)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._streams[call] = queue
+        self._send(("stream_open", call, None))
+
+        async def pump() -> None:
+            try:
+                async for request in requests:
+                    self._send(("stream_item", call, request))
+            finally:
+                if call in self._streams:
+                    self._send(("stream_end", call, None))
+
+        pumping = asyncio.create_task(pump())
+        try:
+            async with aclosing(self._receive(call, queue, None)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            pumping.cancel()
+            await asyncio.gather(pumping, return_exceptions=True)
+
+
+def make_worker_factory(settings: WorkerSettings) -> Callable[[InstanceSpec], Executor]:
+    """An ExecutorFactory that runs each instance in its own worker process."""
+
+    def build(spec: InstanceSpec) -> Executor:
+        return WorkerExecutor(spec, settings)
+
+    return build
