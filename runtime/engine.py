@@ -214,6 +214,8 @@ class Engine:
             asyncio.get_running_loop().create_task(self._stop_instances(record))
             return
         scheduler.set_up(index, event.kind == "up")
+        if event.kind == "up" and self.observer is not None:
+            self.observer.count_restart(record.name)
         detail = f": {event.reason}" if event.reason else ""
         logger.warning(
             "model %s:%s instance %d is %s%s",

@@ -101,17 +101,21 @@ class _FirstModel:
     """The request stream, passed through lazily; notes the model its first message names."""
 
     def __init__(self, requests: Any, call: _Call) -> None:
-        self._requests = aiter(requests)
+        self._requests = requests
         self._call: _Call | None = call
 
     def __aiter__(self) -> _FirstModel:
         return self
 
     async def __anext__(self) -> Any:
+        call = self._call
+        if call is None:
+            return await anext(self._requests)
+        # Like gRPC's own receiver, start reading only when the servicer asks for a message.
+        self._requests = aiter(self._requests)
         message = await anext(self._requests)
-        if self._call is not None:
-            self._call.model = model_of(message)
-            self._call = None
+        call.model = model_of(message)
+        self._call = None
         return message
 
 

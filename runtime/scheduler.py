@@ -48,6 +48,8 @@ class Observer(Protocol):
 
     def observe_batch(self, model: str, size: int) -> None: ...
 
+    def count_restart(self, model: str) -> None: ...
+
 
 @dataclass
 class _Pending:

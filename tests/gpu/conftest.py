@@ -17,3 +17,7 @@ def real_gpus() -> list[GpuInfo]:
 def _needs_cuda_gpu(real_gpus: list[GpuInfo]) -> None:
     if not real_gpus:
         pytest.skip("needs a CUDA GPU")
+
+
+# Real servers for the GPU tests, as in the integration tests.
+from tests.integration.conftest import start_server  # noqa: E402, F401

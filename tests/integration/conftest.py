@@ -31,7 +31,12 @@ class RunningServer:
     channels: list[grpc.Channel] = field(default_factory=list)
 
     def channel(self) -> grpc.Channel:
-        channel = grpc.insecure_channel(self.address)
+        limit = 256 * 1024 * 1024  # the server's default, not grpc's 4 MiB
+        options = [
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+        ]
+        channel = grpc.insecure_channel(self.address, options=options)
         self.channels.append(channel)
         return channel
 

@@ -1,0 +1,69 @@
+"""The Prometheus endpoint of a real server reflects calls, batches, instances and restarts."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+
+from modelrt import codec
+from modelrt.v1 import runtime_pb2
+from tests.bundle_factory import write_bundle
+
+MODEL = """
+    import os
+    from registry import ModelRunner, register
+
+    @register("echo")
+    class Echo(ModelRunner):
+        def predict(self, request):
+            if request.param("crash", False):
+                os._exit(1)
+            return {"ok": True}
+"""
+
+
+def _scrape(server) -> str:
+    port = server.server.metrics_port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        return reply.read().decode()
+
+
+def _value(text: str, series: str) -> float:
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
+    assert match, f"{series} not in metrics:\n{text}"
+    return float(match.group(1))
+
+
+def test_metrics_count_calls_batches_instances_and_restarts(start_server, tmp_path: Path) -> None:
+    write_bundle(tmp_path / "store", "echo", MODEL)
+    server = start_server(tmp_path / "store")
+    stub = server.stub()
+    stub.Predict(runtime_pb2.PredictRequest(model="echo"), timeout=10)
+    with pytest.raises(grpc.RpcError):
+        stub.Predict(runtime_pb2.PredictRequest(model="missing"), timeout=10)
+    text = _scrape(server)
+    assert _value(text, 'modelrt_requests_total{code="OK",model="echo",rpc="Predict"}') == 1
+    # Unknown model names are not labels: clients cannot grow the series set.
+    assert _value(text, 'modelrt_requests_total{code="NOT_FOUND",model="",rpc="Predict"}') == 1
+    assert _value(text, 'modelrt_batch_size_count{model="echo"}') == 1
+    assert _value(text, 'modelrt_queue_duration_seconds_count{model="echo"}') == 1
+    assert _value(text, 'modelrt_instances_up{model="echo"}') == 1
+
+    crash = runtime_pb2.PredictRequest(model="echo", parameters=codec.dict_to_struct({"crash": 1}))
+    with pytest.raises(grpc.RpcError):
+        stub.Predict(crash, timeout=10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = _scrape(server)
+        if _value(text, 'modelrt_instances_up{model="echo"}') == 1 and re.search(
+            r'^modelrt_instance_restarts_total\{model="echo"\} 1\.0$', text, flags=re.M
+        ):
+            break
+        time.sleep(0.1)
+    assert _value(text, 'modelrt_instance_restarts_total{model="echo"}') == 1
+    assert _value(text, 'modelrt_instances_up{model="echo"}') == 1
