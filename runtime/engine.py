@@ -69,12 +69,17 @@ class Engine:
         self._records: dict[tuple[str, str], ModelRecord] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._listeners: list[Listener] = []
+        self._forget_listeners: list[Callable[[str], None]] = []
 
     # -- state ---------------------------------------------------------------------------------
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(record)`` whenever a model version changes state."""
         self._listeners.append(listener)
+
+    def on_forget(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(name)`` when the last version of a model is deleted."""
+        self._forget_listeners.append(listener)
 
     def _set_state(self, record: ModelRecord, state: ModelState, reason: str = "") -> None:
         record.set_state(state, reason)
@@ -259,6 +264,9 @@ class Engine:
             await asyncio.to_thread(remove_source, self.config.store, record.source)
             if record.prepared is not None and record.prepared.unpacked:
                 shutil.rmtree(record.prepared.root, ignore_errors=True)
+        if not self.records(name):
+            for listener in self._forget_listeners:
+                listener(name)
         return [record.version for record in targets]
 
     async def shutdown(self) -> None:

@@ -57,7 +57,7 @@ class HealthReporter:
         status = SERVING if versions else NOT_SERVING
         asyncio.get_running_loop().create_task(self.servicer.set(record.name, status))
 
-    async def forget(self, name: str) -> None:
+    def forget(self, name: str) -> None:
         """A deleted model is no longer a health service at all."""
         self._ready.pop(name, None)
         self.servicer._server_status.pop(name, None)

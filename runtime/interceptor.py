@@ -20,7 +20,8 @@ from runtime.metrics import Metrics
 logger = logging.getLogger(__name__)
 
 SERVICE_PREFIX = "/modelrt.v1.ModelRuntime/"
-# The server learns of a deadline from the client's cancel, a little before its own timer fires.
+# The client's deadline fires a network hop before the server's, and its cancel may arrive first:
+# a call stopped this close to its deadline counts as DEADLINE_EXCEEDED, not CANCELLED.
 DEADLINE_SLACK_S = 0.1
 MODEL_FIELDS = ("model", "name")  # Predict/Generate/Stream name a model; lifecycle RPCs a name
 

@@ -62,6 +62,8 @@ class ModelServer:
         self._health = health = HealthReporter(health_servicer)
         engine.add_listener(health.model_changed)
         engine.add_listener(self._track_metrics)
+        engine.on_forget(health.forget)
+        engine.on_forget(metrics.forget_model)
 
         options = [
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -71,9 +73,7 @@ class ModelServer:
         ]
         interceptors = [MetricsInterceptor(metrics)]
         self._server = server = grpc.aio.server(options=options, interceptors=interceptors)
-        runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(
-            ModelRuntimeServicer(engine, health), server
-        )
+        runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(ModelRuntimeServicer(engine), server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         enable_reflection(server, (SERVICE_NAME, health_name))

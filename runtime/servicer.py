@@ -16,7 +16,6 @@ from registry.runner import Request
 from runtime import convert
 from runtime.engine import Engine
 from runtime.errors import BadRequestError, ModelExecutionError, NotSupportedYetError
-from runtime.health import HealthReporter
 from runtime.models import ModelRecord
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.status import grpc_status_of
@@ -93,9 +92,8 @@ async def _replies(
 class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     """modelrt.v1.ModelRuntime over an Engine."""
 
-    def __init__(self, engine: Engine, health: HealthReporter) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.health = health
 
     @unary
     async def Predict(
@@ -195,6 +193,4 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         self, request: runtime_pb2.DeleteModelRequest, context: Context
     ) -> runtime_pb2.DeleteModelResponse:
         versions = await self.engine.delete(request.name, request.version)
-        if not self.engine.records(request.name):
-            await self.health.forget(request.name)
         return runtime_pb2.DeleteModelResponse(versions=versions)

@@ -67,3 +67,18 @@ def test_metrics_count_calls_batches_instances_and_restarts(start_server, tmp_pa
         time.sleep(0.1)
     assert _value(text, 'modelrt_instance_restarts_total{model="echo"}') == 1
     assert _value(text, 'modelrt_instances_up{model="echo"}') == 1
+
+
+def test_a_deleted_model_leaves_no_series_behind(start_server, tmp_path: Path) -> None:
+    write_bundle(tmp_path / "store", "echo", MODEL)
+    server = start_server(tmp_path / "store")
+    stub = server.stub()
+    stub.Predict(runtime_pb2.PredictRequest(model="echo"), timeout=10)
+    assert 'modelrt_instances_up{model="echo"}' in _scrape(server)
+    stub.DeleteModel(runtime_pb2.DeleteModelRequest(name="echo"), timeout=10)
+    remaining = [
+        line
+        for line in _scrape(server).splitlines()
+        if 'model="echo"' in line and 'rpc="DeleteModel"' not in line
+    ]
+    assert remaining == []
