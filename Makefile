@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/modelrt/v1/*.proto)
 STORE ?= model-store
 PORT ?= 50051
 
-.PHONY: install serve test check lint protos protos-check buf-lint examples clean
+.PHONY: install serve test check lint protos protos-check buf-lint examples bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ serve: examples
 	mkdir -p $(STORE)
 	for d in examples/*/; do rm -rf $(STORE)/$$(basename $$d); cp -r $$d $(STORE)/; done
 	$(BIN)/modelrt serve --model-store $(STORE) --host 127.0.0.1 --port $(PORT)
+
+## bench: throughput and latency against a bare gRPC echo server; updates README.md's table
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out benchmarks/results.md --readme README.md
 
 ## test: install, run every static check, then the test suite
 test: check
