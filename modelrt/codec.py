@@ -214,6 +214,8 @@ def python_to_value(obj: Any) -> value_pb2.Value:
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A google.protobuf.Struct as a dict; integral numbers come back as int."""
+    if not struct.fields:  # the common case, and MessageToDict is not cheap
+        return {}
     result: dict[str, Any] = _message_to_python(struct)
     return result
 

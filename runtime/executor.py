@@ -74,6 +74,10 @@ class Executor(abc.ABC):
         """One shaped output (or failure) per request, in order."""
 
     @abc.abstractmethod
+    def predict_each(self, requests: list[Request]) -> AsyncGenerator[tuple[int, Item], None]:
+        """Run requests one at a time (no batching); yield (index, output) as each finishes."""
+
+    @abc.abstractmethod
     def generate(self, request: Request) -> AsyncGenerator[Item, None]:
         """Yield ``generate``'s items as the model produces them; closing it stops the model."""
 

@@ -150,13 +150,75 @@ class InProcessExecutor(Executor):
     async def predict_batch(self, requests: list[Request]) -> list[Item]:
         model = self._model()
         if "predict_batch" not in self.hooks:
-            return [await self._predict_one(model, request) for request in requests]
+            return [item async for _, item in self.predict_each(requests)]
         try:
             results = await self._call(model.predict_batch, requests)
         except ModelrtError:
             raise
         except Exception as exc:
             raise model_failure(self.context.name, requests[0].id, exc) from None
+        return self._batch_items(requests, results)
+
+    async def predict_each(self, requests: list[Request]) -> AsyncGenerator[tuple[int, Item], None]:
+        model = self._model()
+        hook, wrap = self._single_hook(model)
+        for index, request in enumerate(requests):
+            try:
+                result = await self._call(hook, [request] if wrap else request)
+                item = self._single_item(request, result, wrap)
+            except ModelrtError as exc:
+                item = ItemFailure(exc)
+            except Exception as exc:
+                item = ItemFailure(model_failure(self.context.name, request.id, exc))
+            yield index, item
+
+    # -- unary calls on the caller's thread (sync hooks only) ------------------------------------
+
+    @property
+    def sync_unary(self) -> bool:
+        """Whether the unary hooks are plain functions, so any thread may call them directly."""
+        model = self._model()
+        hooks = [getattr(model, h) for h in ("predict", "predict_batch") if h in self.hooks]
+        return not any(inspect.iscoroutinefunction(hook) for hook in hooks)
+
+    def predict_batch_sync(self, requests: list[Request]) -> list[Item]:
+        """predict_batch on the calling thread (see sync_unary)."""
+        model = self._model()
+        if "predict_batch" not in self.hooks:
+            return [item for _, item in self.predict_each_sync(requests)]
+        try:
+            results = model.predict_batch(requests)
+        except ModelrtError:
+            raise
+        except Exception as exc:
+            raise model_failure(self.context.name, requests[0].id, exc) from None
+        return self._batch_items(requests, results)
+
+    def predict_each_sync(self, requests: list[Request]) -> Iterator[tuple[int, Item]]:
+        """predict_each on the calling thread (see sync_unary)."""
+        model = self._model()
+        hook, wrap = self._single_hook(model)
+        for index, request in enumerate(requests):
+            try:
+                item = self._single_item(request, hook([request] if wrap else request), wrap)
+            except ModelrtError as exc:
+                item = ItemFailure(exc)
+            except Exception as exc:
+                item = ItemFailure(model_failure(self.context.name, request.id, exc))
+            yield index, item
+
+    # -- shared by both -------------------------------------------------------------------------
+
+    def _single_hook(self, model: ModelRunner) -> tuple[Callable[[Any], Any], bool]:
+        """The hook answering one request, and whether it takes a list (predict_batch)."""
+        if "predict" in self.hooks:
+            return model.predict, False
+        return model.predict_batch, True
+
+    def _single_item(self, request: Request, result: Any, wrapped: bool) -> Item:
+        return self._batch_items([request], result)[0] if wrapped else self._shape(result)
+
+    def _batch_items(self, requests: list[Request], results: Any) -> list[Item]:
         if not isinstance(results, list | tuple) or len(results) != len(requests):
             got = len(results) if isinstance(results, list | tuple) else type(results).__name__
             raise ModelExecutionError(
@@ -165,15 +227,6 @@ class InProcessExecutor(Executor):
                 model=self.context.name,
             )
         return [self._shape(result) for result in results]
-
-    async def _predict_one(self, model: ModelRunner, request: Request) -> Item:
-        """Without predict_batch, each request of a batch succeeds or fails on its own."""
-        try:
-            return self._shape(await self._call(model.predict, request))
-        except ModelrtError as exc:
-            return ItemFailure(exc)
-        except Exception as exc:
-            return ItemFailure(model_failure(self.context.name, request.id, exc))
 
     # -- streaming -------------------------------------------------------------------------------
 

@@ -239,3 +239,37 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         measured = _measured_handler(handler, self._metrics, method.removeprefix(SERVICE_PREFIX))
         self._measured[method] = (handler, measured)
         return measured
+
+
+class _Registrations:
+    """Stands in for a server to capture what a generated ``add_*_to_server`` registers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, dict[str, Handler]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        """Ignored: the registered method handlers below carry the same handlers."""
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
+        self.handlers[service] = dict(handlers)
+
+
+def add_measured_servicer(
+    add_to_server: Callable[[Any, Any], None], servicer: Any, server: Any, metrics: Metrics
+) -> None:
+    """Register ``servicer`` with each method handler measured, wrapped once at start-up.
+
+    Does what MetricsInterceptor does without gRPC awaiting an interceptor on every call.
+
+    >>> add_measured_servicer(
+    ...     runtime_pb2_grpc.add_ModelRuntimeServicer_to_server, servicer, server, metrics
+    ... )  # doctest: +SKIP
+    """
+    captured = _Registrations()
+    add_to_server(servicer, captured)
+    for service, handlers in captured.handlers.items():
+        measured = {
+            name: _measured_handler(handler, metrics, name) for name, handler in handlers.items()
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, measured),))
+        server.add_registered_method_handlers(service, measured)

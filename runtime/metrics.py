@@ -153,6 +153,7 @@ class Metrics:
         if gpus is not None:
             registry.register(GpuMemoryCollector(gpus))
         self._states: dict[tuple[str, str], list[str]] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._http: _MetricsHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -161,22 +162,22 @@ class Metrics:
 
         >>> Metrics().observe_request("iris", "Predict", "NOT_FOUND", 0.001)
         """
-        self.requests.labels(model, rpc, code).inc()
-        self.request_duration.labels(model, rpc).observe(seconds)
+        self._child(self.requests, model, rpc, code).inc()
+        self._child(self.request_duration, model, rpc).observe(seconds)
 
     def observe_queue(self, model: str, seconds: float) -> None:
         """One request waited ``seconds`` in the queue before its batch ran.
 
         >>> Metrics().observe_queue("iris", 0.004)
         """
-        self.queue_duration.labels(model).observe(seconds)
+        self._child(self.queue_duration, model).observe(seconds)
 
     def observe_batch(self, model: str, size: int) -> None:
         """One batch of ``size`` requests went to the model.
 
         >>> Metrics().observe_batch("iris", 8)
         """
-        self.batch_size.labels(model).observe(size)
+        self._child(self.batch_size, model).observe(size)
 
     def set_instances_up(self, model: str, count: int) -> None:
         """``count`` instances of ``model`` are running now.
@@ -221,6 +222,16 @@ class Metrics:
             _remove_series(metric, names, model)
         for key in [key for key in self._states if key[0] == model]:
             del self._states[key]
+        for key in [key for key in self._children if key[1] == model]:
+            del self._children[key]
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: labels() validates and locks on every call."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def exposition(self) -> bytes:
         """Every series in the Prometheus text format (what GET /metrics answers).

@@ -25,6 +25,8 @@ from runtime.executor import Executor, Item
 from runtime.outputs import ItemFailure, ModelOutput
 
 logger = logging.getLogger(__name__)
+#: Most unbatched requests handed to an instance in one trip (each still runs on its own).
+MAX_TRIP = 32
 
 
 class QueueFullError(ModelrtError):
@@ -87,6 +89,7 @@ class ModelScheduler:
         self._queue: deque[_Pending] = deque()
         self._changed = asyncio.Event()
         self._closed: ModelrtError | None = None
+        self._waiting = False  # a batch is waiting out max_queue_delay_ms
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
         self._running: set[asyncio.Task[None]] = set()
 
@@ -122,7 +125,15 @@ class ModelScheduler:
                 metadata={"model": self.name},
             )
         future: asyncio.Future[ModelOutput] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(request, future, time.monotonic(), deadline))
+        pending = _Pending(request, future, time.monotonic(), deadline)
+        waits = self.batched and self.batching.max_queue_delay_ms > 0
+        idle = None if self._queue or self._waiting or waits else self._free_instance()
+        if idle is not None:
+            # Nothing queued and an instance idle: run in this task, no dispatcher round trip.
+            idle.busy = True
+            await self._run(idle, [pending])
+            return future.result()
+        self._queue.append(pending)
         self._changed.set()
         return await future
 
@@ -149,8 +160,17 @@ class ModelScheduler:
             batch.append(pending)
         return batch
 
+    @property
+    def batched(self) -> bool:
+        return self.batching.max_batch_size > 1
+
     def _batch_limit(self) -> int:
-        return max(1, self.batching.max_batch_size)
+        if self.batched:
+            return self.batching.max_batch_size
+        # Unbatched: one trip to the worker carries several queued requests, run one at a time,
+        # split fairly over the free instances.
+        free = sum(i.up and not i.busy for i in self._instances)
+        return max(1, min(MAX_TRIP, -(-len(self._queue) // max(1, free))))
 
     def _cut_to_preferred(self, batch: list[_Pending]) -> list[_Pending]:
         fitting = [size for size in self.batching.preferred_batch_sizes if size <= len(batch)]
@@ -191,8 +211,12 @@ class ModelScheduler:
             if not batch:
                 continue
             instance.busy = True
-            if self.batching.max_queue_delay_ms > 0 and self.batching.max_batch_size > 1:
-                batch = await self._wait_for_more(batch)
+            if self.batching.max_queue_delay_ms > 0 and self.batched:
+                self._waiting = True
+                try:
+                    batch = await self._wait_for_more(batch)
+                finally:
+                    self._waiting = False
             batch = self._cut_to_preferred(batch)
             task = asyncio.create_task(self._run(instance, batch))
             self._running.add(task)
@@ -203,9 +227,19 @@ class ModelScheduler:
         if self.observer is not None:
             for pending in batch:
                 self.observer.observe_queue(self.name, started - pending.enqueued)
-            self.observer.observe_batch(self.name, len(batch))
+                if not self.batched:
+                    self.observer.observe_batch(self.name, 1)
+            if self.batched:
+                self.observer.observe_batch(self.name, len(batch))
         try:
-            results = await instance.executor.predict_batch([p.request for p in batch])
+            requests = [p.request for p in batch]
+            if self.batched:
+                results = await instance.executor.predict_batch(requests)
+            else:
+                async with aclosing(instance.executor.predict_each(requests)) as parts:
+                    async for index, result in parts:
+                        _settle(batch[index], result)
+                results = []
         except ModelrtError as exc:
             for pending in batch:
                 if not pending.future.done():
@@ -217,13 +251,8 @@ class ModelScheduler:
                 if not pending.future.done():
                     pending.future.set_exception(error)
         else:
-            for pending, result in zip(batch, results, strict=True):
-                if pending.future.done():
-                    continue
-                if isinstance(result, ItemFailure):
-                    pending.future.set_exception(result.error)
-                else:
-                    pending.future.set_result(result)
+            for pending, result in zip(batch, results, strict=False):
+                _settle(pending, result)
         finally:
             instance.busy = False
             self._changed.set()
@@ -267,3 +296,12 @@ class ModelScheduler:
                 pending.future.set_exception(error)
         self._dispatcher.cancel()
         await asyncio.gather(self._dispatcher, return_exceptions=True)
+
+
+def _settle(pending: _Pending, result: Item) -> None:
+    if pending.future.done():  # the caller went away
+        return
+    if isinstance(result, ItemFailure):
+        pending.future.set_exception(result.error)
+    else:
+        pending.future.set_result(result)

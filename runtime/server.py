@@ -16,7 +16,7 @@ from runtime.engine import Engine, EngineConfig
 from runtime.executor import ExecutorFactory
 from runtime.health import HealthReporter, ModelHealthServicer
 from runtime.inprocess import make_inprocess_factory
-from runtime.interceptor import MetricsInterceptor
+from runtime.interceptor import add_measured_servicer
 from runtime.metrics import Metrics
 from runtime.models import ModelRecord
 from runtime.planning import InstancePlanner
@@ -71,9 +71,13 @@ class ModelServer:
             # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
             ("grpc.so_reuseport", 0),
         ]
-        interceptors = [MetricsInterceptor(metrics)]
-        self._server = server = grpc.aio.server(options=options, interceptors=interceptors)
-        runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(ModelRuntimeServicer(engine), server)
+        self._server = server = grpc.aio.server(options=options)
+        servicer = ModelRuntimeServicer(engine)
+        add = runtime_pb2_grpc.add_ModelRuntimeServicer_to_server
+        if settings.metrics_port is not None:
+            add_measured_servicer(add, servicer, server, metrics)
+        else:  # nobody reads the counts: skip measuring
+            add(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         enable_reflection(server, (SERVICE_NAME, health_name))

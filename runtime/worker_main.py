@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import queue
 import signal
 import site
 import sys
@@ -78,6 +79,9 @@ class WorkerServer:
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.inboxes: dict[int, asyncio.Queue[Any]] = {}
         self.stopped = asyncio.Event()
+        # Sync unary hooks run on one instance thread fed straight by the pipe reader: no hop
+        # through the event loop on the hot path. None when a hook is async.
+        self.unary: queue.SimpleQueue[Any] | None = None
 
     def send(self, kind: str, call: int, payload: Any = None) -> None:
         self.channel.send((kind, call, payload))
@@ -89,6 +93,9 @@ class WorkerServer:
             self.send("load_failed", 0, error_payload(exc))
             return
         self.send("ready", 0, loaded)
+        if self.executor.sync_unary:
+            self.unary = queue.SimpleQueue()
+            threading.Thread(target=self._serve_unary, name="instance", daemon=True).start()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(target=self._read, args=(loop,), name="pipe-reader", daemon=True)
         reader.start()
@@ -105,12 +112,34 @@ class WorkerServer:
             except (EOFError, OSError):
                 loop.call_soon_threadsafe(self.stopped.set)
                 return
-            loop.call_soon_threadsafe(self._dispatch, message)
+            if self.unary is not None and message[0] in ("batch", "each"):
+                self.unary.put(message)
+            else:
+                loop.call_soon_threadsafe(self._dispatch, message)
+
+    def _serve_unary(self) -> None:
+        """The instance thread: runs unary calls in arrival order, one at a time."""
+        assert self.unary is not None
+        while True:
+            kind, call, requests = self.unary.get()
+            try:
+                if kind == "batch":
+                    self.send("result", call, self.executor.predict_batch_sync(requests))
+                else:
+                    for part in self.executor.predict_each_sync(requests):
+                        self.send("part", call, part)
+                    self.send("end", call)
+            except ModelrtError as exc:
+                self.send("error", call, error_payload(exc))
+            except (OSError, ValueError):  # the pipe is gone: the server stopped
+                return
 
     def _dispatch(self, message: tuple[str, int, Any]) -> None:
         kind, call, payload = message
         if kind == "batch":
             self._spawn(call, self._batch(call, payload))
+        elif kind == "each":
+            self._spawn(call, self._parts(call, payload))
         elif kind == "generate":
             self._spawn(call, self._items(call, self.executor.generate(payload)))
         elif kind == "stream_open":
@@ -147,6 +176,12 @@ class WorkerServer:
             self.send("error", call, error_payload(exc))
         else:
             self.send("result", call, results)
+
+    async def _parts(self, call: int, requests: list[Any]) -> None:
+        async with aclosing(self.executor.predict_each(requests)) as parts:
+            async for part in parts:
+                self.send("part", call, part)
+        self.send("end", call)
 
     async def _items(self, call: int, items: Any) -> None:
         try:

@@ -83,6 +83,7 @@ class WorkerExecutor(Executor):
         self._crashes: deque[float] = deque()
         self._stopping = False
         self._up = False
+        self._hung = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._restart: asyncio.Task[None] | None = None
 
@@ -142,20 +143,23 @@ class WorkerExecutor(Executor):
         if kind == "load_failed":
             await asyncio.to_thread(self._kill)
             raise WorkerError(payload)
-        threading.Thread(target=self._read, args=(channel,), daemon=True).start()
+        assert self._loop is not None
+        # Read the pipe on the event loop itself: no reader thread, no hop per message.
+        self._loop.add_reader(channel.connection.fileno(), self._readable, channel)
         self._up = True
         return payload  # type: ignore[no-any-return]
 
-    def _read(self, channel: Channel) -> None:
-        loop = self._loop
-        assert loop is not None
-        while True:
-            try:
-                message = channel.recv()
-            except (EOFError, OSError):
-                loop.call_soon_threadsafe(self._on_exit, channel)
-                return
-            loop.call_soon_threadsafe(self._on_message, message)
+    def _readable(self, channel: Channel) -> None:
+        # One message per call: the loop calls again while more are waiting (level-triggered).
+        try:
+            self._on_message(channel.recv())
+        except (EOFError, OSError):
+            self._forget_reader(channel)
+            self._on_exit(channel)
+
+    def _forget_reader(self, channel: Channel) -> None:
+        if self._loop is not None and not channel.connection.closed:
+            self._loop.remove_reader(channel.connection.fileno())
 
     def _on_message(self, message: tuple[str, int, Any]) -> None:
         kind, call, payload = message
@@ -169,8 +173,8 @@ class WorkerExecutor(Executor):
                 future.set_exception(WorkerError(payload))
             elif call in self._streams:
                 self._streams[call].put_nowait(WorkerError(payload))
-        elif call in self._streams:  # item / end
-            self._streams[call].put_nowait(payload if kind == "item" else _EXIT)
+        elif call in self._streams:  # item / part / end
+            self._streams[call].put_nowait(_EXIT if kind == "end" else payload)
 
     def _on_exit(self, channel: Channel) -> None:
         if channel is not self.channel:
@@ -179,7 +183,14 @@ class WorkerExecutor(Executor):
         self.process.join(0.1)
         code = self.process.exitcode
         error = _unavailable(f"{self.label} stopped (exit code {code})", self.spec.name)
-        if not self._stopping:
+        if self._hung:
+            error = _unavailable(
+                f"{self.label} hung in {self._hung} for over {self.settings.hang_timeout_s:g}s "
+                "and was restarted",
+                self.spec.name,
+            )
+            self._hung = ""
+        elif not self._stopping:
             logger.error("%s died with exit code %s", self.label, code)
             error = _unavailable(
                 f"{self.label} crashed (exit code {code}); it is being restarted",
@@ -239,6 +250,7 @@ class WorkerExecutor(Executor):
             await asyncio.to_thread(process.join, 5)
         await asyncio.to_thread(self._kill)
         if channel is not None:
+            self._forget_reader(channel)
             channel.close()
 
     # -- calls ----------------------------------------------------------------------------------
@@ -251,30 +263,50 @@ class WorkerExecutor(Executor):
         except (OSError, ValueError) as exc:
             raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
 
-    async def _hung(self, what: str) -> WorkerError:
-        logger.error("%s hung in %s; killing it", self.label, what)
-        await asyncio.to_thread(self._kill)
-        return _unavailable(
-            f"{self.label} hung in {what} for over {self.settings.hang_timeout_s:.0f}s and was "
-            "restarted",
-            self.spec.name,
-        )
+    def _watchdog(self, what: str, call: int) -> asyncio.TimerHandle:
+        """Kill the worker if ``call`` still owes an answer after hang_timeout_s."""
+        assert self._loop is not None
+
+        def fire() -> None:
+            if call in self._pending or call in self._streams:
+                logger.error("%s hung in %s; killing it", self.label, what)
+                self._hung = what
+                if self.process is not None and self.process.is_alive():
+                    self.process.kill()
+
+        return self._loop.call_later(self.settings.hang_timeout_s, fire)
 
     async def predict_batch(self, requests: list[Request]) -> list[Item]:
         assert self._loop is not None
         call = next(self._calls)
         future: asyncio.Future[list[Item]] = self._loop.create_future()
         self._pending[call] = future
+        watchdog = self._watchdog("predict", call)
         try:
             self._send(("batch", call, requests))
-            return await asyncio.wait_for(asyncio.shield(future), self.settings.hang_timeout_s)
-        except TimeoutError:
-            raise await self._hung("predict") from None
+            return await future
         except asyncio.CancelledError:
             self._cancel(call)
             raise
         finally:
+            watchdog.cancel()
             self._pending.pop(call, None)
+
+    async def predict_each(self, requests: list[Request]) -> AsyncGenerator[tuple[int, Item], None]:
+        call = next(self._calls)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._streams[call] = queue
+        watchdog = self._watchdog("predict", call)
+        try:
+            self._send(("each", call, requests))
+            async with aclosing(self._receive(call, queue, None)) as parts:
+                async for part in parts:
+                    watchdog.cancel()
+                    watchdog = self._watchdog("predict", call)
+                    yield part
+        finally:
+            watchdog.cancel()
+            self._streams.pop(call, None)
 
     def _cancel(self, call: int) -> None:
         if self._up and self.channel is not None:
@@ -283,14 +315,16 @@ class WorkerExecutor(Executor):
 
     async def _receive(
         self, call: int, queue: asyncio.Queue[Any], item_timeout: float | None
-    ) -> AsyncGenerator[Item, None]:
+    ) -> AsyncGenerator[Any, None]:
         finished = False
         try:
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), item_timeout)
                 except TimeoutError:
-                    raise await self._hung("generate") from None
+                    self._hung = "generate"
+                    await asyncio.to_thread(self._kill)
+                    item = await queue.get()  # the error the worker's exit put there
                 if item is _EXIT:
                     finished = True
                     return
