@@ -74,8 +74,10 @@ class Executor(abc.ABC):
         """One shaped output (or failure) per request, in order."""
 
     @abc.abstractmethod
-    def predict_each(self, requests: list[Request]) -> AsyncGenerator[tuple[int, Item], None]:
-        """Run requests one at a time (no batching); yield (index, output) as each finishes."""
+    async def predict_each(
+        self, requests: list[Request], on_result: Callable[[int, Item], None]
+    ) -> None:
+        """Run requests one at a time (no batching); ``on_result(index, output)`` as each ends."""
 
     @abc.abstractmethod
     def generate(self, request: Request) -> AsyncGenerator[Item, None]:

@@ -150,7 +150,9 @@ class InProcessExecutor(Executor):
     async def predict_batch(self, requests: list[Request]) -> list[Item]:
         model = self._model()
         if "predict_batch" not in self.hooks:
-            return [item async for _, item in self.predict_each(requests)]
+            answers: dict[int, Item] = {}
+            await self.predict_each(requests, answers.__setitem__)
+            return [answers[index] for index in range(len(requests))]
         try:
             results = await self._call(model.predict_batch, requests)
         except ModelrtError:
@@ -159,7 +161,9 @@ class InProcessExecutor(Executor):
             raise model_failure(self.context.name, requests[0].id, exc) from None
         return self._batch_items(requests, results)
 
-    async def predict_each(self, requests: list[Request]) -> AsyncGenerator[tuple[int, Item], None]:
+    async def predict_each(
+        self, requests: list[Request], on_result: Callable[[int, Item], None]
+    ) -> None:
         model = self._model()
         hook, wrap = self._single_hook(model)
         for index, request in enumerate(requests):
@@ -170,7 +174,7 @@ class InProcessExecutor(Executor):
                 item = ItemFailure(exc)
             except Exception as exc:
                 item = ItemFailure(model_failure(self.context.name, request.id, exc))
-            yield index, item
+            on_result(index, item)
 
     # -- unary calls on the caller's thread (sync hooks only) ------------------------------------
 

@@ -1,8 +1,8 @@
 """Messages between the server and its worker processes: pickle 5, large buffers in shared memory.
 
-Arrays inside a message travel out of band: buffers of ``SHM_THRESHOLD`` bytes or more are
-copied once into a shared-memory segment that the receiver copies out of and unlinks, instead of
-being serialised through the pipe; smaller ones ride along in the same frame.
+Arrays of ``SHM_THRESHOLD`` bytes or more travel out of band: copied once into a shared-memory
+segment that the receiver copies out of and unlinks, instead of going through the pipe. Smaller
+ones stay inside the pickle, which is cheaper.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 SHM_THRESHOLD = 1 << 20
-_INLINE, _SHARED = 0, 1
 _HEADER = struct.Struct("<I")
 
 
@@ -31,28 +30,32 @@ class Channel:
         self._send_lock = threading.Lock()
 
     def send(self, message: Any) -> None:
-        buffers: list[pickle.PickleBuffer] = []
-        body = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
-        parts: list[bytes] = []
+        large: list[pickle.PickleBuffer] = []
+
+        def out_of_band(buffer: pickle.PickleBuffer) -> bool:
+            # Returning True keeps a buffer inside the pickle: cheaper for small arrays.
+            if buffer.raw().nbytes < SHM_THRESHOLD:
+                return True
+            large.append(buffer)
+            return False
+
+        body = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
         segments: list[shared_memory.SharedMemory] = []
         try:
-            for buffer in buffers:
+            names = []
+            for buffer in large:
                 raw = buffer.raw()
-                if raw.nbytes >= SHM_THRESHOLD:
-                    segment = shared_memory.SharedMemory(create=True, size=raw.nbytes)
-                    # The receiver unlinks the segment; do not let this process's tracker do it.
-                    resource_tracker.unregister(segment._name, "shared_memory")  # type: ignore[attr-defined]
-                    segments.append(segment)
-                    view = segment.buf
-                    assert view is not None
-                    view[: raw.nbytes] = raw
-                    name = segment.name.encode()
-                    parts.append(pickle.dumps((_SHARED, name, raw.nbytes)))
-                else:
-                    parts.append(pickle.dumps((_INLINE, bytes(raw), raw.nbytes)))
-            frame = pickle.dumps((body, parts), protocol=5)
+                segment = shared_memory.SharedMemory(create=True, size=raw.nbytes)
+                # The receiver unlinks the segment; do not let this process's tracker do it.
+                resource_tracker.unregister(segment._name, "shared_memory")  # type: ignore[attr-defined]
+                segments.append(segment)
+                view = segment.buf
+                assert view is not None
+                view[: raw.nbytes] = raw
+                names.append((segment.name, raw.nbytes))
+            frame = pickle.dumps((body, names), protocol=5) if names else body
             with self._send_lock:
-                self.connection.send_bytes(frame)
+                self.connection.send_bytes(_HEADER.pack(len(names)) + frame)
         except BaseException:
             for segment in segments:
                 segment.unlink()
@@ -64,19 +67,19 @@ class Channel:
     def recv(self) -> Any:
         """Block for the next message; raises EOFError when the other side has gone."""
         frame = self.connection.recv_bytes()
-        body, parts = pickle.loads(frame)
-        buffers = [_buffer(pickle.loads(part)) for part in parts]
-        return pickle.loads(body, buffers=buffers)
+        (count,) = _HEADER.unpack_from(frame)
+        if not count:
+            return pickle.loads(memoryview(frame)[_HEADER.size :])
+        body, names = pickle.loads(memoryview(frame)[_HEADER.size :])
+        return pickle.loads(body, buffers=[_take(name, size) for name, size in names])
 
     def close(self) -> None:
         self.connection.close()
 
 
-def _buffer(part: tuple[int, bytes, int]) -> bytearray | bytes:
-    kind, payload, size = part
-    if kind == _INLINE:
-        return bytearray(payload)
-    segment = shared_memory.SharedMemory(name=payload.decode())
+def _take(name: str, size: int) -> bytearray:
+    """Copy a segment out (writable, owned by the receiver) and unlink it."""
+    segment = shared_memory.SharedMemory(name=name)
     try:
         view = segment.buf
         assert view is not None

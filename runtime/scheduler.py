@@ -236,9 +236,9 @@ class ModelScheduler:
             if self.batched:
                 results = await instance.executor.predict_batch(requests)
             else:
-                async with aclosing(instance.executor.predict_each(requests)) as parts:
-                    async for index, result in parts:
-                        _settle(batch[index], result)
+                await instance.executor.predict_each(
+                    requests, lambda index, result: _settle(batch[index], result)
+                )
                 results = []
         except ModelrtError as exc:
             for pending in batch:

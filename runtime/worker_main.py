@@ -126,9 +126,9 @@ class WorkerServer:
                 if kind == "batch":
                     self.send("result", call, self.executor.predict_batch_sync(requests))
                 else:
-                    for part in self.executor.predict_each_sync(requests):
-                        self.send("part", call, part)
-                    self.send("end", call)
+                    last = len(requests) - 1
+                    for index, item in self.executor.predict_each_sync(requests):
+                        self.send("part", call, (index, item, index == last))
             except ModelrtError as exc:
                 self.send("error", call, error_payload(exc))
             except (OSError, ValueError):  # the pipe is gone: the server stopped
@@ -178,10 +178,15 @@ class WorkerServer:
             self.send("result", call, results)
 
     async def _parts(self, call: int, requests: list[Any]) -> None:
-        async with aclosing(self.executor.predict_each(requests)) as parts:
-            async for part in parts:
-                self.send("part", call, part)
-        self.send("end", call)
+        last = len(requests) - 1
+
+        def send(index: int, item: Any) -> None:
+            self.send("part", call, (index, item, index == last))
+
+        try:
+            await self.executor.predict_each(requests, send)
+        except ModelrtError as exc:
+            self.send("error", call, error_payload(exc))
 
     async def _items(self, call: int, items: Any) -> None:
         try:

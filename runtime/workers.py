@@ -79,6 +79,8 @@ class WorkerExecutor(Executor):
         self._calls = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._streams: dict[int, asyncio.Queue[Any]] = {}
+        self._sinks: dict[int, Callable[[int, Item], None]] = {}
+        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
         self._listener: Callable[[InstanceEvent], None] | None = None
         self._crashes: deque[float] = deque()
         self._stopping = False
@@ -173,8 +175,26 @@ class WorkerExecutor(Executor):
                 future.set_exception(WorkerError(payload))
             elif call in self._streams:
                 self._streams[call].put_nowait(WorkerError(payload))
-        elif call in self._streams:  # item / part / end
+        elif kind == "part":
+            self._on_part(call, payload)
+        elif call in self._streams:  # item / end
             self._streams[call].put_nowait(_EXIT if kind == "end" else payload)
+
+    def _on_part(self, call: int, payload: tuple[int, Item, bool]) -> None:
+        """One request of a predict_each group is answered: hand it over at once."""
+        index, item, last = payload
+        sink = self._sinks.get(call)
+        if sink is not None:
+            sink(index, item)
+        watchdog = self._watchdogs.pop(call, None)
+        if watchdog is not None:
+            watchdog.cancel()
+        if last:
+            future = self._pending.pop(call, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+        else:  # the next request of the group now owes its answer
+            self._watchdogs[call] = self._watchdog("predict", call)
 
     def _on_exit(self, channel: Channel) -> None:
         if channel is not self.channel:
@@ -292,21 +312,27 @@ class WorkerExecutor(Executor):
             watchdog.cancel()
             self._pending.pop(call, None)
 
-    async def predict_each(self, requests: list[Request]) -> AsyncGenerator[tuple[int, Item], None]:
+    async def predict_each(
+        self, requests: list[Request], on_result: Callable[[int, Item], None]
+    ) -> None:
+        assert self._loop is not None
         call = next(self._calls)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._streams[call] = queue
-        watchdog = self._watchdog("predict", call)
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._pending[call] = future
+        self._sinks[call] = on_result
+        self._watchdogs[call] = self._watchdog("predict", call)
         try:
             self._send(("each", call, requests))
-            async with aclosing(self._receive(call, queue, None)) as parts:
-                async for part in parts:
-                    watchdog.cancel()
-                    watchdog = self._watchdog("predict", call)
-                    yield part
+            await future
+        except asyncio.CancelledError:
+            self._cancel(call)
+            raise
         finally:
-            watchdog.cancel()
-            self._streams.pop(call, None)
+            self._pending.pop(call, None)
+            self._sinks.pop(call, None)
+            watchdog = self._watchdogs.pop(call, None)
+            if watchdog is not None:
+                watchdog.cancel()
 
     def _cancel(self, call: int) -> None:
         if self._up and self.channel is not None:
