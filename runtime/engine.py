@@ -189,6 +189,7 @@ class Engine:
         for index, executor in enumerate(record.instances):
             executor.watch(functools.partial(self._instance_event, record, index))
         loaded = await asyncio.gather(*(ex.start() for ex in record.instances))
+        self.planner.settle(prepared)
         record.loaded = loaded[0]
         record.warnings = [*loaded[0].warnings, *notes]
         record.scheduler = ModelScheduler(

@@ -94,6 +94,21 @@ class GpuLedger:
         """Forget everything ``owner`` holds (on unload); an unknown owner is a no-op."""
         self._holds.pop(owner, None)
 
+    def settle(self, owner: str) -> None:
+        """``owner``'s instances have loaded: the GPU's own free memory now shows what they use.
+
+        Their reserved memory is dropped (keeping it would count it twice against the GPU's
+        free memory); their instance counts stay, for spreading later instances.
+
+        >>> ledger = GpuLedger()
+        >>> ledger.reserve("llm:1", [Placement.on_gpu(0)], memory_mb_each=8000)
+        >>> ledger.settle("llm:1")
+        >>> ledger.reserved_mb(0), ledger.instances_on(0)
+        (0, 1)
+        """
+        for hold in self._holds.get(owner, {}).values():
+            hold.reserved_mb = 0
+
     def instances_on(self, gpu: int) -> int:
         """How many placed instances the GPU holds, over all owners."""
         return sum(holds[gpu].instances for holds in self._holds.values() if gpu in holds)

@@ -58,6 +58,10 @@ class InstancePlanner:
         ]
         return specs, notes
 
+    def settle(self, prepared: PreparedBundle) -> None:
+        """The model's instances have loaded: stop reserving memory the GPUs now report used."""
+        self.ledger.settle(f"{prepared.name}:{prepared.version}")
+
     def release(self, prepared: PreparedBundle) -> None:
         """Give back what the model's instances held on the GPUs."""
         self.ledger.release(f"{prepared.name}:{prepared.version}")

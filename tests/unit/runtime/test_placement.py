@@ -222,3 +222,17 @@ def test_placements_survive_pickling_for_worker_processes() -> None:
     placement = Placement.on_gpu(2)
 
     assert pickle.loads(pickle.dumps(placement)) == placement
+
+
+def test_settled_instances_no_longer_reserve_memory_but_still_count_for_spreading() -> None:
+    gpus = [GpuInfo(0, "GPU", 24000, 20000, 4000), GpuInfo(1, "GPU", 24000, 20000, 4000)]
+    ledger = GpuLedger()
+    big = (InstanceGroup(kind="gpu", gpu_memory_mb=15000),)
+    (first,) = place("a", big, gpus, ledger, "a:1")
+    assert ledger.reserved_mb(first.gpu) == 15000
+    # Loaded: NVML now reports the model's memory as used, so the ledger stops counting it.
+    ledger.settle("a:1")
+    assert ledger.reserved_mb(first.gpu) == 0
+    assert ledger.instances_on(first.gpu) == 1
+    (second,) = place("b", (InstanceGroup(kind="gpu", gpu_memory_mb=100),), gpus, ledger, "b:1")
+    assert second.gpu != first.gpu  # spreading still sees the first model's instance
