@@ -37,8 +37,12 @@ class RequirementProblem:
     message: str
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) with comments removed and backslash continuations joined."""
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a requirements file: comments dropped, continuations joined.
+
+    >>> list(logical_lines("a==1  # pin\\nb\\\\\\n>=2\\n"))
+    [(1, 'a==1'), (2, 'b >=2')]
+    """
     pending = ""
     start = 0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -101,7 +105,7 @@ def check_requirements(path: Path, ignore: Collection[str] = ()) -> list[Require
         raise BundleError(f"{path.name}: cannot read: {exc}") from None
     ignored = {canonicalize_name(name) for name in ignore}
     problems = []
-    for number, line in _logical_lines(text):
+    for number, line in logical_lines(text):
         if _is_unchecked(line):
             continue
         spec = _TRAILING_OPTION.split(line, maxsplit=1)[0].strip()

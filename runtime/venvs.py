@@ -28,6 +28,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from loader.requirements import logical_lines
 from registry.errors import ErrorCode, ModelrtError
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ _PROBE_TIMEOUT_S = 60.0
 # Kept packages the server lacks get a constraint no release satisfies, so that no dependency of
 # a bundle can pull one in (a transitive torch is gigabytes of CUDA).
 _UNSATISFIABLE = "===not-provided-by-the-server"
-_COMMENT = re.compile(r"(^|\s)#.*$")
+
 _TRAILING_OPTION = re.compile(r"\s--?[A-Za-z]")
 _OPTION = re.compile(r"(--?[A-Za-z][\w-]*)(?:=|\s+|$)(.*)")
 _LOCAL_ARCHIVE = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")
@@ -234,22 +235,6 @@ def _key(plan: RequirementsPlan, server: ServerEnv | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _logical_lines(text: str) -> Iterator[str]:
-    """Lines with comments removed and backslash continuations joined (pip's rules)."""
-    pending = ""
-    for raw in text.splitlines():
-        line = _COMMENT.sub("", raw).strip()
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = (pending + line).strip()
-        pending = ""
-        if line:
-            yield line
-    if pending.strip():
-        yield pending.strip()
-
-
 def _requirement_lines(path: Path, seen: set[Path]) -> Iterator[str]:
     """Logical lines of ``path`` with ``-r`` includes inlined; relative paths made absolute."""
     resolved = path.resolve()
@@ -260,7 +245,7 @@ def _requirement_lines(path: Path, seen: set[Path]) -> Iterator[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise VenvError(f"{path.name}: cannot read: {exc}") from None
-    for line in _logical_lines(text):
+    for _, line in logical_lines(text):
         option, value = _split_option(line)
         if option in _INCLUDE_OPTIONS and "://" not in value:
             yield from _requirement_lines(Path(_absolute(value, path)), seen)
