@@ -16,11 +16,11 @@ from runtime.engine import Engine, EngineConfig
 from runtime.executor import ExecutorFactory
 from runtime.health import HealthReporter, ModelHealthServicer
 from runtime.inprocess import make_inprocess_factory
-from runtime.interceptor import add_measured_servicer
 from runtime.metrics import Metrics
 from runtime.models import ModelRecord
 from runtime.planning import InstancePlanner
 from runtime.reflection import enable_reflection
+from runtime.rpc_metrics import add_measured_servicer
 from runtime.servicer import ModelRuntimeServicer
 from runtime.settings import ServerSettings
 from runtime.workers import WorkerSettings, make_worker_factory

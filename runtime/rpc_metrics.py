@@ -1,6 +1,7 @@
-"""Counts and times every modelrt.v1.ModelRuntime RPC for Metrics: a grpc.aio server interceptor.
+"""Counts and times every modelrt.v1.ModelRuntime RPC for Metrics, by wrapping its handlers.
 
-Health, reflection and any other service pass through untouched.
+The method handlers are wrapped once when the servicer is registered; health, reflection and
+any other service are registered as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from runtime.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
-SERVICE_PREFIX = "/modelrt.v1.ModelRuntime/"
 # The client's deadline fires a network hop before the server's, and its cancel may arrive first:
 # a call stopped this close to its deadline counts as DEADLINE_EXCEEDED, not CANCELLED.
 DEADLINE_SLACK_S = 0.1
@@ -208,39 +208,6 @@ def _measured_handler(handler: Handler, metrics: Metrics, rpc: str) -> Handler:
     return factory(wrapped, **codec)
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Records ``modelrt_requests_total`` and ``modelrt_request_duration_seconds`` per RPC.
-
-    The model label is the request's ``model`` (Predict, Generate), ``name`` (lifecycle RPCs)
-    or the Upload header's ``namespace``; for Stream and Upload, that of the first message the
-    servicer reads (read lazily, never buffered), "" if it read none. Calls that end NOT_FOUND
-    get model "" so unknown names cannot grow the label set.
-
-    >>> server = grpc.aio.server(interceptors=[MetricsInterceptor(Metrics())])  # doctest: +SKIP
-    """
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._measured: dict[str, tuple[Handler, Handler]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[Any], Awaitable[Handler]],
-        handler_call_details: Any,
-    ) -> Handler:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or not method.startswith(SERVICE_PREFIX):
-            return handler
-        # Registered handlers are the same object on every call: wrap each one once.
-        cached = self._measured.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        measured = _measured_handler(handler, self._metrics, method.removeprefix(SERVICE_PREFIX))
-        self._measured[method] = (handler, measured)
-        return measured
-
-
 class _Registrations:
     """Stands in for a server to capture what a generated ``add_*_to_server`` registers."""
 
@@ -259,7 +226,11 @@ def add_measured_servicer(
 ) -> None:
     """Register ``servicer`` with each method handler measured, wrapped once at start-up.
 
-    Does what MetricsInterceptor does without gRPC awaiting an interceptor on every call.
+    The model label is the request's ``model`` (Predict, Generate), ``name`` (lifecycle RPCs)
+    or the Upload header's ``namespace``; for Stream and Upload, that of the first message the
+    servicer reads (read lazily, never buffered), "" if it read none. Calls that end NOT_FOUND
+    get model "" so unknown names cannot grow the label set. Wrapping happens once, at
+    start-up: unlike an interceptor, nothing is awaited per call.
 
     >>> add_measured_servicer(
     ...     runtime_pb2_grpc.add_ModelRuntimeServicer_to_server, servicer, server, metrics

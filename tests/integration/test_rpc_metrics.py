@@ -1,7 +1,7 @@
-"""MetricsInterceptor on a real grpc.aio server (port 0) driven through the generated stubs.
+"""Measured handlers (runtime/rpc_metrics.py) on a real grpc.aio server on port 0, via the stubs.
 
-The servicer is a small test double (echo, abort, raise, slow); the interceptor and the Metrics
-it feeds are the real ones.
+The servicer is a small test double (echo, abort, raise, slow); the measured handlers and the
+Metrics they feed are the real ones.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from grpc_status import rpc_status
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
-from runtime.interceptor import MetricsInterceptor
 from runtime.metrics import Metrics
+from runtime.rpc_metrics import add_measured_servicer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -72,13 +72,13 @@ class EchoServicer(runtime_pb2_grpc.ModelRuntimeServicer):
 
 
 def run(metrics: Metrics, scenario: Scenario) -> None:
-    """Serve on 127.0.0.1 port 0 with the interceptor, run ``scenario`` as a client, stop."""
+    """Serve on 127.0.0.1 port 0 with measured handlers, run ``scenario`` as a client, stop."""
 
     async def main() -> None:
-        server = grpc.aio.server(
-            interceptors=[MetricsInterceptor(metrics)], options=[("grpc.so_reuseport", 0)]
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        add_measured_servicer(
+            runtime_pb2_grpc.add_ModelRuntimeServicer_to_server, EchoServicer(), server, metrics
         )
-        runtime_pb2_grpc.add_ModelRuntimeServicer_to_server(EchoServicer(), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -282,7 +282,7 @@ def test_health_checks_are_not_counted() -> None:
     assert b"grpc.health" not in metrics.exposition()
 
 
-def test_one_interceptor_counts_concurrent_calls_separately() -> None:
+def test_measured_handlers_count_concurrent_calls_separately() -> None:
     metrics = Metrics()
 
     async def scenario(stub: runtime_pb2_grpc.ModelRuntimeStub, _: grpc.aio.Channel) -> None:
