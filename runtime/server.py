@@ -93,7 +93,7 @@ class ModelServer:
                 bind_address(settings.metrics_host, self.metrics_port),
             )
         await server.start()
-        await health.starting()
+        health.starting()
         logger.info("modelrt listening on %s", bind_address(settings.host, self.port))
         self._loading = asyncio.create_task(self._load_store())
         return self.port
@@ -145,7 +145,7 @@ class ModelServer:
         assert self.engine is not None
         assert self._health is not None
         await self.engine.start()
-        await self._health.loaded()
+        self._health.loaded()
         records = self.engine.records()
         ready = sum(r.state == "READY" for r in records)
         logger.info("start-up loading finished: %d of %d models ready", ready, len(records))
@@ -163,7 +163,7 @@ class ModelServer:
         """Stop taking calls, let in-flight ones finish within ``grace`` seconds, then stop."""
         grace = self.settings.grace_period_s if grace is None else grace
         if self._health is not None:
-            await self._health.shutting_down()
+            self._health.shutting_down()
         if self._server is not None:
             await self._server.stop(grace)
         if self._loading is not None and not self._loading.done():
