@@ -33,6 +33,22 @@ def _scrape(server) -> str:
         return reply.read().decode()
 
 
+def _scrape_until(server, expected: dict[str, float], seconds: float = 10.0) -> str:
+    """Scrape until every ``expected`` series has its value (a call's status reaches the
+    client a moment before the server records the call), then return the text."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = _scrape(server)
+        found = {
+            series: float(match.group(1))
+            for series in expected
+            if (match := re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M))
+        }
+        if found == expected or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)
+
+
 def _value(text: str, series: str) -> float:
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
     assert match, f"{series} not in metrics:\n{text}"
@@ -46,10 +62,12 @@ def test_metrics_count_calls_batches_instances_and_restarts(start_server, tmp_pa
     stub.Predict(runtime_pb2.PredictRequest(model="echo"), timeout=10)
     with pytest.raises(grpc.RpcError):
         stub.Predict(runtime_pb2.PredictRequest(model="missing"), timeout=10)
-    text = _scrape(server)
-    assert _value(text, 'modelrt_requests_total{code="OK",model="echo",rpc="Predict"}') == 1
+    ok = 'modelrt_requests_total{code="OK",model="echo",rpc="Predict"}'
+    missing = 'modelrt_requests_total{code="NOT_FOUND",model="",rpc="Predict"}'
+    text = _scrape_until(server, {ok: 1, missing: 1})
+    assert _value(text, ok) == 1
     # Unknown model names are not labels: clients cannot grow the series set.
-    assert _value(text, 'modelrt_requests_total{code="NOT_FOUND",model="",rpc="Predict"}') == 1
+    assert _value(text, missing) == 1
     assert _value(text, 'modelrt_batch_size_count{model="echo"}') == 1
     assert _value(text, 'modelrt_queue_duration_seconds_count{model="echo"}') == 1
     assert _value(text, 'modelrt_instances_up{model="echo"}') == 1
