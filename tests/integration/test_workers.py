@@ -23,6 +23,7 @@ from tests.integration.status_details import error_info
 CRASHY = """
     import ctypes
     import os
+    import signal
     import time
     from registry import ModelRunner, register
 
@@ -38,6 +39,8 @@ CRASHY = """
                 os._exit(3)
             if how == "segfault":
                 ctypes.string_at(0)
+            if how == "oom-kill":  # what the kernel's OOM killer does
+                os.kill(os.getpid(), signal.SIGKILL)
             if how == "hang":
                 time.sleep(60)
             started = time.time()
@@ -107,7 +110,7 @@ def test_model_code_runs_in_a_worker_process_on_its_assigned_device(start_server
     assert result["cuda"] == ""  # a CPU instance sees no GPU
 
 
-@pytest.mark.parametrize("how", ["exit", "segfault"])
+@pytest.mark.parametrize("how", ["exit", "segfault", "oom-kill"])
 def test_a_crash_fails_only_that_model_and_the_instance_restarts(
     start_server, store, how: str
 ) -> None:
