@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from ceiling import MlpCompute
 from procfs import ProcessMemory
 
 MIB = 1024.0
@@ -65,6 +66,7 @@ class Report:
     rows: list[LoadRow] = field(default_factory=list)
     generate: GenerateRow | None = None
     memory: list[ProcessMemory] = field(default_factory=list)
+    mlp: MlpCompute | None = None
 
     def row(self, target: str, concurrency: int) -> LoadRow | None:
         return next(
@@ -202,6 +204,27 @@ def checks_table(report: Report) -> list[str]:
     return _table(["target", "measured", "goal", "result"], rows)
 
 
+def echo_floor_us(report: Report) -> float:
+    """CPU one bare gRPC call costs server and client together, at c=64."""
+    echo = report.row("echo", 64)
+    return echo.server_cpu_us + echo.client_cpu_us if echo else math.nan
+
+
+def ceiling_lines(report: Report) -> list[str]:
+    """The batching ceiling this machine sets (benchmarks/ceiling.py explains the bound)."""
+    if report.mlp is None:
+        return []
+    floor, mlp = echo_floor_us(report), report.mlp
+    return [
+        f"Ceiling for the MLP ratio on this machine: the MLP alone costs {_num(mlp.single_us, 0)}"
+        f" us of CPU per row, {_num(mlp.batched_us, 1)} us per row in batches of {mlp.batch};"
+        f" a bare gRPC call costs {_num(floor, 0)} us (echo server + client, c=64). With both"
+        f" cores busy no server can batch better than ({_num(floor, 0)} +"
+        f" {_num(mlp.single_us, 0)}) / ({_num(floor, 0)} + {_num(mlp.batched_us, 1)}) ="
+        f" **{_num(mlp.ratio_ceiling(floor))} x** (see benchmarks/ceiling.py).",
+    ]
+
+
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
@@ -215,6 +238,8 @@ def readme_section(report: Report) -> str:
         "server share the machine. Full report: [benchmarks/results.md](benchmarks/results.md).",
         "",
         *checks_table(report),
+        "",
+        *ceiling_lines(report),
         "",
         *load_table(report),
         "",
@@ -254,6 +279,8 @@ def markdown(report: Report) -> str:
         "## Targets",
         "",
         *checks_table(report),
+        "",
+        *ceiling_lines(report),
         "",
         "## Unary load (Predict, and the bare gRPC echo ceiling)",
         "",

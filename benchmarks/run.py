@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ceiling
 import procfs
 import report
 import servers
@@ -160,6 +161,11 @@ def benchmark(args: argparse.Namespace, result: report.Report, workdir: Path) ->
         result.rows += [measure_unary(echo, "echo", plan, c) for c in plan.concurrency]
     _progress("modelrt")
     write_store(workdir / "store", layout)
+    result.mlp = ceiling.measure_mlp(workdir / "mlp.onnx")
+    _progress(
+        f"  mlp alone: {result.mlp.single_us:.0f} us/row, "
+        f"{result.mlp.batched_us:.1f} us/row in batches of {result.mlp.batch}"
+    )
     profile = args.profile.resolve() if args.profile else None
     with servers.running(servers.start_modelrt(workdir / "store", workdir, flags, profile)) as rt:
         for target in UNARY_TARGETS:
