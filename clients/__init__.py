@@ -25,12 +25,14 @@ from clients.errors import (
     from_rpc_error,
 )
 from clients.sync_client import Client, ItemStream
-from clients.types import InputSpec, ModelInfo, Prediction, StreamItem
+from clients.types import InputSpec, ModelInfo, Prediction, StreamItem, UploadResult
+from clients.uploading import BundleFileError
 
 __all__ = [
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncItemStream",
+    "BundleFileError",
     "Client",
     "DataLossError",
     "DeadlineExceededError",
@@ -51,5 +53,6 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "UnimplementedError",
+    "UploadResult",
     "from_rpc_error",
 ]

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -15,7 +16,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.channel import DEFAULT_MAX_MESSAGE_BYTES, ChannelConfig
 from clients.errors import from_rpc_error
-from clients.types import ModelInfo, Prediction, StreamItem
+from clients.types import ModelInfo, Prediction, StreamItem, UploadResult
+from clients.uploading import (
+    CHUNK_BYTES,
+    Progress,
+    bundle_archive,
+    measure,
+    upload_header,
+    upload_messages,
+)
 from clients.wire import (
     Inputs,
     generate_request,
@@ -146,6 +155,10 @@ class AsyncClient:
 
     The channel is opened on the first call, on the running event loop.
 
+    ``token`` is sent as ``authorization: Bearer <token>`` on every call. TLS is on with
+    ``secure=True`` (system roots) or ``root_certificates`` (PEM bytes of the CA to trust); add
+    ``certificate_chain`` and ``private_key`` (PEM bytes) for mutual TLS.
+
     >>> async with AsyncClient("127.0.0.1:50051", timeout=10) as client:
     ...     prediction = await client.predict("echo", {"x": np.arange(3)})
     """
@@ -158,8 +171,21 @@ class AsyncClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         secure: bool = False,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
     ) -> None:
-        self._config = ChannelConfig(address, max_message_bytes, secure, credentials)
+        self._config = ChannelConfig(
+            address,
+            max_message_bytes,
+            secure=secure,
+            channel_credentials=credentials,
+            token=token,
+            root_certificates=root_certificates,
+            certificate_chain=certificate_chain,
+            private_key=private_key,
+        )
         self._timeout = timeout
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
@@ -299,6 +325,46 @@ class AsyncClient:
         request = runtime_pb2.DeleteModelRequest(name=name, version=version)
         return list((await self._unary("DeleteModel", request, timeout)).versions)
 
+    async def upload(
+        self,
+        path: str | Path,
+        *,
+        namespace: str = "",
+        version: str = "",
+        bundle_format: str = "",
+        model_type: str = "",
+        framework: str = "",
+        description: str = "",
+        labels: Sequence[str] = (),
+        skip_load: bool = False,
+        progress: Progress | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+        timeout: float | None = None,
+    ) -> UploadResult:
+        """Upload a bundle (a folder, zipped on the fly, or a .zip) as a new model version.
+
+        The namespace defaults to the bundle's own model name and the version to the next free
+        one; ``model_type``, ``framework``, ``description`` and ``labels`` form its model card.
+        The server loads it unless ``skip_load``. ``progress(sent, total)`` follows the bytes.
+
+        >>> await client.upload("examples/sentiment", model_type="classification").model.state
+        'READY'
+        """
+        with bundle_archive(Path(path)) as archive:
+            size, digest = await asyncio.to_thread(measure, archive)
+            header = upload_header(
+                size, digest, namespace=namespace, version=version,
+                bundle_format=bundle_format, model_type=model_type, framework=framework,
+                description=description, labels=labels, skip_load=skip_load,
+            )  # fmt: skip
+            messages = _read_in_thread(upload_messages(archive, header, chunk_bytes, progress))
+            stub, _ = self._stubs()
+            try:
+                reply = await stub.Upload(messages, timeout=self._deadline(timeout))
+            except grpc.RpcError as exc:
+                raise from_rpc_error(exc, self.address) from None
+        return UploadResult(model_info_from_proto(reply.model), reply.sha256)
+
     async def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """The standard health status of ``service``: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN".
 
@@ -332,3 +398,9 @@ class AsyncClient:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+async def _read_in_thread(messages: Iterator[Any]) -> AsyncIterator[Any]:
+    """Iterate a blocking iterator (file reads) without blocking the event loop."""
+    while (message := await asyncio.to_thread(next, messages, None)) is not None:
+        yield message

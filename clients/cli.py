@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from clients.cli_group import CommandError, ModelrtGroup
+from clients.cli_init import init
 from clients.cli_inputs import InputError, parse_inputs, parse_parameters, parse_stream_line
 from clients.cli_output import (
     dumps,
@@ -26,33 +27,10 @@ from clients.cli_output import (
     render_models,
     render_prediction,
 )
-from clients.sync_client import Client, ItemStream
+from clients.cli_session import Session, pass_session
+from clients.cli_upload import upload
+from clients.sync_client import ItemStream
 from modelrt.v1 import value_pb2
-
-
-@dataclass
-class Session:
-    """The global options and the client built from them on first use.
-
-    >>> Session("127.0.0.1:50051", timeout=5.0, json_output=False).client().address
-    '127.0.0.1:50051'
-    """
-
-    address: str
-    timeout: float | None
-    json_output: bool
-    _client: Client | None = field(default=None, repr=False)
-
-    def client(self) -> Client:
-        """The client for --address, made on first use."""
-        if self._client is None:
-            self._client = Client(self.address, timeout=self.timeout)
-        return self._client
-
-    def close(self) -> None:
-        """Close the client if one was made."""
-        if self._client is not None:
-            self._client.close()
 
 
 def _inputs_option(_: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
@@ -87,6 +65,7 @@ _parameter = click.option(
     callback=_parameters_option,
     help="A parameter for the model; the value is JSON when it parses as JSON, else a string.",
 )
+_PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _version = click.option("--version", default="", help="The model version (default: newest).")
 _request_id = click.option("--request-id", default="", help="An id to follow the call in logs.")
 
@@ -101,15 +80,51 @@ _request_id = click.option("--request-id", default="", help="An id to follow the
 )
 @click.option("--timeout", type=float, default=None, help="Deadline of each call, in seconds.")
 @click.option("--json", "json_output", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--token",
+    envvar="MODELRT_TOKEN",
+    default=None,
+    help="Bearer token sent on every call (env MODELRT_TOKEN; prefer it: flags show in ps).",
+)
+@click.option("--tls", is_flag=True, help="Connect with TLS, trusting the system's CAs.")
+@click.option(
+    "--tls-ca",
+    envvar="MODELRT_TLS_CA",
+    type=_PEM_FILE,
+    default=None,
+    help="Connect with TLS, trusting this CA (PEM) (env MODELRT_TLS_CA).",
+)
+@click.option(
+    "--tls-cert",
+    envvar="MODELRT_TLS_CERT",
+    type=_PEM_FILE,
+    default=None,
+    help="Client certificate (PEM) for mutual TLS, with --tls-key (env MODELRT_TLS_CERT).",
+)
+@click.option(
+    "--tls-key",
+    envvar="MODELRT_TLS_KEY",
+    type=_PEM_FILE,
+    default=None,
+    help="Private key (PEM) of --tls-cert (env MODELRT_TLS_KEY).",
+)
 @click.pass_context
-def cli(ctx: click.Context, address: str, timeout: float | None, json_output: bool) -> None:
+def cli(
+    ctx: click.Context,
+    address: str,
+    timeout: float | None,
+    json_output: bool,
+    token: str | None,
+    tls: bool,
+    tls_ca: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
     """Call models served by a modelrt server."""
-    session = Session(address, timeout, json_output)
+    # An empty MODELRT_TOKEN means no token.
+    session = Session(address, timeout, json_output, token or None, tls, tls_ca, tls_cert, tls_key)
     ctx.obj = session
     ctx.call_on_close(session.close)
-
-
-pass_session = click.make_pass_decorator(Session)
 
 
 @cli.command()
@@ -305,6 +320,10 @@ def health(session: Session, service: str) -> None:
         click.echo(status)
     if status != "SERVING":
         raise click.exceptions.Exit(1)
+
+
+cli.add_command(init)  # writes files only: no server, no session
+cli.add_command(upload)
 
 
 def main() -> None:

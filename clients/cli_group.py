@@ -33,8 +33,8 @@ class CommandError(click.ClickException):
 def installed_plugins() -> list[EntryPoint]:
     """The entry points of installed packages in the ``modelrt.cli`` group.
 
-    >>> [point.value for point in installed_plugins()]
-    ['runtime.cli:serve']
+    >>> sorted(point.value for point in installed_plugins())
+    ['runtime.cli:serve', 'runtime.run_local:run_local']
     """
     return list(entry_points(group=PLUGIN_GROUP))
 

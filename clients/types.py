@@ -103,3 +103,16 @@ class ModelInfo:
     def ready(self) -> bool:
         """Whether the model version answers calls."""
         return self.state == "READY"
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What an upload stored: the new model version (READY, FAILED or UNLOADED) and its sha256.
+
+    >>> result = client.upload("examples/sentiment")
+    >>> result.model.version, len(result.sha256)
+    ('1', 64)
+    """
+
+    model: ModelInfo
+    sha256: str

@@ -65,13 +65,38 @@ async def run_server(settings: ServerSettings, port_file: Path | None = None) ->
 @click.option("--metrics-port", type=int, default=None, help="0 picks a free port [8002].")
 @click.option("--no-metrics", is_flag=True, default=False, help="Serve no /metrics endpoint.")
 @click.option(
+    "--tls-cert",
+    "tls_cert_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Server certificate chain (PEM); with --tls-key serves TLS.",
+)
+@click.option(
+    "--tls-key",
+    "tls_key_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Private key (PEM) of --tls-cert.",
+)
+@click.option(
+    "--tls-client-ca",
+    "tls_client_ca_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="CA (PEM) for client certificates: every client must present one (mutual TLS).",
+)
+@click.option(
     "--port-file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Write the bound port here once listening (handy with --port 0).",
 )
 def serve(config_file: Path | None, port_file: Path | None, no_metrics: bool, **flags: Any) -> None:
-    """Serve the models of a model store over gRPC."""
+    """Serve the models of a model store over gRPC.
+
+    Tokens are not flags (a command line shows in ps): set MODELRT_ADMIN_TOKEN and
+    MODELRT_INFERENCE_TOKEN, or admin_token and inference_token in the --config file.
+    """
     try:
         settings = load_settings(flags, config_file)
         if no_metrics:

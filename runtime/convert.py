@@ -9,12 +9,13 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from loader.config import InputSpec
 from modelrt import codec
-from modelrt.v1 import model_pb2, value_pb2
+from modelrt.v1 import model_pb2, runtime_pb2, value_pb2
 from registry.errors import InvalidInputError, ModelrtError
 from registry.runner import Request
 from runtime.models import ModelRecord, ModelState
 from runtime.outputs import ModelOutput
 from runtime.status import code_number
+from runtime.uploads import UploadHeader
 
 STATES = {
     ModelState.LOADING: model_pb2.MODEL_STATE_LOADING,
@@ -27,6 +28,36 @@ FORMATS = {
     "gesund": model_pb2.BUNDLE_FORMAT_GESUND,
     "clarifai": model_pb2.BUNDLE_FORMAT_CLARIFAI,
 }
+
+
+FORMAT_NAMES = {number: name for name, number in FORMATS.items()}
+
+
+def _enum_word(enum: Any, prefix: str, number: int) -> str:
+    """``MODEL_TYPE_OBJECT_DETECTION`` -> "object_detection"; "" when unspecified or unknown."""
+    if number == 0 or number not in enum.values():
+        return ""
+    return str(enum.Name(number)).removeprefix(prefix).lower()
+
+
+def upload_header(header: runtime_pb2.UploadHeader) -> UploadHeader:
+    """The wire UploadHeader as the engine's UploadHeader; unset card fields are left out."""
+    card = header.card
+    fields = {
+        "model_type": _enum_word(model_pb2.ModelType, "MODEL_TYPE_", card.model_type),
+        "framework": _enum_word(model_pb2.Framework, "FRAMEWORK_", card.framework),
+        "description": card.description,
+        "labels": list(card.labels),
+    }
+    return UploadHeader(
+        namespace=header.namespace,
+        version=header.version,
+        format=FORMAT_NAMES.get(header.format, ""),
+        total_size=header.total_size,
+        sha256=header.sha256.lower(),
+        card={key: value for key, value in fields.items() if value},
+        skip_load=header.skip_load,
+    )
 
 
 def to_request(

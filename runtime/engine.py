@@ -7,6 +7,7 @@ version, checks inputs, runs the hook through the model's Executor and shapes th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loader.bundle import PreparedBundle, prepare_bundle
+from loader.errors import BundleError
 from loader.unpack import UnpackLimits
 from registry.errors import HookNotImplementedError, ModelrtError
 from registry.runner import Request
@@ -27,7 +29,7 @@ from runtime.models import ModelRecord, ModelState
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.planning import InstancePlanner
 from runtime.scheduler import ModelScheduler, Observer
-from runtime.store import remove_source, scan_store
+from runtime.store import Manifest, ModelStore, NamespaceOwnedError, StoredVersion
 
 logger = logging.getLogger(__name__)
 Listener = Callable[[ModelRecord], None]
@@ -66,6 +68,7 @@ class Engine:
         self.executor_factory = executor_factory
         self.planner = planner
         self.observer = observer
+        self.store = ModelStore(config.store)
         self._records: dict[tuple[str, str], ModelRecord] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._listeners: list[Listener] = []
@@ -113,7 +116,11 @@ class Engine:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Find every bundle in the store and load them all; returns when loading has finished."""
+        """Find every bundle in the store and load them all; returns when loading has finished.
+
+        Versions unloaded before a restart stay unloaded; what a crash left half-done is swept.
+        """
+        await asyncio.to_thread(self.store.recover)
         await self._discover()
         slots = asyncio.Semaphore(self.config.load_concurrency)
 
@@ -125,26 +132,34 @@ class Engine:
         await asyncio.gather(*(load_one(record) for record in pending))
 
     async def _discover(self) -> list[ModelRecord]:
-        known = {r.source.resolve() for r in self._records.values()}
+        known = {r.entry.home.resolve() for r in self._records.values() if r.entry is not None}
         found = []
-        for source in scan_store(self.config.store):
-            if source.resolve() not in known:
-                record = await self._prepare(source)
+        for entry in await asyncio.to_thread(self.store.scan):
+            if entry.home.resolve() not in known:
+                record = await self._prepare(entry)
                 if record is not None:
                     found.append(record)
         return found
 
-    async def _prepare(self, source: Path) -> ModelRecord | None:
+    async def _prepare(self, entry: StoredVersion) -> ModelRecord | None:
+        source, manifest = entry.source, entry.manifest
         try:
             prepared = await asyncio.to_thread(
                 prepare_bundle, source, self.config.unpack_dir, self.config.limits
             )
+            if manifest is not None:
+                prepared = with_manifest(prepared, manifest)
         except ModelrtError as exc:
-            record = ModelRecord(source.stem, "1", source)
+            name, version = (
+                (manifest.namespace, manifest.version) if manifest else (source.stem, "1")
+            )
+            record = ModelRecord(name, version, source, entry=entry)
             self._add(record)
             self._set_state(record, ModelState.FAILED, exc.message)
             return record
-        record = ModelRecord(prepared.name, prepared.version, source, prepared=prepared)
+        record = ModelRecord(
+            prepared.name, prepared.version, source, prepared=prepared, entry=entry
+        )
         if record.key in self._records:
             other = self._records[record.key]
             other.warnings.append(f"{source.name} also claims {record.name}:{record.version}")
@@ -157,7 +172,7 @@ class Engine:
             )
             return None
         self._add(record)
-        self._set_state(record, ModelState.LOADING)
+        self._set_state(record, ModelState.LOADING if entry.loaded else ModelState.UNLOADED)
         return record
 
     def _add(self, record: ModelRecord) -> None:
@@ -239,12 +254,44 @@ class Engine:
         if not self.records(name):
             await self._discover()
         record = self.get(name, version)
-        if record.prepared is None:  # its bundle could not be read before: read it again
+        if record.prepared is None and record.entry is not None:  # unreadable before: read again
             self._records.pop(record.key)
-            refreshed = await self._prepare(record.source)
+            refreshed = await self._prepare(record.entry)
             record = refreshed or record
         await self._load(record)
+        await self._remember(record, loaded=True)
         return record
+
+    async def add(self, entry: StoredVersion) -> ModelRecord:
+        """Serve a version just committed to the store; loads it unless it is stored unloaded."""
+        record = await self._prepare(entry)
+        if record is None:
+            raise BundleError(f"{entry.source} names a model version that is already served")
+        if entry.loaded and record.state is ModelState.LOADING:
+            await self._load(record)
+        return record
+
+    def check_owner(self, namespace: str, model_class: str) -> None:
+        """Refuse a new version of ``namespace`` whose model class is not the one it serves."""
+        for record in self.records(namespace):
+            entry = record.entry
+            if entry is None or entry.manifest is None:
+                raise NamespaceOwnedError(
+                    f"namespace {namespace!r} is served from {record.source.name}, a bundle placed "
+                    "in the model store by hand; upload under another namespace",
+                    metadata={"model": namespace},
+                )
+            owner = entry.manifest.model_class
+            if owner and model_class and owner != model_class:
+                raise NamespaceOwnedError(
+                    f"namespace {namespace!r} belongs to model class {owner}; this bundle "
+                    f"registers {model_class} (use another namespace for another model)",
+                    metadata={"model": namespace, "owner": owner},
+                )
+
+    async def _remember(self, record: ModelRecord, *, loaded: bool) -> None:
+        if record.entry is not None and record.entry.managed:
+            await asyncio.to_thread(self.store.set_loaded, record.entry, loaded)
 
     async def unload(self, name: str, version: str = "") -> list[ModelRecord]:
         """Unload one version, or every version when ``version`` is empty."""
@@ -255,6 +302,7 @@ class Engine:
             async with self._locks[record.key]:
                 await self._stop_instances(record)
                 self._set_state(record, ModelState.UNLOADED)
+            await self._remember(record, loaded=False)
         return targets
 
     async def delete(self, name: str, version: str = "") -> list[str]:
@@ -262,7 +310,8 @@ class Engine:
         targets = await self.unload(name, version)
         for record in targets:
             self._records.pop(record.key, None)
-            await asyncio.to_thread(remove_source, self.config.store, record.source)
+            if record.entry is not None:
+                await asyncio.to_thread(self.store.remove, record.entry)
             if record.prepared is not None and record.prepared.unpacked:
                 shutil.rmtree(record.prepared.root, ignore_errors=True)
         if not self.records(name):
@@ -355,6 +404,17 @@ class Engine:
 
     def _input_specs(self, record: ModelRecord) -> Any:
         return record.prepared.config.inputs if record.prepared else ()
+
+
+def with_manifest(prepared: PreparedBundle, manifest: Manifest) -> PreparedBundle:
+    """A stored version's bundle as the store names it: its version, and the upload's card."""
+    if prepared.name != manifest.namespace:
+        raise BundleError(
+            f"the bundle names model {prepared.name!r} but is stored as {manifest.namespace!r}"
+        )
+    card = {key: value for key, value in manifest.card.items() if value}
+    config = prepared.config.model_copy(update={**card, "version": manifest.version})
+    return dataclasses.replace(prepared, config=config)
 
 
 def _scheduler(record: ModelRecord) -> ModelScheduler:

@@ -76,3 +76,17 @@ class NotSupportedYetError(ModelrtError):
 
     code = ErrorCode.UNIMPLEMENTED
     reason = "NOT_IMPLEMENTED"
+
+
+class AuthenticationError(ModelrtError):
+    """The call lacks the bearer token its RPC needs, or carries a wrong one."""
+
+    code = ErrorCode.UNAUTHENTICATED
+    reason = "INVALID_TOKEN"
+
+
+class ManagementDisabledError(ModelrtError):
+    """A management RPC on a non-loopback bind while no admin token is configured."""
+
+    code = ErrorCode.PERMISSION_DENIED
+    reason = "MANAGEMENT_DISABLED"

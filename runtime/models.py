@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from loader.bundle import PreparedBundle
     from runtime.executor import Executor, LoadedModel
     from runtime.scheduler import ModelScheduler
+    from runtime.store import StoredVersion
 
 
 class ModelState(StrEnum):
@@ -37,6 +38,7 @@ class ModelRecord:
     instances: list[Executor] = field(default_factory=list)
     scheduler: ModelScheduler | None = None
     warnings: list[str] = field(default_factory=list)
+    entry: StoredVersion | None = None
     state_time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

@@ -38,11 +38,7 @@ class InstancePlanner:
         owner = f"{prepared.name}:{prepared.version}"
         gpus = await asyncio.to_thread(self.inventory.gpus)
         placements = place(prepared.name, prepared.config.instances, gpus, self.ledger, owner)
-        python, notes = None, []
-        requirements = prepared.root / "requirements.txt"
-        if self.venv_dir is not None and requirements.is_file():
-            env = await asyncio.to_thread(self.make_env, requirements, self.venv_dir)
-            python, notes = str(env.python), list(env.notes)
+        python, notes = await self.interpreter(prepared)
         specs = [
             InstanceSpec(
                 prepared=prepared,
@@ -57,6 +53,14 @@ class InstancePlanner:
             for index, placement in enumerate(placements)
         ]
         return specs, notes
+
+    async def interpreter(self, prepared: PreparedBundle) -> tuple[str | None, list[str]]:
+        """The Python that runs the bundle (its venv's, or None for the server's) and notes."""
+        requirements = prepared.root / "requirements.txt"
+        if self.venv_dir is None or not requirements.is_file():
+            return None, []
+        env = await asyncio.to_thread(self.make_env, requirements, self.venv_dir)
+        return str(env.python), list(env.notes)
 
     def settle(self, prepared: PreparedBundle) -> None:
         """The model's instances have loaded: stop reserving memory the GPUs now report used."""

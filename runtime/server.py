@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from runtime.auth import AccessPolicy, AuthInterceptor, log_access_policy
 from runtime.devices import SystemInventory, discover_gpus
 from runtime.engine import Engine, EngineConfig
 from runtime.executor import ExecutorFactory
@@ -23,6 +24,8 @@ from runtime.reflection import enable_reflection
 from runtime.rpc_metrics import add_measured_servicer
 from runtime.servicer import ModelRuntimeServicer
 from runtime.settings import ServerSettings
+from runtime.tls import server_credentials
+from runtime.uploads import Uploads, UploadSettings
 from runtime.workers import WorkerSettings, make_worker_factory
 
 logger = logging.getLogger(__name__)
@@ -34,6 +37,14 @@ def bind_address(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{host}:{port}"
+
+
+def _transport(settings: ServerSettings) -> str:
+    if not settings.tls:
+        return "plaintext, no TLS"
+    if settings.tls_client_ca_file is not None:
+        return "mutual TLS: client certificates required"
+    return "TLS"
 
 
 class ModelServer:
@@ -56,6 +67,8 @@ class ModelServer:
 
     async def start(self) -> int:
         settings = self.settings
+        credentials = server_credentials(settings)  # unreadable TLS files fail before anything
+        policy = AccessPolicy.from_settings(settings)
         self.metrics = metrics = Metrics(gpus=discover_gpus)
         self.engine = engine = self._build_engine(metrics)
         health_servicer = ModelHealthServicer()
@@ -71,8 +84,19 @@ class ModelServer:
             # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
             ("grpc.so_reuseport", 0),
         ]
-        self._server = server = grpc.aio.server(options=options)
-        servicer = ModelRuntimeServicer(engine)
+        # No interceptor unless something can be refused: the default hot path pays nothing.
+        interceptors = [AuthInterceptor(policy)] if policy.enforces else []
+        self._server = server = grpc.aio.server(options=options, interceptors=interceptors)
+        uploads = Uploads(
+            engine,
+            UploadSettings(
+                max_upload_bytes=settings.max_upload_bytes,
+                limits=engine.config.limits,
+                strict_requirements=settings.strict_requirements,
+                check_timeout_s=settings.worker_start_timeout_s,
+            ),
+        )
+        servicer = ModelRuntimeServicer(engine, uploads)
         add = runtime_pb2_grpc.add_ModelRuntimeServicer_to_server
         if settings.metrics_port is not None:
             add_measured_servicer(add, servicer, server, metrics)
@@ -81,11 +105,7 @@ class ModelServer:
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         enable_reflection(server, (SERVICE_NAME, health_name))
-        address = bind_address(settings.host, settings.port)
-        try:
-            self.port = server.add_insecure_port(address)
-        except RuntimeError as exc:
-            raise RuntimeError(f"cannot listen on {address}: {exc}") from None
+        self.port = self._listen(server, credentials)
         if settings.metrics_port is not None:
             self.metrics_port = metrics.start_http(settings.metrics_host, settings.metrics_port)
             logger.info(
@@ -94,9 +114,25 @@ class ModelServer:
             )
         await server.start()
         health.starting()
-        logger.info("modelrt listening on %s", bind_address(settings.host, self.port))
+        logger.info(
+            "modelrt listening on %s (%s)",
+            bind_address(settings.host, self.port),
+            _transport(settings),
+        )
+        log_access_policy(policy)
         self._loading = asyncio.create_task(self._load_store())
         return self.port
+
+    def _listen(self, server: grpc.aio.Server, credentials: grpc.ServerCredentials | None) -> int:
+        address = bind_address(self.settings.host, self.settings.port)
+        try:
+            if credentials is None:
+                return int(server.add_insecure_port(address))
+            return int(server.add_secure_port(address, credentials))
+        except RuntimeError as exc:
+            # grpc reports a key that does not match the certificate as a bind failure.
+            hint = " with TLS (is tls_key_file the key of tls_cert_file?)" if credentials else ""
+            raise RuntimeError(f"cannot listen on {address}{hint}: {exc}") from None
 
     def _build_engine(self, metrics: Metrics) -> Engine:
         settings = self.settings

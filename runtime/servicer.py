@@ -15,10 +15,11 @@ from registry.errors import ModelrtError
 from registry.runner import Request
 from runtime import convert
 from runtime.engine import Engine
-from runtime.errors import BadRequestError, ModelExecutionError, NotSupportedYetError
+from runtime.errors import BadRequestError, ModelExecutionError
 from runtime.models import ModelRecord
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.status import grpc_status_of
+from runtime.uploads import Uploads
 
 logger = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -92,8 +93,9 @@ async def _replies(
 class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     """modelrt.v1.ModelRuntime over an Engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, uploads: Uploads) -> None:
         self.engine = engine
+        self.uploads = uploads
 
     @unary
     async def Predict(
@@ -155,10 +157,17 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def Upload(
         self, request_iterator: AsyncIterator[runtime_pb2.UploadRequest], context: Context
     ) -> runtime_pb2.UploadResponse:
-        raise NotSupportedYetError(
-            "Upload is not available in this version: copy the bundle folder or zip into the "
-            "model store and call LoadModel"
-        )
+        messages = aiter(request_iterator)
+        first = await anext(messages, None)
+        if first is None or first.WhichOneof("content") != "header":
+            raise BadRequestError("the first message of an Upload must be its header")
+        async with self.uploads.receive(convert.upload_header(first.header)) as upload:
+            async for message in messages:
+                if message.WhichOneof("content") != "chunk":
+                    raise BadRequestError("an Upload sends one header, then only chunks")
+                await upload.write(message.chunk)
+            record, digest = await self.uploads.commit(upload)
+        return runtime_pb2.UploadResponse(model=convert.model_message(record), sha256=digest)
 
     @unary
     async def ListModels(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +24,10 @@ class ServerSettings(BaseSettings):
     True
     """
 
-    model_config = SettingsConfigDict(env_prefix="MODELRT_", extra="forbid", frozen=True)
+    # Errors never repeat the input: it can hold the tokens.
+    model_config = SettingsConfigDict(
+        env_prefix="MODELRT_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     host: str = Field(default="127.0.0.1", description="Address to bind; 0.0.0.0 for all.")
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
@@ -58,6 +61,12 @@ class ServerSettings(BaseSettings):
     max_compression_ratio: int = Field(
         default=200, gt=1, description="Unpack limit: uncompressed/compressed size ratio."
     )
+    max_upload_bytes: int = Field(
+        default=4 * 1024 * MiB,
+        ge=1,
+        description="Largest bundle zip an Upload may send; a bigger one is refused as soon as "
+        "its header or its bytes pass this.",
+    )
     execution: Literal["process", "inprocess"] = Field(
         default="process",
         description="Run each model instance in a worker process of its own (default), or inside "
@@ -86,6 +95,60 @@ class ServerSettings(BaseSettings):
         default=8002, ge=0, le=65535, description="Prometheus /metrics port; null disables it."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that Upload, LoadModel, UnloadModel and DeleteModel require. "
+        "Unset: those RPCs are accepted on a loopback bind only (PERMISSION_DENIED elsewhere).",
+    )
+    inference_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that Predict, Generate, Stream, ListModels and GetModel "
+        "require; unset: they are open. The admin token is accepted wherever a token is needed.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="Server certificate chain (PEM); with tls_key_file turns TLS on."
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="Private key (PEM) of tls_cert_file."
+    )
+    tls_client_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) that client certificates must chain to; set, every client "
+        "must present one (mutual TLS).",
+    )
+
+    @field_validator("admin_token", "inference_token")
+    @classmethod
+    def _token_is_sendable(cls, token: SecretStr | None) -> SecretStr | None:
+        # gRPC metadata values are printable ASCII; an empty token would match "Bearer ".
+        if token is not None:
+            value = token.get_secret_value()
+            if not value or any(not "!" <= char <= "~" for char in value):
+                raise ValueError(
+                    "a token must be non-empty printable ASCII without spaces (unset it to "
+                    "turn the check off)"
+                )
+        return token
+
+    @model_validator(mode="after")
+    def _tls_files_go_together(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            given, missing = (
+                ("tls_cert_file", "tls_key_file")
+                if self.tls_key_file is None
+                else ("tls_key_file", "tls_cert_file")
+            )
+            raise ValueError(f"{given} is set but {missing} is not: TLS needs both")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError(
+                "tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file too"
+            )
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server listens with TLS (a certificate and key are configured)."""
+        return self.tls_cert_file is not None
 
     @property
     def unpack_dir(self) -> Path:

@@ -38,7 +38,8 @@ def _prefer_own_site_packages() -> None:
     sys.path[:] = own + [p for p in sys.path if p not in own]
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Exit when the server process goes away (parent-death signal, plus a watcher thread)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -213,7 +214,7 @@ def worker_entry(
     if spec.python:
         _prefer_own_site_packages()
     os.environ.update(spec.env)
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     logging.basicConfig(
         level=log_level,

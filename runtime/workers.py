@@ -67,6 +67,18 @@ def _unavailable(message: str, model: str) -> WorkerError:
     )
 
 
+def start_process(process: Any, python: str | None = None) -> None:
+    """Start a spawn-context process, under the interpreter ``python`` when given (a venv's)."""
+    with _SPAWN_LOCK:  # the spawn executable is process-wide: set it only around start()
+        previous = spawn.get_executable()
+        if python:
+            spawn.set_executable(python)
+        try:
+            process.start()
+        finally:
+            spawn.set_executable(previous)
+
+
 class WorkerExecutor(Executor):
     """One model instance in its own process (spawn context), supervised."""
 
@@ -115,14 +127,7 @@ class WorkerExecutor(Executor):
             name=f"modelrt-worker-{self.spec.name}-{self.spec.index}",
             daemon=True,
         )
-        with _SPAWN_LOCK:  # the spawn executable is process-wide: set it only around start()
-            previous = spawn.get_executable()
-            if self.spec.python:
-                spawn.set_executable(self.spec.python)
-            try:
-                process.start()
-            finally:
-                spawn.set_executable(previous)
+        start_process(process, self.spec.python)
         child_end.close()
         return process, Channel(parent_end)
 

@@ -302,3 +302,35 @@ def test_script_reports_errors_without_a_traceback(server, script) -> None:
     assert out == b""
     assert err.decode().startswith("error: NOT_FOUND: ")
     assert b"Traceback" not in err
+
+
+def test_upload_prints_progress_lines_then_the_stored_version(run, tmp_path: Path) -> None:
+    from tests.bundle_factory import write_bundle
+
+    bundle = write_bundle(
+        tmp_path / "src",
+        "tripler",
+        """
+        from registry import ModelRunner, register
+
+        @register("tripler")
+        class Tripler(ModelRunner):
+            def predict(self, request):
+                return {"y": request["x"] * 3}
+        """,
+    )
+
+    result = run("upload", str(bundle), "--type", "other", "--description", "x3")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("tripler 1 READY sha256:")
+    assert "uploaded [########################] 100%" in result.stderr
+    assert run("predict", "tripler", "-i", "x=[1,2]").exit_code == 0
+    assert run("delete", "tripler", "--yes").exit_code == 0
+    assert "tripler" not in run("models").stdout
+
+
+def test_upload_of_a_missing_card_word_is_one_error_line(run, tmp_path: Path) -> None:
+    result = run("upload", str(tmp_path), "--type", "astrology")
+    assert result.exit_code == 1
+    assert _last_error_line(result).startswith("error: unknown model type 'astrology'")

@@ -173,12 +173,18 @@ def test_lifecycle_calls_on_unknown_models_are_not_found(start_server, store) ->
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_upload_is_defined_but_answers_unimplemented_for_now(start_server, store) -> None:
+def test_upload_header_without_size_or_sha256_is_invalid_argument(start_server, store) -> None:
     stub = start_server(store).stub()
     header = runtime_pb2.UploadRequest(header=runtime_pb2.UploadHeader(namespace="x"))
     with pytest.raises(grpc.RpcError) as caught:
         stub.Upload(iter([header]), timeout=10)
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "total_size" in caught.value.details()
+    sized = runtime_pb2.UploadHeader(namespace="x", total_size=3, sha256="not-hex")
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Upload(iter([runtime_pb2.UploadRequest(header=sized)]), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "sha256" in caught.value.details()
 
 
 def test_requirement_mismatch_is_a_warning_by_default_and_fatal_when_strict(

@@ -141,3 +141,63 @@ def test_settings_are_frozen() -> None:
     settings = load_settings({})
     with pytest.raises(ValidationError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_tokens_come_from_the_environment_and_stay_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRT_ADMIN_TOKEN", "admin-s3cret")
+    monkeypatch.setenv("MODELRT_INFERENCE_TOKEN", "infer-s3cret")
+    settings = load_settings({})
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "admin-s3cret"
+    assert settings.inference_token is not None
+    assert settings.inference_token.get_secret_value() == "infer-s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_tokens_are_read_from_the_yaml_file(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, "admin_token: from-file\n")
+    settings = load_settings({}, path)
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "from-file"
+
+
+@pytest.mark.parametrize("token", ["", "has space", "tab\there", "caf\u00e9"])
+def test_a_token_grpc_cannot_send_is_rejected_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("MODELRT_ADMIN_TOKEN", token)
+    with pytest.raises(ValidationError, match="printable ASCII") as caught:
+        load_settings({})
+    if token:
+        assert token not in str(caught.value)
+
+
+def test_tls_certificate_without_key_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="tls_cert_file is set but tls_key_file is not"):
+        load_settings({"tls_cert_file": tmp_path / "server.crt"})
+    with pytest.raises(ValidationError, match="tls_key_file is set but tls_cert_file is not"):
+        load_settings({"tls_key_file": tmp_path / "server.key"})
+
+
+def test_tls_client_ca_needs_a_server_certificate(tmp_path: Path) -> None:
+    needs = r"tls_client_ca_file \(mutual TLS\) needs tls_cert_file"
+    with pytest.raises(ValidationError, match=needs):
+        load_settings({"tls_client_ca_file": tmp_path / "ca.crt"})
+
+
+def test_tls_is_on_with_a_certificate_and_key(tmp_path: Path) -> None:
+    assert not load_settings({}).tls
+    settings = load_settings(
+        {"tls_cert_file": tmp_path / "s.crt", "tls_key_file": tmp_path / "s.key"}
+    )
+    assert settings.tls
+
+
+def test_validation_errors_never_repeat_a_configured_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MODELRT_ADMIN_TOKEN", "admin-s3cret")
+    with pytest.raises(ValidationError) as caught:
+        load_settings({"tls_cert_file": tmp_path / "server.crt"})
+    assert "tls_key_file" in str(caught.value)
+    assert "s3cret" not in str(caught.value)

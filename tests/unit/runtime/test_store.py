@@ -1,117 +1,171 @@
-"""Tests for runtime.store: listing a model store's bundles and removing one safely."""
+"""Tests for runtime.store: versions committed by rename, manifests, state, deletes, seeds."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
 import pytest
 
-from runtime.store import remove_source, scan_store
+from runtime.store import (
+    Manifest,
+    ModelStore,
+    NamespaceOwnedError,
+    StoreError,
+    VersionExistsError,
+    check_name,
+)
 from tests.bundle_factory import write_bundle, zip_folder
 
-pytestmark = pytest.mark.timeout(10)
+pytestmark = pytest.mark.timeout(30)
 
 MODEL = "X = 1\n"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
-    folder = tmp_path / "store"
-    folder.mkdir()
-    return folder
+def store(tmp_path: Path) -> ModelStore:
+    root = tmp_path / "store"
+    root.mkdir()
+    return ModelStore(root)
 
 
-def test_scan_lists_bundle_folders_and_zips_sorted_by_name(store: Path, tmp_path: Path) -> None:
-    write_bundle(store, "beta", MODEL)
-    zip_folder(write_bundle(tmp_path / "src", "alpha", MODEL), store / "alpha.zip")
-    (store / "gamma").mkdir()  # any visible folder is a source; loading decides if it is a bundle
-
-    assert scan_store(store) == [store / "alpha.zip", store / "beta", store / "gamma"]
+def _staged(store: ModelStore, name: str = "iris") -> Path:
+    staged = store.stage()
+    write_bundle(staged, name, MODEL, folder="bundle")
+    return staged
 
 
-def test_scan_skips_dot_entries_and_other_files(store: Path) -> None:
-    write_bundle(store, "echo", MODEL)
-    (store / ".modelrt").mkdir()
-    (store / ".staging.zip").write_bytes(b"")
-    (store / "README.md").write_text("notes", encoding="utf-8")
-    (store / "bundle.tar.gz").write_bytes(b"")
-
-    assert scan_store(store) == [store / "echo"]
+def _manifest(name: str = "iris", version: str = "") -> Manifest:
+    return Manifest(name, version, sha256="ab" * 32, size=10, format="native", model_class="M")
 
 
-def test_scan_of_a_missing_store_is_empty(tmp_path: Path) -> None:
-    assert scan_store(tmp_path / "nowhere") == []
-
-
-def test_scan_of_an_empty_store_is_empty(store: Path) -> None:
-    assert scan_store(store) == []
-
-
-def test_remove_source_deletes_a_bundle_folder(store: Path) -> None:
-    bundle = write_bundle(store, "echo", MODEL, files={"weights/w.bin": b"\x00"})
-    keep = write_bundle(store, "keep", MODEL)
-
-    remove_source(store, bundle)
-
-    assert not bundle.exists()
-    assert scan_store(store) == [keep]
-
-
-def test_remove_source_deletes_a_zip(store: Path, tmp_path: Path) -> None:
-    archive = zip_folder(write_bundle(tmp_path / "src", "echo", MODEL), store / "echo.zip")
-    remove_source(store, archive)
-    assert not archive.exists()
-
-
-def test_remove_source_of_something_already_gone_is_a_no_op(store: Path) -> None:
-    remove_source(store, store / "gone")
-    assert store.is_dir()
-
-
-def test_remove_source_refuses_a_path_outside_the_store(store: Path, tmp_path: Path) -> None:
-    outside = write_bundle(tmp_path, "outside", MODEL)
-    with pytest.raises(ValueError, match="is not inside the model store"):
-        remove_source(store, outside)
-    assert outside.is_dir()
-
-
-def test_remove_source_refuses_a_path_that_climbs_out_of_the_store(
-    store: Path, tmp_path: Path
+def test_commit_places_bundle_manifest_and_state_under_namespace_and_version(
+    store: ModelStore,
 ) -> None:
-    victim = write_bundle(tmp_path, "victim", MODEL)
-    with pytest.raises(ValueError, match="is not inside the model store"):
-        remove_source(store, store / ".." / "victim")
-    assert victim.is_dir()
+    entry = store.commit(_staged(store), _manifest())
+
+    assert entry.home == store.root / "iris" / "1"
+    assert (entry.source / "model.py").read_text(encoding="utf-8") == MODEL
+    manifest = json.loads((entry.home / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["version"] == "1"
+    assert manifest["sha256"] == "ab" * 32
+    assert manifest["created"]
+    assert json.loads((entry.home / "state.json").read_text(encoding="utf-8")) == {"loaded": True}
+    assert [e.manifest for e in store.scan()] == [entry.manifest]
 
 
-def test_remove_source_refuses_the_store_itself(store: Path) -> None:
-    write_bundle(store, "echo", MODEL)
-    for target in (store, store / "echo" / ".."):
-        with pytest.raises(ValueError, match="is not inside the model store"):
-            remove_source(store, target)
-    assert (store / "echo").is_dir()
+def test_versions_count_up_and_an_explicit_one_is_kept(store: ModelStore) -> None:
+    store.commit(_staged(store), _manifest())
+    store.commit(_staged(store), _manifest())
+    store.commit(_staged(store), _manifest(version="10"))
+    store.commit(_staged(store), _manifest())
+
+    assert store.versions("iris") == ["1", "2", "10", "11"]
 
 
-def test_remove_source_deletes_a_link_inside_the_store_but_not_its_target(store: Path) -> None:
-    target = write_bundle(store, "real", MODEL)
-    link = store / "alias"
-    link.symlink_to(target, target_is_directory=True)
-
-    remove_source(store, link)
-
-    assert not link.exists()
-    assert not link.is_symlink()
-    assert (target / "model.py").is_file()
+def test_an_explicit_version_that_exists_is_refused(store: ModelStore) -> None:
+    store.commit(_staged(store), _manifest(version="3"))
+    with pytest.raises(VersionExistsError):
+        store.commit(_staged(store), _manifest(version="3"))
 
 
-def test_remove_source_refuses_a_link_that_leads_out_of_the_store(
-    store: Path, tmp_path: Path
+def test_concurrent_commits_get_distinct_versions(store: ModelStore) -> None:
+    staged = [_staged(store) for _ in range(6)]
+    threads = [threading.Thread(target=store.commit, args=(s, _manifest())) for s in staged]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert store.versions("iris") == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_a_version_stored_unloaded_stays_unloaded_until_set(store: ModelStore) -> None:
+    entry = store.commit(_staged(store), _manifest(), loaded=False)
+    assert [e.loaded for e in store.scan()] == [False]
+
+    store.set_loaded(entry, True)
+
+    assert [e.loaded for e in store.scan()] == [True]
+
+
+def test_recover_removes_staged_uploads_and_unfinished_deletes(store: ModelStore) -> None:
+    store.commit(_staged(store), _manifest())
+    half = _staged(store)  # an upload the crash interrupted
+    (store.root / ".trash" / "x").mkdir(parents=True)
+
+    store.recover()
+
+    assert half.exists() is False
+    assert not (store.root / ".staging").exists()
+    assert not (store.root / ".trash").exists()
+    assert store.versions("iris") == ["1"]
+
+
+def test_a_version_folder_without_a_manifest_is_not_served(store: ModelStore) -> None:
+    store.commit(_staged(store), _manifest())
+    (store.root / "iris" / "7" / "bundle").mkdir(parents=True)  # never committed
+
+    assert store.versions("iris") == ["1"]
+
+
+def test_remove_deletes_one_version_then_the_namespace_with_the_last(store: ModelStore) -> None:
+    first = store.commit(_staged(store), _manifest())
+    second = store.commit(_staged(store), _manifest())
+
+    store.remove(first)
+    assert store.versions("iris") == ["2"]
+    store.remove(second)
+
+    assert store.scan() == []
+    assert not (store.root / "iris").exists()
+    assert list((store.root / ".trash").iterdir()) == []
+
+
+def test_seed_bundles_are_listed_beside_managed_namespaces(
+    store: ModelStore, tmp_path: Path
 ) -> None:
-    outside = write_bundle(tmp_path, "outside", MODEL)
-    link = store / "alias"
-    link.symlink_to(outside, target_is_directory=True)
+    write_bundle(store.root, "beta", MODEL)
+    zip_folder(write_bundle(tmp_path / "src", "alpha", MODEL), store.root / "alpha.zip")
+    store.commit(_staged(store), _manifest("gamma"))
+    (store.root / "README.md").write_text("notes", encoding="utf-8")
 
-    with pytest.raises(ValueError, match="is not inside the model store"):
-        remove_source(store, link)
+    entries = store.scan()
 
-    assert (outside / "model.py").is_file()
+    assert [(e.source.name, e.managed) for e in entries] == [
+        ("alpha.zip", False),
+        ("beta", False),
+        ("bundle", True),
+    ]
+
+
+def test_a_seed_folder_blocks_a_managed_namespace_of_the_same_name(store: ModelStore) -> None:
+    write_bundle(store.root, "iris", MODEL)
+    with pytest.raises(NamespaceOwnedError):
+        store.commit(_staged(store), _manifest())
+
+
+def test_remove_deletes_a_seed_folder_and_a_seed_zip(store: ModelStore, tmp_path: Path) -> None:
+    write_bundle(store.root, "beta", MODEL)
+    zip_folder(write_bundle(tmp_path / "src", "alpha", MODEL), store.root / "alpha.zip")
+    for entry in store.scan():
+        store.remove(entry)
+    assert store.scan() == []
+
+
+def test_remove_refuses_a_seed_link_that_leads_out_of_the_store(
+    store: ModelStore, tmp_path: Path
+) -> None:
+    outside = write_bundle(tmp_path / "elsewhere", "victim", MODEL)
+    (store.root / "link").symlink_to(outside, target_is_directory=True)
+    (entry,) = store.scan()
+    with pytest.raises(ValueError, match="not inside the model store"):
+        store.remove(entry)
+    assert (outside / "model.py").exists()
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "-x", "x" * 129, "sp ace"])
+def test_unsafe_names_are_refused(bad: str) -> None:
+    with pytest.raises(StoreError):
+        check_name("namespace", bad)

@@ -1,0 +1,1 @@
+"""The framework side of bundle templates: one module per framework."""

@@ -1,0 +1,1 @@
+"""The model-type side of bundle templates: one module per model type."""
