@@ -8,18 +8,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loader.config import BundleConfig, parse_config, read_yaml
+from loader.config import BundleConfig
 from loader.errors import BundleError
+from loader.formats import FORMATS, format_named
 from loader.importer import BundlePackage
 from loader.layout import detect_layout
-from loader.requirements import (
-    check_requirements,
-    describe_import_error,
-    enforce_requirements,
-)
+from loader.requirements import check_requirements, enforce_requirements
 from loader.unpack import UnpackLimits, check_folder, safe_unpack
-from registry.errors import ModelrtError
-from registry.registry import Registry
 from registry.runner import ModelRunner, capabilities
 
 logger = logging.getLogger(__name__)
@@ -85,9 +80,8 @@ def prepare_bundle(source: Path, work_dir: Path, limits: UnpackLimits) -> Prepar
     else:
         raise BundleError(f"{source.name}: a bundle is a folder or a .zip file")
     try:
-        layout = detect_layout(folder)
-        assert layout.config_file is not None
-        config = parse_config(read_yaml(layout.config_file), layout.config_file.name)
+        layout = detect_layout(folder, [kind.detect for kind in FORMATS])
+        config = format_named(layout.format).read_config(layout)
     except BaseException:
         if unpacked:
             shutil.rmtree(folder, ignore_errors=True)
@@ -95,33 +89,21 @@ def prepare_bundle(source: Path, work_dir: Path, limits: UnpackLimits) -> Prepar
     return PreparedBundle(source, layout.code_root, layout.format, config, unpacked)
 
 
+def requirements_of(prepared: PreparedBundle) -> Path | None:
+    """The bundle's requirements file (its name depends on the format), if any."""
+    return format_named(prepared.format).requirements(prepared.root)
+
+
 def import_bundle(prepared: PreparedBundle, *, strict_requirements: bool) -> BundleSpec:
     """Check requirements, import the bundle's code and find the class for its namespace."""
-    requirements = prepared.root / "requirements.txt"
-    problems = check_requirements(requirements) if requirements.is_file() else []
+    kind = format_named(prepared.format)
+    requirements = kind.requirements(prepared.root)
+    problems = check_requirements(requirements, ignore=kind.provided) if requirements else []
     warnings = enforce_requirements(problems, strict=strict_requirements)
     package = BundlePackage(prepared.root)
     try:
-        try:
-            package.import_module("model")
-        except ModelrtError:
-            raise
-        except ImportError as exc:
-            raise BundleError(describe_import_error(exc, problems)) from exc
-        except Exception as exc:
-            logger.exception("importing bundle %s failed", prepared.source)
-            raise BundleError(f"importing model.py failed: {type(exc).__name__}: {exc}") from exc
-        registry = Registry()
-        for module in package.modules():
-            registry.collect(module)
-        runner = registry.runners.get(prepared.name)
-        if runner is None:
-            found = ", ".join(registry.namespaces()) or "none"
-            raise BundleError(
-                f"the config names model {prepared.name!r} but model.py registers no model under"
-                f" that namespace (registered: {found}); use @register({prepared.name!r})"
-            )
+        runner, schema = kind.load(prepared, package, problems)
     except BaseException:
         package.unmount()
         raise
-    return BundleSpec(prepared, runner, registry.schemas.get(prepared.name), package, warnings)
+    return BundleSpec(prepared, runner, schema, package, warnings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,18 +20,14 @@ class Layout:
     config_file: Path | None
 
 
-def _native(root: Path) -> Layout | None:
+def native_layout(root: Path) -> Layout | None:
+    """modelrt's own layout: model.py and modelrt.yaml (or config.yaml) at the top."""
     if not (root / "model.py").is_file():
         return None
     for name in NATIVE_CONFIG_NAMES:
         if (root / name).is_file():
             return Layout("native", root, root / name)
     return None
-
-
-# Later layouts (Gesund-style zips, Clarifai-style folders) add a detector here, most specific
-# first; each returns None when the folder is not of its kind.
-DETECTORS: tuple[Callable[[Path], Layout | None], ...] = (_native,)
 
 
 def bundle_root(folder: Path) -> Path:
@@ -42,10 +38,13 @@ def bundle_root(folder: Path) -> Path:
     return folder
 
 
-def detect_layout(folder: Path) -> Layout:
-    """Return the layout of the bundle in ``folder``; BundleError says what a bundle needs."""
+def detect_layout(
+    folder: Path, detectors: Sequence[Callable[[Path], Layout | None]] = (native_layout,)
+) -> Layout:
+    """The layout of the bundle in ``folder`` (the first detector that knows it); BundleError
+    says what a bundle needs. loader.formats passes every format's detector."""
     root = bundle_root(folder)
-    for detect in DETECTORS:
+    for detect in detectors:
         layout = detect(root)
         if layout is not None:
             return layout

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loader.bundle import PreparedBundle
+from loader.bundle import PreparedBundle, requirements_of
 from runtime.devices import GpuInventory
 from runtime.executor import InstanceSpec
 from runtime.placement import GpuLedger, place
@@ -56,8 +56,8 @@ class InstancePlanner:
 
     async def interpreter(self, prepared: PreparedBundle) -> tuple[str | None, list[str]]:
         """The Python that runs the bundle (its venv's, or None for the server's) and notes."""
-        requirements = prepared.root / "requirements.txt"
-        if self.venv_dir is None or not requirements.is_file():
+        requirements = requirements_of(prepared)
+        if self.venv_dir is None or requirements is None:
             return None, []
         env = await asyncio.to_thread(self.make_env, requirements, self.venv_dir)
         return str(env.python), list(env.notes)
