@@ -83,6 +83,10 @@ class ModelServer:
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
             ("grpc.so_reuseport", 0),
+            # A fixed receive window per call instead of gRPC's growing one (BDP probing): what a
+            # client can push ahead of the servicer stays bounded, e.g. during a big Upload.
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", settings.stream_window_bytes),
         ]
         # No interceptor unless something can be refused: the default hot path pays nothing.
         interceptors = [AuthInterceptor(policy)] if policy.enforces else []

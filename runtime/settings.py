@@ -61,6 +61,12 @@ class ServerSettings(BaseSettings):
     max_compression_ratio: int = Field(
         default=200, gt=1, description="Unpack limit: uncompressed/compressed size ratio."
     )
+    stream_window_bytes: int = Field(
+        default=4 * MiB,
+        ge=64 * 1024,
+        description="Bytes a client may send on one call ahead of the server reading them (the "
+        "HTTP/2 receive window): bounds memory per call; raise it for fast long-distance links.",
+    )
     max_upload_bytes: int = Field(
         default=4 * 1024 * MiB,
         ge=1,

@@ -54,6 +54,8 @@ HEAVY = """
             return {}
 """
 
+WARM = HEAVY.replace("heavy", "warm").replace("Heavy", "Warm")
+
 SLOW_IMPORT = """
     import time
     time.sleep(60)
@@ -251,6 +253,8 @@ def test_a_256_mib_upload_raises_peak_rss_by_less_than_64_mib(serve, tmp_path: P
                 weights.write(os.urandom(MiB))
     served = serve(store)
     pid = served.process.pid
+    with Client(served.address, timeout=60) as client:  # first use: lazy imports, thread pools
+        client.upload(write_bundle(tmp_path / "warm", "warm", WARM), skip_load=True)
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak to the current RSS
     before = _rss_mib(pid)
 
