@@ -100,7 +100,7 @@ def import_bundle(prepared: PreparedBundle, *, strict_requirements: bool) -> Bun
     requirements = kind.requirements(prepared.root)
     problems = check_requirements(requirements, ignore=kind.provided) if requirements else []
     warnings = enforce_requirements(problems, strict=strict_requirements)
-    package = BundlePackage(prepared.root)
+    package = kind.mount(prepared.root)
     try:
         runner, schema = kind.load(prepared, package, problems)
     except BaseException:

@@ -71,6 +71,18 @@ class InstanceGroup(_Strict):
     )
 
 
+class OutputSpec(_Strict):
+    """One named tensor output of a no-code (weights-only) bundle.
+
+    ``source`` says where it comes from: an ONNX graph output or SavedModel signature key, a
+    scikit-learn method (``predict_proba``), or a position (``"1"``) in a tuple result; by
+    default the name itself (or the model's single result).
+    """
+
+    name: str
+    source: str | None = None
+
+
 class BundleConfig(_Strict):
     """modelrt.yaml. Unknown keys are errors, so a typo never silently falls back to a default.
 
@@ -88,6 +100,23 @@ class BundleConfig(_Strict):
     batching: BatchingConfig = BatchingConfig()
     instances: tuple[InstanceGroup, ...] = (InstanceGroup(),)
     parameters: dict[str, Any] = Field(default_factory=dict)
+    weights: str | None = Field(
+        default=None,
+        description="Weights file or SavedModel folder, relative to the bundle; by default the"
+        " only one the bundle holds. Used by bundles without model.py and by load_weights().",
+    )
+    outputs: tuple[OutputSpec, ...] | None = Field(
+        default=None,
+        description="Named outputs of a bundle without model.py; by default the framework's own"
+        " (ONNX graph outputs; label/probabilities for scikit-learn; 'output' otherwise).",
+    )
+    architecture: str | None = Field(
+        default=None,
+        description="'module:Class' in the bundle that a PyTorch state dict belongs to, for a"
+        " bundle without model.py; built with architecture_config as keyword arguments.",
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+    )
+    architecture_config: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -13,12 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loader.clarifai import clarifai_config, clarifai_layout, clarifai_load
+from loader.code import import_code
 from loader.config import BundleConfig, parse_config, read_yaml
 from loader.errors import BundleError
+from loader.frameworks.weights_bundle import weights_config, weights_load
+from loader.gesund import (
+    PLATFORM_REQUIREMENTS,
+    REQUIREMENT_FILES,
+    GesundPackage,
+    gesund_config,
+    gesund_layout,
+    gesund_load,
+)
 from loader.importer import BundlePackage
-from loader.layout import Layout, native_layout
-from loader.requirements import RequirementProblem, describe_import_error
-from registry.errors import ModelrtError
+from loader.layout import Layout, native_layout, weights_only
+from loader.requirements import RequirementProblem
 from registry.registry import Registry
 from registry.runner import ModelRunner
 
@@ -42,6 +52,8 @@ class BundleFormat:
     requirement_files: tuple[str, ...] = ("requirements.txt",)
     #: Requirement names that are the platform's own modules, never checked or installed.
     provided: frozenset[str] = frozenset()
+    #: Mounts the bundle's code as a package (a format may provide platform modules to it).
+    mount: Callable[[Path], BundlePackage] = BundlePackage
 
     def requirements(self, root: Path) -> Path | None:
         """The bundle's requirements file, if it has one."""
@@ -53,26 +65,17 @@ class BundleFormat:
 
 def _native_config(layout: Layout) -> BundleConfig:
     assert layout.config_file is not None
+    if weights_only(layout.code_root):  # no model.py: the built-in WeightsModel serves it
+        return weights_config(layout)
     return parse_config(read_yaml(layout.config_file), layout.config_file.name)
-
-
-def import_model_module(package: BundlePackage, problems: list[RequirementProblem]) -> None:
-    """Import the bundle's ``model`` module; failures become a BundleError naming the cause."""
-    try:
-        package.import_module("model")
-    except ModelrtError:
-        raise
-    except ImportError as exc:
-        raise BundleError(describe_import_error(exc, problems)) from exc
-    except Exception as exc:
-        logger.exception("importing %s failed", package.root)
-        raise BundleError(f"importing model.py failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _native_load(
     prepared: PreparedBundle, package: BundlePackage, problems: list[RequirementProblem]
 ) -> Loaded:
-    import_model_module(package, problems)
+    if weights_only(prepared.root):
+        return weights_load(prepared, package, problems)
+    import_code(package, "model", problems)
     registry = Registry()
     for module in package.modules():
         registry.collect(module)
@@ -87,9 +90,23 @@ def _native_load(
 
 
 NATIVE = BundleFormat("native", native_layout, _native_config, _native_load)
+#: config.yaml with a ``model: {id, model_type_id}`` mapping and 1/model.py; before NATIVE, which
+#: also accepts config.yaml with model.py (loader/clarifai).
+CLARIFAI = BundleFormat("clarifai", clarifai_layout, clarifai_config, clarifai_load)
+#: model.py registered with @modelservice.register_module, reqs.txt, no modelrt config; after
+#: NATIVE (a modelrt config makes a bundle native). Platform modules are mounted per bundle.
+GESUND = BundleFormat(
+    "gesund",
+    gesund_layout,
+    gesund_config,
+    gesund_load,
+    requirement_files=REQUIREMENT_FILES,
+    provided=PLATFORM_REQUIREMENTS,
+    mount=GesundPackage,
+)
 
 # Most specific first: each detector returns None when a folder is not of its kind.
-FORMATS: tuple[BundleFormat, ...] = (NATIVE,)
+FORMATS: tuple[BundleFormat, ...] = (CLARIFAI, NATIVE, GESUND)
 
 
 def format_named(name: str) -> BundleFormat:

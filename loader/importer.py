@@ -40,6 +40,10 @@ class _BundleImport:
     def __init__(self, package: str, siblings: frozenset[str]) -> None:
         self.package = package
         self.siblings = siblings
+        #: Top-level names served by a stand-in module (see BundlePackage.provide).
+        self.provided: dict[str, str | ModuleType] = {}
+        #: Names every bundle module sees as builtins (fallbacks its own globals shadow).
+        self.extra_builtins: dict[str, Any] = {}
 
     def __call__(
         self,
@@ -57,7 +61,50 @@ class _BundleImport:
                 builtins.__import__(full, globals, locals, fromlist, 0)
                 return module
             return sys.modules[f"{self.package}.{top}"]
+        if level == 0 and top in self.provided:
+            return self._provided_import(name, top, fromlist)
         return builtins.__import__(name, globals, locals, fromlist or (), level)
+
+    def _provided_import(self, name: str, top: str, fromlist: Sequence[str] | None) -> ModuleType:
+        stand_in = self.provided[top]
+        if isinstance(stand_in, ModuleType):
+            return _from_module(stand_in, name, fromlist)
+        target = stand_in + name[len(top) :]
+        try:
+            module = importlib.import_module(target)
+            if fromlist:
+                builtins.__import__(target, None, None, fromlist, 0)  # submodules it names
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith(stand_in):
+                raise
+            missing = top + (exc.name or "")[len(stand_in) :]
+            raise ModuleNotFoundError(
+                f"No module named {missing!r} ({top} is not installed, and modelrt's stand-in"
+                " does not provide that module)",
+                name=missing,
+            ) from None
+        return module if fromlist else importlib.import_module(stand_in)
+
+
+def _from_module(stand_in: ModuleType, name: str, fromlist: Sequence[str] | None) -> ModuleType:
+    """``import name`` served by a module object private to one bundle (never in sys.modules):
+    its submodules are its attributes (``register.register``); one it lacks is imported as usual
+    (a stand-in wrapping a real package, such as ``torch.utils.tensorboard``)."""
+    parts = name.split(".")
+    module = stand_in
+    for depth in range(2, len(parts) + 1):
+        inner = getattr(module, parts[depth - 1], None)
+        if not isinstance(inner, ModuleType):
+            try:
+                inner = importlib.import_module(".".join(parts[:depth]))
+            except ModuleNotFoundError:
+                raise ModuleNotFoundError(
+                    f"No module named {name!r} (modelrt's stand-in does not provide it)", name=name
+                ) from None
+        module = inner
+    if fromlist and sys.modules.get(module.__name__) is module:  # a real module: usual rules
+        builtins.__import__(module.__name__, None, None, fromlist, 0)
+    return module if fromlist else stand_in
 
 
 class _BundleLoader(importlib.machinery.SourceFileLoader):
@@ -69,6 +116,7 @@ class _BundleLoader(importlib.machinery.SourceFileLoader):
 
     def exec_module(self, module: ModuleType) -> None:
         scoped = dict(vars(builtins))
+        scoped.update(self.bundle_import.extra_builtins)
         scoped["__import__"] = self.bundle_import
         module.__dict__["__builtins__"] = scoped
         super().exec_module(module)
@@ -112,14 +160,37 @@ class BundlePackage:
     '_modelrt_bundle_3f2a..._0.model'
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        provided: Mapping[str, str | ModuleType] | None = None,
+        extra_builtins: Mapping[str, Any] | None = None,
+    ) -> None:
         self.root = root.resolve()
         digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:10]
         self.name = f"_modelrt_bundle_{digest}_{next(_counter)}"
         self._import = _BundleImport(self.name, sibling_names(self.root))
+        # Before the package's __init__.py runs: it may import model.py, and so the platform.
+        self._import.provided.update(provided or {})
+        self._import.extra_builtins.update(extra_builtins or {})
         self._finder = _BundleFinder(self.name, self.root, self._import)
         sys.meta_path.insert(0, self._finder)
         importlib.import_module(self.name)
+
+    def provide(self, modules: Mapping[str, str | ModuleType]) -> None:
+        """Serve bundle imports of top-level ``name`` (and its submodules) from a stand-in.
+
+        For platform modules a bundle's format supplies when they are not installed; ``modules``
+        maps the top-level name to the stand-in package, or to a module object private to this
+        bundle (its submodules are its attributes). A sibling of the same name still wins, and
+        nothing outside this bundle's code sees the stand-in. ``BundlePackage(root, provided=...)``
+        does the same before the package's ``__init__.py`` runs; ``extra_builtins`` there are
+        fallback names every bundle module sees (its own globals shadow them).
+
+        >>> pkg.provide({"clarifai": "loader.clarifai.sdk"})  # doctest: +SKIP
+        """
+        self._import.provided.update(modules)
 
     def import_module(self, relative: str) -> ModuleType:
         """Import ``relative`` (e.g. "model" or "1.model") from the bundle."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loader.errors import BundleError
+from loader.frameworks.kinds import weights_candidates
 
 NATIVE_CONFIG_NAMES = ("modelrt.yaml", "modelrt.yml", "config.yaml")
 
@@ -21,13 +22,30 @@ class Layout:
 
 
 def native_layout(root: Path) -> Layout | None:
-    """modelrt's own layout: model.py and modelrt.yaml (or config.yaml) at the top."""
+    """modelrt's own layout: model.py and modelrt.yaml (or config.yaml) at the top; or, for a
+    model with no code at all, the config and weights without model.py (weights_only_layout)."""
     if not (root / "model.py").is_file():
+        return weights_only_layout(root)
+    for name in NATIVE_CONFIG_NAMES:
+        if (root / name).is_file():
+            return Layout("native", root, root / name)
+    return None
+
+
+def weights_only_layout(root: Path) -> Layout | None:
+    """A native bundle with no model code: the config and weights, and no model.py at the top or
+    one folder down (a model.py there is another format's code)."""
+    if any(root.glob("*/model.py")) or not weights_candidates(root):
         return None
     for name in NATIVE_CONFIG_NAMES:
         if (root / name).is_file():
             return Layout("native", root, root / name)
     return None
+
+
+def weights_only(root: Path) -> bool:
+    """Whether the native bundle at ``root`` is served from its weights (it has no model.py)."""
+    return not (root / "model.py").is_file()
 
 
 def bundle_root(folder: Path) -> Path:
@@ -51,5 +69,6 @@ def detect_layout(
     present = ", ".join(sorted(p.name for p in root.iterdir())[:10]) or "nothing"
     raise BundleError(
         f"{folder.name}: not a model bundle: expected model.py with modelrt.yaml (or config.yaml)"
-        f" at the top level; found {present}"
+        " at the top level, or the config with a weights file and no model.py;"
+        f" found {present}"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ class ModelContext:
     ``bundle_dir`` is the unpacked bundle (open weights relative to it), ``config`` the bundle's
     config as a plain dict, ``parameters`` its free-form ``parameters`` section, and ``device``
     the device the runtime assigned ("cpu" or "cuda:N"): models never choose their device.
+    ``weights_loader`` is the runtime's framework loader behind ``load_weights`` (injected, since
+    the model-author API depends on no loader code).
     """
 
     name: str
@@ -32,10 +34,29 @@ class ModelContext:
     config: Mapping[str, Any] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("modelrt.model"))
+    #: ``(bundle_dir, name, device, **options) -> model``; set by the runtime.
+    weights_loader: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
 
     def path(self, relative: str) -> Path:
         """Return a path inside the bundle, e.g. ``self.context.path("weights/model.onnx")``."""
         return self.bundle_dir / relative
+
+    def load_weights(self, name: str | None = None, **options: Any) -> Any:
+        """Load the bundle's weights onto this instance's device with the framework's loader.
+
+        ``name`` is relative to the bundle; by default the config's ``weights``, else the one
+        weights file the bundle holds (.onnx, .pt/.pth, .h5/.keras, SavedModel folder,
+        .joblib/.pkl/.sklearn). ``options``: ``framework``, ``architecture`` (the class a PyTorch
+        state dict belongs to) and ``config`` (its constructor's keyword arguments).
+
+        >>> self.session = self.context.load_weights()  # doctest: +SKIP
+        >>> self.net = self.context.load_weights("net.pt", architecture=Net)  # doctest: +SKIP
+        """
+        if self.weights_loader is None:
+            raise RuntimeError("load_weights needs the runtime's loader; this context has none")
+        if name is None:
+            name = self.config.get("weights")
+        return self.weights_loader(self.bundle_dir, name, self.device, **options)
 
 
 @dataclass(frozen=True)

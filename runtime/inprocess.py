@@ -18,6 +18,7 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 from loader.bundle import BundleSpec, import_bundle
+from loader.frameworks import load_bundle_weights
 from registry.errors import HookNotImplementedError, ModelrtError
 from registry.runner import ModelContext, ModelRunner, Request, implemented_hooks
 from runtime.errors import ModelExecutionError, model_failure
@@ -84,6 +85,7 @@ class InProcessExecutor(Executor):
             config=prepared.config.model_dump(mode="json"),
             parameters=dict(prepared.config.parameters),
             logger=logging.getLogger(f"modelrt.model.{prepared.name}"),
+            weights_loader=load_bundle_weights,
         )
 
     # -- running callables in the right place -------------------------------------------------

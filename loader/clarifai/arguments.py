@@ -1,0 +1,234 @@
+"""modelrt request values -> the typed arguments of a model method (str, Image, list[int], ...).
+
+Wire values arrive as numpy arrays, bytes, str or JSON; each is converted to the argument's
+type hint or refused with an INVALID_ARGUMENT that names the input.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, get_args, get_origin
+
+import numpy as np
+
+from loader.clarifai.signatures import METHOD_PARAMETER, Argument, MethodSpec
+from loader.clarifai.types import (
+    MEDIA_TYPES,
+    is_pil_image,
+    optional_inner,
+    platform_name,
+    type_name,
+)
+from registry.errors import InvalidInputError
+from registry.runner import Request
+
+
+class _MismatchError(Exception):
+    """A value does not convert to a type (turned into InvalidInputError with the input name)."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} tensor"
+    if isinstance(value, bytes | str):
+        return "bytes" if isinstance(value, bytes) else "text"
+    return f"JSON {type(value).__name__}"
+
+
+def _scalar(value: Any) -> Any:
+    """A one-element tensor as its Python value (numbers often arrive as tensors)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return value.reshape(()).item()
+    return value
+
+
+def _pil(value: Any) -> Any:
+    from PIL import Image as PILImage
+
+    if isinstance(value, np.ndarray):
+        return PILImage.fromarray(value)
+    try:
+        return PILImage.open(io.BytesIO(value))
+    except Exception as exc:
+        raise _MismatchError(f"bytes are not an image PIL can open: {exc}") from None
+
+
+def _platform(value: Any, annotation: Any, name: str) -> Any:
+    if name in MEDIA_TYPES:
+        if isinstance(value, bytes):
+            return annotation(bytes=value)
+        if isinstance(value, str):
+            return annotation(url=value)
+        if name == "Image" and isinstance(value, np.ndarray):
+            return annotation.from_numpy(value)
+    elif name == "Text":
+        if isinstance(value, str):
+            return annotation(value)
+        if isinstance(value, Mapping):
+            return annotation(value.get("text", ""), value.get("url"))
+    elif name == "Concept" and isinstance(value, Mapping):
+        return annotation(name=value["name"], value=value.get("value", 1.0), id=value.get("id"))
+    elif name == "Region" and isinstance(value, Mapping):
+        concept = _concept_type(annotation)
+        concepts = [convert(c, concept) for c in value.get("concepts", [])]
+        return annotation(
+            box=value.get("box"), concepts=concepts or None, text=value.get("text"),
+            id=value.get("id"), track_id=value.get("track_id"),
+        )  # fmt: skip
+    elif name == "NamedFields" and isinstance(value, Mapping):
+        fields = getattr(annotation, "__annotations__", {})
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise _MismatchError(f"unknown field {unknown[0]!r} (fields: {', '.join(fields)})")
+        return annotation(**{key: convert(value[key], fields[key]) for key in value})
+    elif name == "JSON":
+        return annotation(value)
+    raise _MismatchError(f"cannot convert {_kind(value)} to {name}")
+
+
+def _concept_type(region_type: Any) -> Any:
+    """The Concept class that goes with a Region class (same SDK, real or stand-in)."""
+    return sys.modules[region_type.__module__].Concept
+
+
+def _builtin(value: Any, annotation: Any) -> Any:
+    value = _scalar(value) if annotation in (str, int, float, bool) else value
+    if annotation is str and isinstance(value, str):
+        return value
+    if annotation is bool and isinstance(value, bool):
+        return value
+    if annotation is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if annotation is bytes and isinstance(value, bytes | str):
+        return value if isinstance(value, bytes) else value.encode()
+    if annotation is dict and isinstance(value, Mapping):
+        return dict(value)
+    if annotation in (list, tuple) and isinstance(value, list | np.ndarray):
+        return annotation(value.tolist() if isinstance(value, np.ndarray) else value)
+    raise _MismatchError(f"cannot convert {_kind(value)} to {type_name(annotation)}")
+
+
+def convert(value: Any, annotation: Any) -> Any:
+    """Convert one wire value to ``annotation``; raises _MismatchError saying why not."""
+    if annotation is Any:
+        return value
+    members = optional_inner(annotation)
+    if members is not None:
+        if value is None:
+            return None
+        for member in members:
+            try:
+                return convert(value, member)
+            except _MismatchError:
+                continue
+        raise _MismatchError(f"cannot convert {_kind(value)} to {type_name(annotation)}")
+    origin, args = get_origin(annotation), get_args(annotation)
+    origin = {Sequence: list, Mapping: dict}.get(origin, origin)
+    if origin in (list, tuple) and isinstance(value, list | np.ndarray):
+        items = value.tolist() if isinstance(value, np.ndarray) else value
+        inner = args[0] if args else Any
+        return origin(convert(item, inner) for item in items)
+    if origin is dict and isinstance(value, Mapping):
+        inner = args[1] if len(args) == 2 else Any
+        return {key: convert(item, inner) for key, item in value.items()}
+    if annotation is np.ndarray or origin is np.ndarray:
+        if isinstance(value, np.ndarray):
+            return value
+        return np.asarray(_pil(value)) if isinstance(value, bytes) else np.asarray(value)
+    if is_pil_image(annotation):
+        return _pil(value)
+    name = platform_name(annotation)
+    if name is not None:
+        return _platform(value, annotation, name)
+    return _builtin(value, annotation)
+
+
+def _check_bounds(argument: Argument, value: Any) -> None:
+    param = argument.param
+    if param is None:
+        return
+    low, high = getattr(param, "min_value", None), getattr(param, "max_value", None)
+    choices = getattr(param, "choices", None)
+    problem = None
+    if low is not None and isinstance(value, int | float) and value < low:
+        problem = f"must be at least {low}"
+    elif high is not None and isinstance(value, int | float) and value > high:
+        problem = f"must be at most {high}"
+    elif choices and value not in choices:
+        problem = f"must be one of {list(choices)}"
+    if problem:
+        raise InvalidInputError(
+            f"{argument.name!r} {problem}, got {value!r}", metadata={"input": argument.name}
+        )
+
+
+def argument_value(argument: Argument, value: Any, method: str) -> Any:
+    """Convert the value sent for ``argument``; InvalidInputError names the input."""
+    try:
+        converted = convert(value, argument.annotation)
+    except _MismatchError as exc:
+        raise InvalidInputError(
+            f"input {argument.name!r} of method {method!r}: {exc}",
+            metadata={"input": argument.name},
+        ) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"input {argument.name!r} of method {method!r}: cannot convert to"
+            f" {type_name(argument.annotation)}: {exc}",
+            metadata={"input": argument.name},
+        ) from None
+    _check_bounds(argument, converted)
+    return converted
+
+
+def call_arguments(spec: MethodSpec, request: Request) -> dict[str, Any]:
+    """Keyword arguments for ``spec`` from a request: inputs by name, then parameters, then
+    defaults (a ``Param``'s default). An input naming no argument is refused, a parameter naming
+    none is ignored. The streamed argument is left out."""
+    parameters = {k: v for k, v in request.parameters.items() if k != METHOD_PARAMETER}
+    names = {arg.name for arg in spec.arguments}
+    # Parameters are free-form (a client may send max_tokens to any model); inputs are not.
+    unknown = sorted(set(request.inputs) - names)
+    if unknown:
+        raise InvalidInputError(
+            f"method {spec.name!r} has no argument {unknown[0]!r}; it takes {spec.describe()}",
+            metadata={"input": unknown[0]},
+        )
+    kwargs: dict[str, Any] = {}
+    for arg in spec.arguments:
+        if arg.streamed:
+            continue
+        if arg.name in request.inputs:
+            kwargs[arg.name] = argument_value(arg, request.inputs[arg.name], spec.name)
+        elif arg.name in parameters:
+            kwargs[arg.name] = argument_value(arg, parameters[arg.name], spec.name)
+        elif not arg.required:
+            kwargs[arg.name] = arg.default
+        else:
+            raise InvalidInputError(
+                f"missing input {arg.name!r}: method {spec.name!r} takes {spec.describe()}",
+                metadata={"input": arg.name},
+            )
+    return kwargs
+
+
+def streamed_items(spec: MethodSpec, first: Request, rest: Iterator[Request]) -> Iterator[Any]:
+    """The streamed argument's values: one per request, the first request's included."""
+    argument = spec.streamed
+    assert argument is not None
+    yield _stream_value(spec, argument, first, 0)
+    for index, request in enumerate(rest, start=1):
+        yield _stream_value(spec, argument, request, index)
+
+
+def _stream_value(spec: MethodSpec, argument: Argument, request: Request, index: int) -> Any:
+    if argument.name in request.inputs:
+        return argument_value(argument, request.inputs[argument.name], spec.name)
+    raise InvalidInputError(
+        f"stream request {index} has no input {argument.name!r} (method {spec.describe()})",
+        metadata={"input": argument.name},
+    )

@@ -1,0 +1,92 @@
+"""Loads a Clarifai-style folder: checks checkpoints, imports 1/model.py, wraps its class."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from loader.clarifai.adapter import ClarifaiRunner, check_constructible
+from loader.clarifai.checkpoints import shipped_checkpoints
+from loader.clarifai.config import bundle_config, read_clarifai_config
+from loader.clarifai.layout import model_module
+from loader.clarifai.proto_style import proto_hooks, proto_runner
+from loader.clarifai.pythonic import method_runner
+from loader.clarifai.signatures import method_specs
+from loader.clarifai.types import platform_name
+from loader.code import import_code
+from loader.config import BundleConfig
+from loader.errors import BundleError
+from loader.importer import BundlePackage
+from loader.layout import Layout
+from loader.requirements import RequirementProblem
+from registry.runner import ModelRunner
+
+if TYPE_CHECKING:
+    from loader.bundle import PreparedBundle
+
+logger = logging.getLogger(__name__)
+
+#: The package that stands in for the ``clarifai`` SDK when it is not installed.
+SDK_STAND_IN = "loader.clarifai.sdk"
+_BASES = ("ModelClass", "ModelRunner")
+
+
+def clarifai_config(layout: Layout) -> BundleConfig:
+    """The BundleConfig of a Clarifai-style folder (config.yaml validated; no code run)."""
+    config = read_clarifai_config(layout.code_root)
+    model_module(layout.code_root)  # a folder without model code fails here, not at load
+    return bundle_config(config)
+
+
+def find_model_class(module: ModuleType) -> type:
+    """The one class in ``module`` built on the platform's ModelClass or ModelRunner."""
+    candidates = [
+        value
+        for value in vars(module).values()
+        if inspect.isclass(value)
+        and value.__module__ == module.__name__
+        and platform_name(value) in _BASES
+    ]
+    leaves = [c for c in candidates if not any(o is not c and issubclass(o, c) for o in candidates)]
+    if len(leaves) == 1:
+        return leaves[0]
+    path = module.__name__.partition(".")[2].replace(".", "/") + ".py"
+    if not leaves:
+        raise BundleError(
+            f"{path} defines no model class: subclass ModelClass (from"
+            " clarifai.runners.models.model_class) or ModelRunner"
+        )
+    names = ", ".join(sorted(c.__name__ for c in leaves))
+    raise BundleError(f"{path} defines several model classes ({names}); keep exactly one")
+
+
+def runner_for(model_class: type, concept_names: dict[str, str]) -> type[ClarifaiRunner]:
+    """The adapter for either API style: marked methods, else proto-style hooks."""
+    check_constructible(model_class)
+    methods = method_specs(model_class)
+    if methods:
+        return method_runner(model_class, methods)
+    hooks = proto_hooks(model_class)
+    if hooks:
+        return proto_runner(model_class, hooks, concept_names)
+    raise BundleError(
+        f"model class {model_class.__name__} has no @ModelClass.method methods and no"
+        " predict/generate/stream(request) methods"
+    )
+
+
+def clarifai_load(
+    prepared: PreparedBundle, package: BundlePackage, problems: list[RequirementProblem]
+) -> tuple[type[ModelRunner], type | None]:
+    """Import the folder's model code and return the adapter class that serves it."""
+    config = read_clarifai_config(prepared.root)
+    checkpoints = shipped_checkpoints(prepared.root, config.checkpoints)
+    if checkpoints is not None:
+        logger.info("%s: checkpoints served from %s", config.name, checkpoints)
+    if importlib.util.find_spec("clarifai") is None:
+        package.provide({"clarifai": SDK_STAND_IN})
+    module = import_code(package, model_module(prepared.root), problems)
+    return runner_for(find_model_class(module), config.concept_names()), None
