@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent
+#: The pip extra of modelrt that installs a module a build script imports.
+EXTRAS = {"onnx": "onnx", "torch": "torch", "keras": "tensorflow", "sklearn": "sklearn"}
 
 
 def build_example(folder: Path) -> str:
@@ -24,11 +26,14 @@ def build_example(folder: Path) -> str:
 
 def main() -> int:
     failed = 0
-    for folder in sorted(p for p in EXAMPLES.iterdir() if (p / "modelrt.yaml").exists()):
+    # Every bundle folder, whatever its layout (native, Gesund-style, Clarifai-style).
+    for folder in sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and p.name[0] not in "._"):
         try:
             print(build_example(folder))
         except ModuleNotFoundError as exc:  # e.g. onnx, from the `onnx` extra
-            print(f"{folder.name}: needs the {exc.name!r} package: pip install -e '.[onnx]'")
+            name = (exc.name or "").partition(".")[0]
+            extra = EXTRAS.get(name, name)
+            print(f"{folder.name}: needs the {name!r} package: pip install -e '.[{extra}]'")
             failed += 1
     return 1 if failed else 0
 

@@ -11,12 +11,33 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 import numpy as np
+import pydantic
 
-from registry import InvalidInputError, ModelRunner, Request, register
+from registry import InvalidInputError, ModelRunner, Request, outschema, register
 
 # Words (with an inner apostrophe) and the punctuation marks the model knows.
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[.,!?]")
 _SENTENCE_END = frozenset(".!?")
+
+
+class Token(pydantic.BaseModel):
+    """One item of Generate: the next piece of text and its position."""
+
+    token: str = pydantic.Field(description='The text to append, with its leading space (" sat").')
+    index: int = pydantic.Field(ge=0)
+
+
+class Completion(pydantic.BaseModel):
+    """The answer of Predict: the whole continuation at once."""
+
+    text: str
+    tokens: int = pydantic.Field(ge=0, description="How many tokens the text holds.")
+
+
+@outschema("tiny-llm")
+class TinyLLMOutput(pydantic.RootModel[Token | Completion]):
+    """Every output of this model: a Token (Generate) or a Completion (Predict); the runtime
+    checks each one and publishes both shapes as one JSON Schema."""
 
 
 class BigramModel:

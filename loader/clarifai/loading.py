@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -14,11 +15,13 @@ from loader.clarifai.config import bundle_config, read_clarifai_config
 from loader.clarifai.layout import model_module
 from loader.clarifai.proto_style import proto_hooks, proto_runner
 from loader.clarifai.pythonic import method_runner
+from loader.clarifai.schema import output_schema
 from loader.clarifai.signatures import method_specs
 from loader.clarifai.types import platform_name
 from loader.code import import_code
 from loader.config import BundleConfig
 from loader.errors import BundleError
+from loader.frameworks.kinds import framework_of, weights_candidates
 from loader.importer import BundlePackage
 from loader.layout import Layout
 from loader.requirements import RequirementProblem
@@ -38,7 +41,16 @@ def clarifai_config(layout: Layout) -> BundleConfig:
     """The BundleConfig of a Clarifai-style folder (config.yaml validated; no code run)."""
     config = read_clarifai_config(layout.code_root)
     model_module(layout.code_root)  # a folder without model code fails here, not at load
-    return bundle_config(config)
+    return with_framework(bundle_config(config), layout.code_root)
+
+
+def with_framework(config: BundleConfig, root: Path) -> BundleConfig:
+    """config.yaml names no framework: take it from the weights the folder ships, when they
+    all belong to one (model code loads them itself; this only labels the model card)."""
+    frameworks = {framework_of(path) for path in weights_candidates(root)}
+    if len(frameworks) != 1:
+        return config
+    return config.model_copy(update={"framework": frameworks.pop()})
 
 
 def find_model_class(module: ModuleType) -> type:
@@ -88,5 +100,14 @@ def clarifai_load(
         logger.info("%s: checkpoints served from %s", config.name, checkpoints)
     if importlib.util.find_spec("clarifai") is None:
         package.provide({"clarifai": SDK_STAND_IN})
-    module = import_code(package, model_module(prepared.root), problems)
-    return runner_for(find_model_class(module), config.concept_names()), None
+    module_name = model_module(prepared.root)
+    folder = module_name.rpartition(".")[0]
+    if folder:
+        # Clarifai model code reaches the modules next to 1/model.py by putting 1/ on sys.path;
+        # ``import helpers`` then gets this bundle's 1/helpers.py, whoever else has one.
+        package.add_module_folder(folder)
+    module = import_code(package, module_name, problems)
+    model_class = find_model_class(module)
+    runner = runner_for(model_class, config.concept_names())
+    methods = method_specs(model_class)  # empty for the proto style: its answers vary
+    return runner, output_schema(model_class, methods) if methods else None

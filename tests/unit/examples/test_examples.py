@@ -1,4 +1,5 @@
-"""The example bundles under examples/: their configs, and their model code called directly."""
+"""The example bundles under examples/: their layouts, configs, schemas and weights builds, and
+their model code called directly."""
 
 from __future__ import annotations
 
@@ -14,14 +15,36 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pydantic
 import pytest
 
 from loader.config import parse_config, read_yaml
+from loader.formats import FORMATS
+from loader.frameworks import find_weights, load_bundle_weights
+from loader.gesund.detect import scan_registrations
+from loader.layout import detect_layout
 from registry import InvalidInputError, ModelContext, ModelRunner, Registry, Request
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 # Every native bundle under examples/ (a new example gets its config checked automatically).
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "modelrt.yaml").exists())
+#: Every example folder, and the layout the loader must detect it as.
+LAYOUTS = {
+    "block-detector": "gesund",
+    "bright-segmenter": "native",
+    "color-classifier": "native",
+    "language-id": "clarifai",
+    "sentiment": "native",
+    "speech-stream": "native",
+    "tiny-llm": "native",
+}
+#: The weights file each example's build_weights.py writes (.gitignore leaves them out).
+BUILT_WEIGHTS = {
+    "block-detector": "block_detector.pt",
+    "bright-segmenter": "bright_segmenter.keras",
+    "color-classifier": "model.onnx",
+    "language-id": "1/language_id.joblib",
+}
 _package_ids = count()
 
 LoadExample = Callable[..., ModelRunner]
@@ -76,6 +99,7 @@ def load_example(new_package: Callable[[Path], str]) -> LoadExample:
                 bundle_dir=folder,
                 config=config.model_dump(mode="json"),
                 parameters=config.parameters,
+                weights_loader=load_bundle_weights,
             )
         )
         runner.load_model()
@@ -86,6 +110,67 @@ def load_example(new_package: Callable[[Path], str]) -> LoadExample:
 
 def as_dict(output: Any) -> dict[str, Any]:
     return output if isinstance(output, dict) else output.model_dump()
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy an example without its weights into tmp_path and build them there."""
+
+    def build(name: str) -> Path:
+        folder = shutil.copytree(
+            EXAMPLES / name,
+            tmp_path / name,
+            ignore=shutil.ignore_patterns(Path(BUILT_WEIGHTS[name]).name, "__pycache__"),
+        )
+        runpy.run_path(str(folder / "build_weights.py"))["build"]()
+        return folder
+
+    return build
+
+
+# --- layouts, configs, schemas, weights ----------------------------------------------------
+
+
+def test_every_example_folder_has_a_known_layout() -> None:
+    folders = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name[0] not in "._")
+    assert folders == sorted(LAYOUTS)
+    assert set(LAYOUTS.values()) == {f.name for f in FORMATS}  # every layout shown once at least
+
+
+@pytest.mark.parametrize(("name", "layout"), sorted(LAYOUTS.items()))
+def test_example_folder_is_detected_as_its_layout(name: str, layout: str) -> None:
+    assert detect_layout(EXAMPLES / name, [f.detect for f in FORMATS]).format == layout
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_native_example_publishes_an_output_schema(
+    name: str, new_package: Callable[[Path], str]
+) -> None:
+    schema = registered(EXAMPLES / name, new_package(EXAMPLES / name)).schemas[name]
+    assert schema.model_json_schema()
+
+
+def test_gesund_example_registers_its_model_and_response_schema() -> None:
+    found = {
+        (r.registry, r.namespace, r.default)
+        for r in scan_registrations(EXAMPLES / "block-detector")
+    }
+    assert found == {
+        ("modelservice", "block-detector", False),
+        ("outschema", "block-detector", False),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(set(BUILT_WEIGHTS) - {"color-classifier"}))
+def test_weights_build_is_deterministic(built: Callable[[str], Path], name: str) -> None:
+    folder = built(name)
+    weights = folder / BUILT_WEIGHTS[name]
+    first = weights.read_bytes()
+    weights.unlink()  # build afresh, not just skip an up-to-date file
+    runpy.run_path(str(folder / "build_weights.py"))["build"]()
+    assert weights.read_bytes() == first
+    assert find_weights(folder) == weights  # the bundle's only weights file
+    assert len(first) < 100_000
 
 
 # --- configs -------------------------------------------------------------------------------
@@ -283,6 +368,20 @@ def test_tiny_llm_accepts_whole_number_parameters_sent_as_floats(load_example: L
     assert len(generate(load_example("tiny-llm"), "the", max_tokens=5.0)) == 5
 
 
+def test_tiny_llm_generate_and_predict_outputs_both_match_its_schema(
+    load_example: LoadExample,
+) -> None:
+    model = load_example("tiny-llm")
+    schema = sys.modules[type(model).__module__].TinyLLMOutput
+    outputs = [
+        *generate(model, "the cat", max_tokens=3),
+        model.predict(Request(inputs={"prompt": "the cat"}, parameters={"max_tokens": 3})),
+    ]
+    assert [schema.model_validate(item).model_dump() for item in outputs] == outputs
+    with pytest.raises(pydantic.ValidationError):
+        schema.model_validate({"token": " cat"})
+
+
 # --- speech-stream -------------------------------------------------------------------------
 
 
@@ -364,3 +463,43 @@ def test_speech_stream_rejects_audio_that_is_not_1d_float(load_example: LoadExam
 def test_tones_refuse_characters_off_the_alphabet(tones: ModuleType) -> None:
     with pytest.raises(ValueError, match="'!'"):
         tones.synthesize("hi!")
+
+
+# --- bright-segmenter ----------------------------------------------------------------------
+
+
+def test_bright_segmenter_keeps_whole_regions_and_drops_specks(
+    load_example: LoadExample, built: Callable[[str], Path]
+) -> None:
+    model = load_example("bright-segmenter", built("bright-segmenter"))
+    image = np.zeros((12, 16, 3), np.uint8)
+    image[2:6, 3:9] = [120, 220, 140]  # light green: luminance 0.71, bright
+    image[10:12, 14:16] = 255  # 2x2 in the image's corner: still a region
+    image[9, 1] = 255  # a speck
+    image[7:10, 11] = 255  # a line one pixel wide
+    expected = np.zeros((12, 16), np.uint8)
+    expected[2:6, 3:9] = expected[10:12, 14:16] = 1
+
+    result = model.predict(Request(inputs={"image": image}))
+    np.testing.assert_array_equal(result["mask"], expected)
+    assert result["labels"] == ["background", "bright"]
+    assert result["pixels"] == {"background": 12 * 16 - 28, "bright": 28}
+
+
+def test_bright_segmenter_finds_nothing_bright_in_a_dim_image(
+    load_example: LoadExample, built: Callable[[str], Path]
+) -> None:
+    model = load_example("bright-segmenter", built("bright-segmenter"))
+    dim = np.full((5, 7, 3), [150, 100, 60], np.uint8)  # luminance 0.44
+    assert model.predict(Request(inputs={"image": dim}))["pixels"] == {
+        "background": 35,
+        "bright": 0,
+    }
+
+
+def test_bright_segmenter_rejects_an_image_that_is_not_hwc_uint8(
+    load_example: LoadExample, built: Callable[[str], Path]
+) -> None:
+    model = load_example("bright-segmenter", built("bright-segmenter"))
+    with pytest.raises(InvalidInputError, match="uint8"):
+        model.predict(Request(inputs={"image": np.zeros((4, 4, 3), np.float32)}))
