@@ -21,12 +21,16 @@ from clients.templates import (
 
 
 def _offered_help() -> str:
-    """The epilog of ``init --help``: the frameworks offered with each model type."""
-    by_type: dict[str, list[str]] = {}
-    for model_type, framework in offered_combinations():
-        by_type.setdefault(model_type, []).append(framework)
-    lines = [f"  {t:<20} {', '.join(f)}" for t, f in by_type.items()]
-    return "\b\nOffered (type: frameworks; 'other' framework = plain numpy):\n" + "\n".join(lines)
+    """The epilog of ``init --help``: per layout, the frameworks offered with each model type."""
+    paragraphs = ["Offered (per layout, type: frameworks; the 'other' framework is plain numpy):"]
+    for name, layout in LAYOUTS.items():
+        by_type: dict[str, list[str]] = {}
+        for model_type, framework in offered_combinations(name):
+            by_type.setdefault(model_type, []).append(framework)
+        lines = [f"  {t:<20} {', '.join(f)}" for t, f in by_type.items()]
+        # \b keeps click from rewrapping the paragraph.
+        paragraphs.append("\b\n" + f"--layout {name}: {layout.summary}\n" + "\n".join(lines))
+    return "\n\n".join(paragraphs)
 
 
 @click.command("init", epilog=_offered_help())
@@ -41,7 +45,7 @@ def _offered_help() -> str:
 )  # fmt: skip
 @click.option(
     "--layout", type=click.Choice(list(LAYOUTS)), default="native", show_default=True,
-    help="The bundle layout.",
+    help="The bundle layout: modelrt's own, or as a Gesund or Clarifai bundle is written.",
 )  # fmt: skip
 @click.option("--name", default=None, help="The model's name [default: from DIRECTORY's name].")
 @click.option("--force", is_flag=True, help="Write into DIRECTORY even when it is not empty.")
@@ -50,8 +54,9 @@ def init(
 ) -> None:
     """Write a bundle template for a model type and framework into DIRECTORY.
 
-    The template works as it is: build its tiny model with `python DIRECTORY/build_model.py`,
-    then check it with `modelrt run-local DIRECTORY`.
+    The template works as it is: build its tiny model with its build script (`python
+    DIRECTORY/build_model.py`; `DIRECTORY/1/build_model.py` in the clarifai layout), then check
+    it with `modelrt run-local DIRECTORY`.
     """
     try:
         model_name = check_name(name) if name is not None else name_for(directory)
@@ -67,5 +72,5 @@ def init(
     for path in written:
         click.echo(f"  {path.relative_to(directory)}")
     click.echo("next:")
-    click.echo(f"  python {directory / 'build_model.py'}")
+    click.echo(f"  python {directory / LAYOUTS[layout].build_script}")
     click.echo(f"  modelrt run-local {directory}")

@@ -39,7 +39,8 @@ class _BundleImport:
 
     def __init__(self, package: str, siblings: frozenset[str]) -> None:
         self.package = package
-        self.siblings = siblings
+        #: Top-level name -> where it lives in the package ("helpers", or "1.helpers").
+        self.siblings: dict[str, str] = {name: name for name in siblings}
         #: Top-level names served by a stand-in module (see BundlePackage.provide).
         self.provided: dict[str, str | ModuleType] = {}
         #: Names every bundle module sees as builtins (fallbacks its own globals shadow).
@@ -55,12 +56,13 @@ class _BundleImport:
     ) -> ModuleType:
         top = name.partition(".")[0]
         if level == 0 and top in self.siblings:
-            full = f"{self.package}.{name}"
+            location = f"{self.package}.{self.siblings[top]}"
+            full = location + name[len(top) :]
             module = importlib.import_module(full)
             if fromlist:
                 builtins.__import__(full, globals, locals, fromlist, 0)
                 return module
-            return sys.modules[f"{self.package}.{top}"]
+            return sys.modules[location]
         if level == 0 and top in self.provided:
             return self._provided_import(name, top, fromlist)
         return builtins.__import__(name, globals, locals, fromlist or (), level)
@@ -191,6 +193,16 @@ class BundlePackage:
         >>> pkg.provide({"clarifai": "loader.clarifai.sdk"})  # doctest: +SKIP
         """
         self._import.provided.update(modules)
+
+    def add_module_folder(self, folder: str) -> None:
+        """Resolve plain imports of the modules in ``folder`` (a sub-folder of the bundle, e.g.
+        "1") to this bundle's copies, as on a platform that puts that folder on ``sys.path``. A
+        module at the bundle's top keeps its name.
+
+        >>> pkg.add_module_folder("1")  # doctest: +SKIP
+        """
+        for name in sibling_names(self.root / folder):
+            self._import.siblings.setdefault(name, f"{folder.replace('/', '.')}.{name}")
 
     def import_module(self, relative: str) -> ModuleType:
         """Import ``relative`` (e.g. "model" or "1.model") from the bundle."""

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +24,14 @@ from loader.bundle import PreparedBundle, prepare_bundle
 from loader.unpack import UnpackLimits
 from registry.errors import ModelrtError
 from registry.runner import Request
-from runtime.executor import Executor, InstanceEvent, InstanceSpec, Item
+from runtime.executor import (
+    Executor,
+    ExecutorFactory,
+    InstanceEvent,
+    InstanceSpec,
+    Item,
+    LoadedModel,
+)
 from runtime.inputs import check_inputs
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.samples import Sample, build_sample, describe_value
@@ -182,29 +190,33 @@ def _sample(prepared: PreparedBundle) -> Sample:
     return sample
 
 
-async def _load(executor: WorkerExecutor) -> str:
-    loaded = await executor.start()
-    return f"answers {', '.join(loaded.capabilities)}"
+async def _load(executor: Executor, loaded: list[LoadedModel]) -> str:
+    loaded.append(await executor.start())
+    return f"answers {', '.join(loaded[0].capabilities)}"
 
 
 async def _run_hooks(
-    prepared: PreparedBundle, sample: Sample, settings: WorkerSettings, add: Callable[[Check], bool]
+    prepared: PreparedBundle,
+    sample: Sample,
+    settings: WorkerSettings,
+    add: Callable[[Check], bool],
+    executor_for: ExecutorFactory,
 ) -> bool:
     # CPU only, as the server places an instance without a GPU; no restarts: a crash is a FAIL.
     spec = InstanceSpec(prepared, device="cpu", env={"CUDA_VISIBLE_DEVICES": ""})
-    executor = WorkerExecutor(spec, settings)
+    executor = executor_for(spec)
     down: list[InstanceEvent] = []
     executor.watch(down.append)  # a crash or hang ends the worker for good (no restarts)
+    loaded: list[LoadedModel] = []
     try:
-        load = await _timed("load", _load(executor), settings.start_timeout_s + 5)
+        load = await _timed("load", _load(executor, loaded), settings.start_timeout_s + 5)
         if not add(load):
             return False
-        assert executor.loaded is not None
-        for warning in executor.loaded.warnings:
+        for warning in loaded[0].warnings:
             add(Check("requirements", "WARN", warning))
         passed = True
         batched = prepared.config.batching.max_batch_size > 1
-        for name, check in hook_checks(executor.loaded.capabilities, batched):
+        for name, check in hook_checks(loaded[0].capabilities, batched):
             if down:
                 add(Check(name, "FAIL", f"not run: the worker is down ({down[0].reason})"))
                 passed = False
@@ -217,11 +229,19 @@ async def _run_hooks(
 
 
 async def check_bundle(
-    source: Path, settings: WorkerSettings, report: Callable[[Check], None]
+    source: Path,
+    settings: WorkerSettings,
+    report: Callable[[Check], None],
+    executor_for: ExecutorFactory | None = None,
 ) -> bool:
     """Run every check of the bundle at ``source`` (a folder or a zip), reporting each as it
     ends; whether all passed. ``settings`` bound the load and each hook call.
+
+    The bundle runs in a worker process, as the server runs it, unless ``executor_for`` builds
+    another executor (``runtime.inprocess.make_inprocess_factory`` runs it in this process).
     """
+    if executor_for is None:
+        executor_for = partial(WorkerExecutor, settings=settings)
 
     def add(check: Check) -> bool:
         report(check)
@@ -240,7 +260,7 @@ async def check_bundle(
         except CheckError as exc:
             return add(Check("inputs", "FAIL", str(exc)))
         add(Check("inputs", "PASS", sample.describe()))
-        return await _run_hooks(prepared, sample, settings, add)
+        return await _run_hooks(prepared, sample, settings, add, executor_for)
 
 
 @click.command("run-local")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from string import Template
 
-from clients.templates.spec import FrameworkTemplate, ModelTypeTemplate
+from clients.templates.spec import FrameworkTemplate, LayoutTemplate, ModelTypeTemplate
 
 _CONFIG_HEADER = """\
 # The bundle config, checked when the bundle loads (unknown keys are errors).
@@ -76,3 +76,11 @@ def render_native(
         "requirements.txt": "\n".join(framework.requirements) + "\n",
         "README.md": readme,
     }
+
+
+LAYOUT = LayoutTemplate(
+    name="native",
+    summary="modelrt's own (model.py with @register, modelrt.yaml)",
+    render=render_native,
+    build_script="build_model.py",
+)

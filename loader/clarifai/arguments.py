@@ -1,7 +1,9 @@
 """modelrt request values -> the typed arguments of a model method (str, Image, list[int], ...).
 
-Wire values arrive as numpy arrays, bytes, str or JSON; each is converted to the argument's
-type hint or refused with an INVALID_ARGUMENT that names the input.
+Inputs bind to arguments by name. A request's only input, named after none of the method's
+arguments, binds to the method's first argument (for Stream, its streamed one), as Clarifai binds
+a value sent without a name. Wire values arrive as numpy arrays, bytes, str or JSON; each is
+converted to the argument's type hint or refused with an INVALID_ARGUMENT that names the input.
 """
 
 from __future__ import annotations
@@ -166,33 +168,55 @@ def _check_bounds(argument: Argument, value: Any) -> None:
         )
 
 
-def argument_value(argument: Argument, value: Any, method: str) -> Any:
-    """Convert the value sent for ``argument``; InvalidInputError names the input."""
+def argument_value(argument: Argument, value: Any, method: str, sent_as: str | None = None) -> Any:
+    """Convert the value sent for ``argument`` (as the input ``sent_as``, when its name differs);
+    InvalidInputError names the input."""
+    sent = sent_as or argument.name
+    where = f"input {sent!r}" + (f" (argument {argument.name!r})" if sent != argument.name else "")
     try:
         converted = convert(value, argument.annotation)
     except _MismatchError as exc:
         raise InvalidInputError(
-            f"input {argument.name!r} of method {method!r}: {exc}",
-            metadata={"input": argument.name},
+            f"{where} of method {method!r}: {exc}", metadata={"input": sent}
         ) from None
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInputError(
-            f"input {argument.name!r} of method {method!r}: cannot convert to"
-            f" {type_name(argument.annotation)}: {exc}",
-            metadata={"input": argument.name},
+            f"{where} of method {method!r}: cannot convert to {type_name(argument.annotation)}:"
+            f" {exc}",
+            metadata={"input": sent},
         ) from None
     _check_bounds(argument, converted)
     return converted
 
 
+def bound_inputs(spec: MethodSpec, inputs: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    """Argument name -> (input name, value) of a request's inputs.
+
+    Inputs bind by name; a request's only input, named after none of the method's arguments,
+    binds to the first argument (the streamed one for a Stream method), as Clarifai binds a value
+    sent without a name.
+
+    >>> spec = MethodSpec("predict", "predict", (Argument("text", str),), str)
+    >>> bound_inputs(spec, {"prompt": "hi"})
+    {'text': ('prompt', 'hi')}
+    """
+    names = {arg.name for arg in spec.arguments}
+    if len(inputs) == 1 and spec.arguments and not names & set(inputs):
+        ((name, value),) = inputs.items()
+        target = spec.streamed or spec.arguments[0]
+        return {target.name: (name, value)}
+    return {name: (name, value) for name, value in inputs.items()}
+
+
 def call_arguments(spec: MethodSpec, request: Request) -> dict[str, Any]:
-    """Keyword arguments for ``spec`` from a request: inputs by name, then parameters, then
-    defaults (a ``Param``'s default). An input naming no argument is refused, a parameter naming
-    none is ignored. The streamed argument is left out."""
+    """Keyword arguments for ``spec`` from a request: inputs (see ``bound_inputs``), then
+    parameters, then defaults (a ``Param``'s default). Of several inputs, one naming no argument
+    is refused; a parameter naming none is ignored. The streamed argument is left out."""
     parameters = {k: v for k, v in request.parameters.items() if k != METHOD_PARAMETER}
     names = {arg.name for arg in spec.arguments}
+    inputs = bound_inputs(spec, request.inputs)
     # Parameters are free-form (a client may send max_tokens to any model); inputs are not.
-    unknown = sorted(set(request.inputs) - names)
+    unknown = sorted(set(inputs) - names)
     if unknown:
         raise InvalidInputError(
             f"method {spec.name!r} has no argument {unknown[0]!r}; it takes {spec.describe()}",
@@ -202,8 +226,9 @@ def call_arguments(spec: MethodSpec, request: Request) -> dict[str, Any]:
     for arg in spec.arguments:
         if arg.streamed:
             continue
-        if arg.name in request.inputs:
-            kwargs[arg.name] = argument_value(arg, request.inputs[arg.name], spec.name)
+        if arg.name in inputs:
+            sent_as, value = inputs[arg.name]
+            kwargs[arg.name] = argument_value(arg, value, spec.name, sent_as)
         elif arg.name in parameters:
             kwargs[arg.name] = argument_value(arg, parameters[arg.name], spec.name)
         elif not arg.required:
@@ -226,8 +251,10 @@ def streamed_items(spec: MethodSpec, first: Request, rest: Iterator[Request]) ->
 
 
 def _stream_value(spec: MethodSpec, argument: Argument, request: Request, index: int) -> Any:
-    if argument.name in request.inputs:
-        return argument_value(argument, request.inputs[argument.name], spec.name)
+    inputs = bound_inputs(spec, request.inputs)
+    if argument.name in inputs:
+        sent_as, value = inputs[argument.name]
+        return argument_value(argument, value, spec.name, sent_as)
     raise InvalidInputError(
         f"stream request {index} has no input {argument.name!r} (method {spec.describe()})",
         metadata={"input": argument.name},

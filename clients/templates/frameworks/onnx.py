@@ -61,7 +61,7 @@ from onnx import TensorProto, helper, numpy_helper
 import processing
 from backend import WEIGHTS
 
-HERE = Path(__file__).resolve().parent  # the bundle folder
+HERE = Path(__file__).resolve().parent  # the folder of this script, backend.py and the weights
 
 OPSET = 17
 IR_VERSION = 8  # readable by any onnxruntime >= 1.13

@@ -52,7 +52,7 @@ import numpy as np
 import processing
 from backend import WEIGHTS
 
-HERE = Path(__file__).resolve().parent  # the bundle folder
+HERE = Path(__file__).resolve().parent  # the folder of this script, backend.py and the weights
 
 
 def build(folder: Path = HERE) -> Path:

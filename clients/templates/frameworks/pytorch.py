@@ -8,15 +8,13 @@ BACKEND_PY = '''\
 """The network, and loading model.pt (its state dict): features [N, F] in, probabilities out.
 
 model.py only uses load() and Model.run(). Put your own architecture in Network; build_model.py
-saves its state dict, which load() reads back into a fresh Network.
+saves its state dict, which load() reads back into a fresh Network of the same size.
 """
 
 from pathlib import Path
 
 import numpy as np
 import torch
-
-import processing
 
 WEIGHTS = "model.pt"
 
@@ -43,17 +41,15 @@ class Model:
             return self.network(batch.to(self.device)).cpu().numpy()
 
 
-def new_network() -> Network:
-    return Network(processing.NUM_FEATURES, len(processing.LABELS))
-
-
 def load(path: Path, device: str) -> Model:
     """The model in ``path``, on ``device`` ("cpu" or "cuda:N", chosen by the runtime)."""
     if not path.exists():
         raise FileNotFoundError(f"{path.name} is missing: run `python build_model.py` first")
-    network = new_network()
     # weights_only: a state dict holds tensors only, so nothing else may be unpickled.
-    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    num_labels, num_features = state["linear.weight"].shape  # the size the network was built at
+    network = Network(num_features, num_labels)
+    network.load_state_dict(state)
     return Model(network.to(device).eval(), device)
 '''
 
@@ -71,14 +67,14 @@ from pathlib import Path
 import torch
 
 import processing
-from backend import WEIGHTS, new_network
+from backend import WEIGHTS, Network
 
-HERE = Path(__file__).resolve().parent  # the bundle folder
+HERE = Path(__file__).resolve().parent  # the folder of this script, backend.py and the weights
 
 
 def build(folder: Path = HERE) -> Path:
     weights, bias = processing.reference_weights()
-    network = new_network()
+    network = Network(processing.NUM_FEATURES, len(processing.LABELS))
     with torch.no_grad():
         network.linear.weight.copy_(torch.from_numpy(weights.T.copy()))
         network.linear.bias.copy_(torch.from_numpy(bias))

@@ -8,6 +8,8 @@ BACKEND_PY = '''\
 """Loads model.joblib (a fitted scikit-learn classifier): features [N, F] in, probabilities out.
 
 model.py only uses load() and Model.run(); any classifier with predict_proba works here.
+model.joblib holds {"estimator": the classifier, "num_labels": K}: labels it never saw in
+training have no column in predict_proba, and K says how many columns to answer.
 """
 
 from pathlib import Path
@@ -15,19 +17,18 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-import processing
-
 WEIGHTS = "model.joblib"
 
 
 class Model:
-    def __init__(self, estimator: object) -> None:
+    def __init__(self, estimator: object, num_labels: int) -> None:
         self.estimator = estimator
+        self.num_labels = num_labels
 
     def run(self, features: np.ndarray) -> np.ndarray:
         proba = self.estimator.predict_proba(np.asarray(features, dtype=np.float32))
         # Labels never seen in training have no column: give them probability 0.
-        probabilities = np.zeros((len(proba), len(processing.LABELS)), dtype=np.float32)
+        probabilities = np.zeros((len(proba), self.num_labels), dtype=np.float32)
         probabilities[:, self.estimator.classes_] = proba
         return probabilities
 
@@ -37,14 +38,16 @@ def load(path: Path, device: str) -> Model:
     if not path.exists():
         raise FileNotFoundError(f"{path.name} is missing: run `python build_model.py` first")
     # Unpickling runs code: load only models you built or trust, with the same scikit-learn.
-    return Model(joblib.load(path))
+    saved = joblib.load(path)
+    return Model(saved["estimator"], saved["num_labels"])
 '''
 
 BUILD_PY = '''\
 """Writes model.joblib: a tiny working classifier, fitted on processing.training_data().
 
 Replace this script with your own training: fit any classifier with predict_proba on features
-[N, F] and label indices into processing.LABELS, then joblib.dump it. Run it from anywhere:
+[N, F] and label indices into processing.LABELS, then joblib.dump it with the number of labels.
+Run it from anywhere:
 
     python build_model.py
 """
@@ -58,14 +61,14 @@ from sklearn.linear_model import LogisticRegression
 import processing
 from backend import WEIGHTS
 
-HERE = Path(__file__).resolve().parent  # the bundle folder
+HERE = Path(__file__).resolve().parent  # the folder of this script, backend.py and the weights
 
 
 def build(folder: Path = HERE) -> Path:
     features, labels = processing.training_data(np.random.default_rng(0))
     estimator = LogisticRegression(C=100.0, max_iter=2000).fit(features, labels)
     path = folder / WEIGHTS
-    joblib.dump(estimator, path)
+    joblib.dump({"estimator": estimator, "num_labels": len(processing.LABELS)}, path)
     return path
 
 

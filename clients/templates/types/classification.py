@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clients.templates.spec import ModelTypeTemplate
+from clients.templates.clarifai import SIBLING_IMPORTS
+from clients.templates.spec import ClarifaiPieces, GesundPieces, ModelTypeTemplate
 from clients.templates.types.image import CHECK_IMAGE, IMAGE_INPUT
 
 MODEL_PY = '''\
@@ -107,6 +108,96 @@ batching:
 """
 )
 
+GESUND_PREPROCESS_PY = '''\
+"""Preprocess: an image -> the model's features (see processing.py)."""
+
+from . import processing
+
+
+class Preprocess:
+    """An HxWx3 uint8 RGB image (PNG/JPEG bytes arrive decoded) -> {"features": [1, F]}.
+
+    With batch=True the input is a list of images, and the output a list of the same length.
+    """
+
+    def __call__(self, input, batch=False):
+        if batch:
+            return [self(image) for image in input]
+        return {"features": processing.preprocess(input)}
+'''
+
+GESUND_POSTPROCESS_PY = '''\
+"""Postprocess: the model's probabilities -> the Response of schema.py."""
+
+from . import processing
+
+
+class Postprocess:
+    """{"probabilities": [1, K]} -> the best class (index and label), its confidence and every
+    label's score. With batch=True, a list in and a list out."""
+
+    def __call__(self, input, batch=False, context=None):
+        if batch:
+            return [self(item) for item in input]
+        best = processing.postprocess(input["probabilities"][0])
+        return {
+            "prediction_class": processing.LABELS.index(best["label"]),
+            "label": best["label"],
+            "confidence": best["score"],
+            "scores": best["scores"],
+            "status": 200,  # the platform's habit; not in the Response, so it is dropped
+        }
+'''
+
+GESUND_SCHEMA_PY = '''\
+"""The Response every answer is checked against, registered for this model."""
+
+from pydantic import BaseModel, Field
+from register import outschema
+
+
+@outschema.register_module("$name", default=False)
+class Response(BaseModel):
+    prediction_class: int = Field(description="The index of the best label in processing.LABELS")
+    label: str = Field(description="The best label")
+    confidence: float = Field(ge=0.0, le=1.0, description="The best label's probability")
+    scores: dict[str, float] = Field(description="Every label's probability")
+'''
+
+CLARIFAI_MODEL_PY = (
+    '''\
+"""An image classifier as a Clarifai model class: an Image in, every concept's score out.
+
+predict (served by Predict) scores the concepts listed in config.yaml, the labels of
+processing.py, best first.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from clarifai.runners.models.model_class import ModelClass
+from clarifai.runners.utils.data_types import Concept, Image
+'''
+    + SIBLING_IMPORTS
+    + '''
+
+class Classifier(ModelClass):
+    def load_model(self) -> None:
+        # config.yaml asks for no accelerator: the model runs on the CPU.
+        self.model = backend.load(HERE / backend.WEIGHTS, "cpu")
+
+    @ModelClass.method
+    def predict(self, image: Image) -> list[Concept]:
+        """Every concept's score for ``image``, best first."""
+        pixels = np.asarray(image.to_pil().convert("RGB"))
+        probabilities = self.model.run(processing.preprocess(pixels))
+        scores = processing.postprocess(probabilities[0])["scores"]
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        return [Concept(name=label, value=score, id=label) for label, score in ranked]
+'''
+)
+
 TEMPLATE = ModelTypeTemplate(
     name="classification",
     config_type="classification",
@@ -115,4 +206,10 @@ TEMPLATE = ModelTypeTemplate(
     processing_py=PROCESSING_PY,
     config=CONFIG,
     hooks=("predict_batch",),
+    gesund=GesundPieces(
+        "Classifier", GESUND_PREPROCESS_PY, GESUND_POSTPROCESS_PY, GESUND_SCHEMA_PY
+    ),
+    clarifai=ClarifaiPieces(
+        "visual-classifier", CLARIFAI_MODEL_PY, concepts=("red", "green", "blue")
+    ),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clients.templates.spec import ModelTypeTemplate
+from clients.templates.clarifai import SIBLING_IMPORTS
+from clients.templates.spec import ClarifaiPieces, GesundPieces, ModelTypeTemplate
 from clients.templates.types.image import CHECK_IMAGE, COLOUR_WEIGHTS, IMAGE_INPUT
 
 MODEL_PY = '''\
@@ -130,6 +131,120 @@ parameters:
 """
 )
 
+GESUND_PREPROCESS_PY = '''\
+"""Preprocess: an image -> the features and boxes of its grid cells (see processing.py)."""
+
+from . import processing
+
+GRID = 8  # the image is cut into GRID x GRID cells
+
+
+class Preprocess:
+    """An HxWx3 uint8 RGB image (PNG/JPEG bytes arrive decoded) -> {"features": [cells, F],
+    "boxes": [cells, 4]}. With batch=True, a list of images in and a list out."""
+
+    def __call__(self, input, batch=False):
+        if batch:
+            return [self(image) for image in input]
+        features, boxes = processing.preprocess(input, GRID)
+        return {"features": features, "boxes": boxes}
+'''
+
+GESUND_POSTPROCESS_PY = '''\
+"""Postprocess: cell probabilities -> the Response of schema.py, one box per object."""
+
+from . import processing
+
+DEFAULT_SCORE_THRESHOLD = 0.5
+
+
+class Postprocess:
+    """{"probabilities", "boxes"} -> each object's box, label and score, best first. Objects
+    scoring under the request's score_threshold parameter (default 0.5) are dropped."""
+
+    def __call__(self, input, batch=False, context=None):
+        if batch:
+            contexts = context if isinstance(context, list) else [context] * len(input)
+            return [self(item, False, each) for item, each in zip(input, contexts, strict=True)]
+        threshold = _score_threshold(context)
+        found = processing.postprocess(input["probabilities"], input["boxes"], threshold)
+        detections = found["detections"]
+        return {
+            "boxes": [detection["xyxy"] for detection in detections],
+            "labels": [detection["label"] for detection in detections],
+            "scores": [detection["score"] for detection in detections],
+            "status": 200,  # the platform's habit; not in the Response, so it is dropped
+        }
+
+
+def _score_threshold(context):
+    parameters = (context or {}).get("parameters", {})
+    threshold = float(parameters.get("score_threshold", DEFAULT_SCORE_THRESHOLD))
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"score_threshold must be in 0..1, got {threshold}")
+    return threshold
+'''
+
+GESUND_SCHEMA_PY = '''\
+"""The Response every answer is checked against, registered for this model."""
+
+from pydantic import BaseModel, Field
+from register import outschema
+
+
+@outschema.register_module("$name", default=False)
+class Response(BaseModel):
+    boxes: list[list[float]] = Field(description="[left, top, right, bottom] in pixels, each")
+    labels: list[str] = Field(description="The label of each box: red, green or blue")
+    scores: list[float] = Field(description="The confidence in each box, 0 to 1")
+'''
+
+CLARIFAI_MODEL_PY = (
+    '''\
+"""An object detector as a Clarifai model class: an Image in, a Region per object out.
+
+predict (served by Predict) answers each object's box ([left, top, right, bottom] as fractions
+of the image's width and height) and concept; the request parameter score_threshold drops weak
+ones.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from clarifai.runners.models.model_class import ModelClass
+from clarifai.runners.utils.data_types import Concept, Image, Region
+from clarifai.runners.utils.data_utils import Param
+'''
+    + SIBLING_IMPORTS
+    + '''
+GRID = 8  # the image is cut into GRID x GRID cells
+SCORE_THRESHOLD = Param(default=0.5, min_value=0.0, max_value=1.0, description="weakest score")
+
+
+class Detector(ModelClass):
+    def load_model(self) -> None:
+        # config.yaml asks for no accelerator: the model runs on the CPU.
+        self.model = backend.load(HERE / backend.WEIGHTS, "cpu")
+
+    @ModelClass.method
+    def predict(self, image: Image, score_threshold: float = SCORE_THRESHOLD) -> list[Region]:
+        """A Region per object in ``image``, best first."""
+        pixels = np.asarray(image.to_pil().convert("RGB"))
+        features, boxes = processing.preprocess(pixels, GRID)
+        found = processing.postprocess(self.model.run(features), boxes, score_threshold)
+        height, width = pixels.shape[:2]
+        regions = []
+        for detection in found["detections"]:
+            left, top, right, bottom = detection["xyxy"]
+            label, score = detection["label"], detection["score"]
+            concept = Concept(name=label, value=score, id=label)
+            box = [left / width, top / height, right / width, bottom / height]
+            regions.append(Region(box=box, concepts=[concept]))
+        return regions
+'''
+)
+
 TEMPLATE = ModelTypeTemplate(
     name="object-detection",
     config_type="object_detection",
@@ -138,4 +253,8 @@ TEMPLATE = ModelTypeTemplate(
     processing_py=PROCESSING_PY,
     config=CONFIG,
     hooks=("predict",),
+    gesund=GesundPieces("Detector", GESUND_PREPROCESS_PY, GESUND_POSTPROCESS_PY, GESUND_SCHEMA_PY),
+    clarifai=ClarifaiPieces(
+        "visual-detector", CLARIFAI_MODEL_PY, concepts=("red", "green", "blue")
+    ),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clients.templates.spec import ModelTypeTemplate
+from clients.templates.clarifai import SIBLING_IMPORTS
+from clients.templates.spec import ClarifaiPieces, GesundPieces, ModelTypeTemplate
 from clients.templates.types.image import CHECK_IMAGE, COLOUR_WEIGHTS, IMAGE_INPUT
 
 MODEL_PY = '''\
@@ -88,6 +89,93 @@ def summarize(mask: np.ndarray) -> dict[str, object]:
 
 CONFIG = "labels: [background, red, green, blue]\n" + IMAGE_INPUT
 
+GESUND_PREPROCESS_PY = '''\
+"""Preprocess: an image -> the features of its pixels (see processing.py)."""
+
+from . import processing
+
+
+class Preprocess:
+    """An HxWx3 uint8 RGB image (PNG/JPEG bytes arrive decoded) -> {"features": [H * W, F],
+    "shape": (H, W)}. With batch=True, a list of images in and a list out."""
+
+    def __call__(self, input, batch=False):
+        if batch:
+            return [self(image) for image in input]
+        features, shape = processing.preprocess(input)
+        return {"features": features, "shape": shape}
+'''
+
+GESUND_POSTPROCESS_PY = '''\
+"""Postprocess: pixel probabilities -> the Response of schema.py: the mask and its labels."""
+
+from . import processing
+
+
+class Postprocess:
+    """{"probabilities", "shape"} -> the mask (H rows of W label indices), the labels by index
+    and the pixel count of each label present. With batch=True, a list in and a list out."""
+
+    def __call__(self, input, batch=False, context=None):
+        if batch:
+            return [self(item) for item in input]
+        mask = processing.postprocess(input["probabilities"], input["shape"])
+        return {"mask": mask.tolist(), **processing.summarize(mask), "status": 200}
+'''
+
+GESUND_SCHEMA_PY = '''\
+"""The Response every answer is checked against, registered for this model."""
+
+from pydantic import BaseModel, Field
+from register import outschema
+
+
+@outschema.register_module("$name", default=False)
+class Response(BaseModel):
+    mask: list[list[int]] = Field(description="The label index of each pixel, row by row")
+    labels: list[str] = Field(description="labels[i] is the label of mask value i")
+    pixels: dict[str, int] = Field(description="The pixels of each label present in the mask")
+'''
+
+CLARIFAI_MODEL_PY = (
+    '''\
+"""A semantic segmentation model as a Clarifai model class: an Image in, a Region per label.
+
+predict (served by Predict) answers one Region per label present in the image: its mask (a PNG,
+white where the label is) and its concept, valued by the share of the image it covers.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from clarifai.runners.models.model_class import ModelClass
+from clarifai.runners.utils.data_types import Concept, Image, Region
+'''
+    + SIBLING_IMPORTS
+    + '''
+
+class Segmenter(ModelClass):
+    def load_model(self) -> None:
+        # config.yaml asks for no accelerator: the model runs on the CPU.
+        self.model = backend.load(HERE / backend.WEIGHTS, "cpu")
+
+    @ModelClass.method
+    def predict(self, image: Image) -> list[Region]:
+        """A Region (mask and concept) for each label present in ``image``."""
+        features, shape = processing.preprocess(np.asarray(image.to_pil().convert("RGB")))
+        mask = processing.postprocess(self.model.run(features), shape)
+        regions = []
+        for index, label in enumerate(processing.LABELS):
+            where = mask == index
+            if where.any():
+                concept = Concept(name=label, value=float(where.mean()), id=label)
+                pixels = Image.from_numpy(where.astype(np.uint8) * 255)
+                regions.append(Region(mask=pixels, concepts=[concept]))
+        return regions
+'''
+)
+
 TEMPLATE = ModelTypeTemplate(
     name="segmentation",
     config_type="segmentation",
@@ -96,4 +184,8 @@ TEMPLATE = ModelTypeTemplate(
     processing_py=PROCESSING_PY,
     config=CONFIG,
     hooks=("predict",),
+    gesund=GesundPieces("Segmenter", GESUND_PREPROCESS_PY, GESUND_POSTPROCESS_PY, GESUND_SCHEMA_PY),
+    clarifai=ClarifaiPieces(
+        "visual-segmenter", CLARIFAI_MODEL_PY, concepts=("background", "red", "green", "blue")
+    ),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clients.templates.spec import ModelTypeTemplate
+from clients.templates.clarifai import SIBLING_IMPORTS
+from clients.templates.spec import ClarifaiPieces, ModelTypeTemplate
 
 MODEL_PY = '''\
 """A streaming speech recogniser, served over Stream (and Predict for whole clips).
@@ -154,6 +155,55 @@ inputs:
     shape: [-1]  # one chunk of 16 kHz mono samples, any length
 """
 
+CLARIFAI_MODEL_PY = (
+    '''\
+"""A streaming speech recogniser as a Clarifai model class: audio in, the transcript out.
+
+Audio is 16 kHz mono float samples. stream (served by Stream) takes the audio in chunks of any
+length and answers the transcript so far after every chunk, then the final one when the caller
+ends its stream; predict (served by Predict) transcribes one whole clip.
+"""
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from clarifai.runners.models.model_class import ModelClass
+'''
+    + SIBLING_IMPORTS
+    + '''
+
+class SpeechRecognizer(ModelClass):
+    def load_model(self) -> None:
+        # config.yaml asks for no accelerator: the model runs on the CPU.
+        self.model = backend.load(HERE / backend.WEIGHTS, "cpu")
+
+    @ModelClass.method
+    def predict(self, audio: np.ndarray) -> str:
+        """The transcript of one whole clip."""
+        transcriber = processing.Transcriber(self.model.run)
+        transcriber.feed(_samples(audio))
+        return transcriber.finish()
+
+    @ModelClass.method
+    def stream(self, input_iterator: Iterator[np.ndarray]) -> Iterator[str]:
+        """The transcript so far after each chunk, and the final one after the last."""
+        transcriber = processing.Transcriber(self.model.run)
+        # Each chunk is answered as soon as it arrives, while the caller is still sending.
+        for chunk in input_iterator:
+            yield transcriber.feed(_samples(chunk))
+        yield transcriber.finish()
+
+
+def _samples(audio: np.ndarray) -> np.ndarray:
+    samples = np.asarray(audio)
+    if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
+        raise ValueError(f"expected 1-D float samples, got {samples.dtype} {list(samples.shape)}")
+    return samples.astype(np.float32, copy=False)
+'''
+)
+
 TEMPLATE = ModelTypeTemplate(
     name="speech-recognition",
     config_type="speech_recognition",
@@ -162,4 +212,5 @@ TEMPLATE = ModelTypeTemplate(
     processing_py=PROCESSING_PY,
     config=CONFIG,
     hooks=("stream", "predict"),
+    clarifai=ClarifaiPieces("audio-to-text", CLARIFAI_MODEL_PY),
 )

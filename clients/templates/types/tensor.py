@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clients.templates.spec import ModelTypeTemplate
+from clients.templates.clarifai import SIBLING_IMPORTS
+from clients.templates.spec import ClarifaiPieces, GesundPieces, ModelTypeTemplate
 
 MODEL_PY = '''\
 """A model over plain tensors, served over Predict.
@@ -95,6 +96,86 @@ inputs:
     shape: [-1, 4]  # any number of rows of 4 numbers
 """
 
+GESUND_PREPROCESS_PY = '''\
+"""Preprocess: rows of numbers -> the model's features (see processing.py)."""
+
+from . import processing
+
+
+class Preprocess:
+    """float [N, F] -> {"features": float32 [N, F]}. With batch=True, a list in and a list out."""
+
+    def __call__(self, input, batch=False):
+        if batch:
+            return [self(rows) for rows in input]
+        return {"features": processing.preprocess(input)}
+'''
+
+GESUND_POSTPROCESS_PY = '''\
+"""Postprocess: probabilities -> the Response of schema.py."""
+
+from . import processing
+
+
+class Postprocess:
+    """{"probabilities": [N, K]} -> each row's label and probabilities. With batch=True, a list
+    in and a list out."""
+
+    def __call__(self, input, batch=False, context=None):
+        if batch:
+            return [self(item) for item in input]
+        probabilities = input["probabilities"]
+        labels = processing.postprocess(probabilities)["labels"]
+        return {"labels": labels, "probabilities": probabilities.tolist(), "status": 200}
+'''
+
+GESUND_SCHEMA_PY = '''\
+"""The Response every answer is checked against, registered for this model."""
+
+from pydantic import BaseModel, Field
+from register import outschema
+
+
+@outschema.register_module("$name", default=False)
+class Response(BaseModel):
+    labels: list[str] = Field(description="The label of each input row")
+    probabilities: list[list[float]] = Field(description="Each row's probability of each label")
+'''
+
+CLARIFAI_MODEL_PY = (
+    '''\
+"""A model over plain tensors as a Clarifai model class: an array in, labels and a tensor out.
+
+predict (served by Predict) takes ``features`` (float [N, 4]) and answers each row's label and
+the probabilities [N, 2] as a tensor output.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from clarifai.runners.models.model_class import ModelClass
+from clarifai.runners.utils.data_types import NamedFields
+'''
+    + SIBLING_IMPORTS
+    + '''
+Output = NamedFields(labels=list[str], probabilities=np.ndarray)
+
+
+class TensorModel(ModelClass):
+    def load_model(self) -> None:
+        # config.yaml asks for no accelerator: the model runs on the CPU.
+        self.model = backend.load(HERE / backend.WEIGHTS, "cpu")
+
+    @ModelClass.method
+    def predict(self, features: np.ndarray) -> Output:
+        """Each row's label, and the probabilities of every label."""
+        probabilities = self.model.run(processing.preprocess(features))
+        labels = processing.postprocess(probabilities)["labels"]
+        return Output(labels=labels, probabilities=probabilities)
+'''
+)
+
 TEMPLATE = ModelTypeTemplate(
     name="other",
     config_type="other",
@@ -103,4 +184,8 @@ TEMPLATE = ModelTypeTemplate(
     processing_py=PROCESSING_PY,
     config=CONFIG,
     hooks=("predict",),
+    gesund=GesundPieces(
+        "TensorModel", GESUND_PREPROCESS_PY, GESUND_POSTPROCESS_PY, GESUND_SCHEMA_PY
+    ),
+    clarifai=ClarifaiPieces("any-to-any", CLARIFAI_MODEL_PY),
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clients.templates.spec import ModelTypeTemplate
+from clients.templates.clarifai import SIBLING_IMPORTS
+from clients.templates.spec import ClarifaiPieces, ModelTypeTemplate
 
 MODEL_PY = '''\
 """A text generator, served over Generate (token by token) and Predict (all at once).
@@ -150,6 +151,56 @@ parameters:
   max_tokens: 32  # the default; a request may send its own (and a seed)
 """
 
+CLARIFAI_MODEL_PY = (
+    '''\
+"""A text generator as a Clarifai model class: a prompt in, text out, all at once or streamed.
+
+predict (served by Predict) answers the whole completion; generate (served by Generate) yields
+it token by token. Both take the parameters max_tokens and seed (the same text for the same
+seed).
+"""
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from clarifai.runners.models.model_class import ModelClass
+from clarifai.runners.utils.data_utils import Param
+'''
+    + SIBLING_IMPORTS
+    + '''
+MAX_TOKENS = Param(default=32, min_value=1, max_value=512, description="tokens to generate")
+SEED = Param(default=0, min_value=0, description="the same text again for the same seed")
+
+
+class TextGenerator(ModelClass):
+    def load_model(self) -> None:
+        # config.yaml asks for no accelerator: the model runs on the CPU.
+        self.model = backend.load(HERE / backend.WEIGHTS, "cpu")
+
+    @ModelClass.method
+    def predict(self, prompt: str, max_tokens: int = MAX_TOKENS, seed: int = SEED) -> str:
+        """The whole completion of ``prompt``."""
+        return "".join(self._tokens(prompt, max_tokens, seed))
+
+    @ModelClass.method
+    def generate(
+        self, prompt: str, max_tokens: int = MAX_TOKENS, seed: int = SEED
+    ) -> Iterator[str]:
+        """The completion of ``prompt``, one token at a time; the caller may stop early."""
+        yield from self._tokens(prompt, max_tokens, seed)
+
+    def _tokens(self, prompt: str, max_tokens: int, seed: int) -> Iterator[str]:
+        rng = np.random.default_rng(seed)
+        current = (processing.encode(prompt) or [processing.START])[-1]
+        for _ in range(max_tokens):
+            probabilities = self.model.run(processing.features(current))[0]
+            current = processing.next_token(probabilities, rng)
+            yield processing.decode([current])
+'''
+)
+
 TEMPLATE = ModelTypeTemplate(
     name="text-generation",
     config_type="text_generation",
@@ -158,4 +209,5 @@ TEMPLATE = ModelTypeTemplate(
     processing_py=PROCESSING_PY,
     config=CONFIG,
     hooks=("generate", "predict"),
+    clarifai=ClarifaiPieces("text-to-text", CLARIFAI_MODEL_PY),
 )

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image as PILImage
 
 from loader.bundle import import_bundle, prepare_bundle
-from loader.clarifai.arguments import call_arguments, convert
+from loader.clarifai.arguments import call_arguments, convert, streamed_items
 from loader.clarifai.checkpoints import shipped_checkpoints
 from loader.clarifai.config import bundle_config, parse_clarifai_config
 from loader.clarifai.layout import clarifai_layout
@@ -380,6 +380,37 @@ def test_arguments_come_from_inputs_then_parameters_then_param_defaults() -> Non
 def test_bad_arguments_are_invalid_input_naming_it(request_: Request, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         call_arguments(method_specs(Several)["predict"], request_)
+
+
+def test_a_lone_input_named_after_no_argument_binds_to_the_first_argument() -> None:
+    methods = method_specs(Several)
+    assert call_arguments(methods["predict"], Request(inputs={"text": "hi"})) == {
+        "prompt": "hi",
+        "temperature": 0.7,
+    }
+    caption = call_arguments(methods["caption"], Request(inputs={"picture": _png(3, 2)}))
+    assert caption["image"].to_pil().size == (3, 2)
+
+
+def test_a_lone_input_naming_an_argument_binds_by_its_name() -> None:
+    with pytest.raises(InvalidInputError, match=r"missing input 'image'"):
+        call_arguments(method_specs(Several)["caption"], Request(inputs={"words": 3}))
+
+
+def test_a_rebound_input_that_does_not_convert_names_the_input_and_the_argument() -> None:
+    with pytest.raises(
+        InvalidInputError, match=r"input 'count' \(argument 'prompt'\) of method 'predict': cannot"
+    ) as caught:
+        call_arguments(method_specs(Several)["predict"], Request(inputs={"count": [1, 2]}))
+    assert caught.value.metadata == {"input": "count"}
+
+
+def test_stream_messages_with_one_input_feed_the_streamed_argument_whatever_its_name() -> None:
+    spec = method_specs(Several)["echo"]  # echo(chunks: Iterator[bytes], sep: str = "")
+    first = Request(inputs={"audio": b"a"})
+    rest = iter([Request(inputs={"audio": b"b"}), Request(inputs={"chunks": b"c"})])
+    assert call_arguments(spec, first) == {"sep": ""}
+    assert list(streamed_items(spec, first, rest)) == [b"a", b"b", b"c"]
 
 
 # -- outputs -----------------------------------------------------------------------------------

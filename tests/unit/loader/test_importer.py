@@ -239,6 +239,27 @@ def test_import_module_reaches_code_in_a_numbered_subfolder(tmp_path: Path, moun
     assert model.WHERE == "one"
 
 
+def test_a_module_folder_resolves_plain_imports_of_its_modules_to_the_bundle_copy(
+    tmp_path: Path, mount: Mount
+) -> None:
+    root = write_files(
+        tmp_path / "bundle",
+        {
+            "shared.py": "WHERE = 'top'\n",
+            "1/model.py": "import helpers\nimport shared\n",
+            "1/helpers.py": "from shared import WHERE\nVALUE = 'one'\n",
+            "1/shared.py": "WHERE = 'inside 1/'\n",
+        },
+    )
+    package = mount(root)
+    package.add_module_folder("1")
+    model = package.import_module("1.model")
+    assert model.helpers.__name__ == f"{package.name}.1.helpers"
+    assert model.helpers.VALUE == "one"
+    assert model.shared.WHERE == "top"  # a module at the bundle's top keeps its name
+    assert "helpers" not in sys.modules
+
+
 def test_sibling_names_lists_modules_and_package_folders(tmp_path: Path) -> None:
     write_files(
         tmp_path,
