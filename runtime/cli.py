@@ -39,6 +39,13 @@ async def run_server(settings: ServerSettings, port_file: Path | None = None) ->
     "--model-store", type=click.Path(path_type=Path), default=None, help="Folder of bundles."
 )
 @click.option(
+    "--store-sync-interval",
+    "store_sync_interval_s",
+    type=float,
+    default=None,
+    help="Seconds between syncs with a store shared by replicas; 0: at start only [10].",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),

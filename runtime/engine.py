@@ -28,6 +28,7 @@ from runtime.inputs import check_inputs
 from runtime.models import ModelRecord, ModelState
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.planning import InstancePlanner
+from runtime.reconcile import SyncPlan, plan_sync
 from runtime.scheduler import ModelScheduler, Observer
 from runtime.store import Manifest, ModelStore, NamespaceOwnedError, StoredVersion
 
@@ -73,6 +74,10 @@ class Engine:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._listeners: list[Listener] = []
         self._forget_listeners: list[Callable[[str], None]] = []
+        # Scans, adds and deletes of store entries one at a time, so a version is never both
+        # found by a sync and added by the upload that committed it.
+        self._store_lock = asyncio.Lock()
+        self._load_slots = asyncio.Semaphore(config.load_concurrency)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -121,15 +126,41 @@ class Engine:
         Versions unloaded before a restart stay unloaded; what a crash left half-done is swept.
         """
         await asyncio.to_thread(self.store.recover)
-        await self._discover()
-        slots = asyncio.Semaphore(self.config.load_concurrency)
-
-        async def load_one(record: ModelRecord) -> None:
-            async with slots:
-                await self._load(record)
-
+        async with self._store_lock:
+            await self._discover()
         pending = [r for r in self._records.values() if r.state is ModelState.LOADING]
-        await asyncio.gather(*(load_one(record) for record in pending))
+        await asyncio.gather(*(self._load_queued(r, ModelState.LOADING) for r in pending))
+
+    async def sync(self) -> SyncPlan:
+        """Match the store as other replicas left it: their new versions, deletes and unloads.
+
+        Bundles placed by hand (seeds) are left as they are; see ``runtime.reconcile``.
+        """
+        async with self._store_lock:
+            plan = plan_sync(self.records(), await asyncio.to_thread(self.store.scan))
+            for record in plan.drop:
+                self._records.pop(record.key, None)
+            added = [r for e in plan.add if (r := await self._prepare(e)) is not None]
+        await asyncio.gather(*(self._retire(record) for record in plan.drop))
+        await asyncio.gather(
+            *(self._load_queued(r, ModelState.LOADING) for r in added),
+            *(self._load_queued(r, ModelState.UNLOADED) for r in plan.load),
+            *(self._stop(record) for record in plan.unload),
+        )
+        return plan
+
+    async def _load_queued(self, record: ModelRecord, only_from: ModelState) -> None:
+        async with self._load_slots:
+            await self._load(record, only_from=only_from)
+
+    async def _retire(self, record: ModelRecord) -> None:
+        """Stop serving a version deleted from the store elsewhere (its files are gone)."""
+        await self._stop(record)
+        if record.prepared is not None and record.prepared.unpacked:
+            shutil.rmtree(record.prepared.root, ignore_errors=True)
+        if not self.records(record.name):
+            for listener in self._forget_listeners:
+                listener(record.name)
 
     async def _discover(self) -> list[ModelRecord]:
         known = {r.entry.home.resolve() for r in self._records.values() if r.entry is not None}
@@ -179,8 +210,11 @@ class Engine:
         self._records[record.key] = record
         self._locks.setdefault(record.key, asyncio.Lock())
 
-    async def _load(self, record: ModelRecord) -> None:
+    async def _load(self, record: ModelRecord, *, only_from: ModelState | None = None) -> None:
+        """(Re)load ``record``; with ``only_from``, only if it is still in that state."""
         async with self._locks[record.key]:
+            if only_from is not None and record.state is not only_from:
+                return  # loaded (or unloaded) meanwhile by another caller
             await self._stop_instances(record)
             if record.state is not ModelState.LOADING:
                 self._set_state(record, ModelState.LOADING)
@@ -251,25 +285,35 @@ class Engine:
 
     async def load(self, name: str, version: str = "") -> ModelRecord:
         """(Re)load a model version; a bundle added to the store since start is found too."""
-        if not self.records(name):
-            await self._discover()
-        record = self.get(name, version)
-        if record.prepared is None and record.entry is not None:  # unreadable before: read again
-            self._records.pop(record.key)
-            refreshed = await self._prepare(record.entry)
-            record = refreshed or record
-        await self._load(record)
+        async with self._store_lock:
+            if not self.records(name):
+                await self._discover()
+            record = self.get(name, version)
+            if record.prepared is None and record.entry is not None:  # unreadable: read again
+                self._records.pop(record.key)
+                refreshed = await self._prepare(record.entry)
+                record = refreshed or record
+        # The wish is stored first: a replica syncing meanwhile then agrees instead of undoing it.
         await self._remember(record, loaded=True)
+        await self._load(record)
         return record
 
     async def add(self, entry: StoredVersion) -> ModelRecord:
         """Serve a version just committed to the store; loads it unless it is stored unloaded."""
-        record = await self._prepare(entry)
+        async with self._store_lock:
+            record = self._found(entry) or await self._prepare(entry)
         if record is None:
             raise BundleError(f"{entry.source} names a model version that is already served")
-        if entry.loaded and record.state is ModelState.LOADING:
-            await self._load(record)
+        if entry.loaded:
+            await self._load(record, only_from=ModelState.LOADING)
         return record
+
+    def _found(self, entry: StoredVersion) -> ModelRecord | None:
+        """The record a sync already made for ``entry`` (it ran between commit and add)."""
+        for record in self._records.values():
+            if record.entry is not None and record.entry.home == entry.home:
+                return record if record.entry.manifest == entry.manifest else None
+        return None
 
     def check_owner(self, namespace: str, model_class: str) -> None:
         """Refuse a new version of ``namespace`` whose model class is not the one it serves."""
@@ -299,19 +343,24 @@ class Engine:
         if not targets:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
         for record in targets:
-            async with self._locks[record.key]:
-                await self._stop_instances(record)
-                self._set_state(record, ModelState.UNLOADED)
-            await self._remember(record, loaded=False)
+            await self._remember(record, loaded=False)  # first, as in load()
+            await self._stop(record)
         return targets
+
+    async def _stop(self, record: ModelRecord) -> None:
+        async with self._locks[record.key]:
+            await self._stop_instances(record)
+            if record.state is not ModelState.UNLOADED:
+                self._set_state(record, ModelState.UNLOADED)
 
     async def delete(self, name: str, version: str = "") -> list[str]:
         """Unload and forget a version (or all), and remove its bundle from the store."""
         targets = await self.unload(name, version)
         for record in targets:
-            self._records.pop(record.key, None)
-            if record.entry is not None:
-                await asyncio.to_thread(self.store.remove, record.entry)
+            async with self._store_lock:
+                self._records.pop(record.key, None)
+                if record.entry is not None:
+                    await asyncio.to_thread(self.store.remove, record.entry)
             if record.prepared is not None and record.prepared.unpacked:
                 shutil.rmtree(record.prepared.root, ignore_errors=True)
         if not self.records(name):

@@ -20,6 +20,7 @@ from runtime.inprocess import make_inprocess_factory
 from runtime.metrics import Metrics
 from runtime.models import ModelRecord
 from runtime.planning import InstancePlanner
+from runtime.reconcile import StoreSync
 from runtime.reflection import enable_reflection
 from runtime.rpc_metrics import add_measured_servicer
 from runtime.servicer import ModelRuntimeServicer
@@ -61,6 +62,7 @@ class ModelServer:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._health: HealthReporter | None = None
         self._loading: asyncio.Task[None] | None = None
+        self._store_sync: StoreSync | None = None
         self.metrics: Metrics | None = None
         self.port = 0
         self.metrics_port: int | None = None
@@ -186,6 +188,8 @@ class ModelServer:
         assert self._health is not None
         await self.engine.start()
         self._health.loaded()
+        self._store_sync = StoreSync(self.engine.sync, self.settings.store_sync_interval_s)
+        self._store_sync.start()
         records = self.engine.records()
         ready = sum(r.state == "READY" for r in records)
         logger.info("start-up loading finished: %d of %d models ready", ready, len(records))
@@ -209,6 +213,8 @@ class ModelServer:
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
             await asyncio.gather(self._loading, return_exceptions=True)
+        if self._store_sync is not None:
+            await self._store_sync.stop()
         if self.engine is not None:
             await self.engine.shutdown()
         if self._pool is not None:

@@ -34,6 +34,12 @@ class ServerSettings(BaseSettings):
     model_store: Path = Field(
         default=Path("model-store"), description="Folder of bundles (folders or zips) to serve."
     )
+    store_sync_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds between syncs with the model store, which other replicas may share: "
+        "their uploads, deletes, loads and unloads are applied here; 0 syncs only at start.",
+    )
     work_dir: Path | None = Field(
         default=None,
         description="Where zip bundles are unpacked; default <model_store>/.modelrt/unpacked.",

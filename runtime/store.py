@@ -4,6 +4,8 @@
 ``state.json`` (loaded or not). A version is built whole under ``.staging/`` and renamed into
 place; a delete renames it to ``.trash/`` before removing files. So a crash at any moment leaves
 each version either committed and complete or invisible, and ``recover()`` sweeps the leftovers.
+Several replicas may share one store: a staged folder is named after the process building it, and
+``recover()`` only sweeps the ones whose process is gone (or, from another host, long idle).
 Bundles dropped straight into the store (a folder or a ``.zip``) are served too, as seeds.
 """
 
@@ -15,6 +17,8 @@ import logging
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +37,9 @@ STAGING = ".staging"
 TRASH = ".trash"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAX_COMMIT_TRIES = 100
+# A staged upload from another host cannot be asked whether its process lives; one untouched this
+# long is taken as abandoned (an upload writes as its bytes come; checking takes minutes at most).
+STALE_STAGING_S = 6 * 3600.0
 
 
 class StoreError(ModelrtError):
@@ -128,6 +135,47 @@ def _sync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
+
+
+def _start_ticks(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot), so a reused pid is told apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return "0"
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _owner() -> str:
+    """``<host>_<pid>_<start>``: the process that stages an upload."""
+    pid = os.getpid()
+    return f"{_host()}_{pid}_{_start_ticks(pid)}"
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    return start == "0" or _start_ticks(pid) == start
+
+
+def _abandoned(staged: Path, stale_after_s: float) -> bool:
+    """Whether no live process is building ``staged`` any more."""
+    parts = staged.name.rsplit("_", 3)
+    if len(parts) == 4 and parts[0] == _host() and parts[1].isdigit():
+        return not _alive(int(parts[1]), parts[2])
+    try:  # another host's, or named by an older release: judged by its last change
+        touched = max(p.stat().st_mtime for p in (staged, *staged.iterdir()))
+    except OSError:
+        return False
+    return time.time() - touched > stale_after_s
+
+
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
@@ -183,16 +231,25 @@ class ModelStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def recover(self) -> None:
-        """Remove what a crash left half-done: staged uploads and deletes not yet finished."""
-        for leftover in (self.root / STAGING, self.root / TRASH):
-            if leftover.exists():
-                logger.info("removing leftovers in %s", leftover)
-                shutil.rmtree(leftover, ignore_errors=True)
+    def recover(self, *, stale_after_s: float = STALE_STAGING_S) -> None:
+        """Remove what a crash left half-done: staged uploads whose process is gone, and deletes.
+
+        Another replica's upload in progress is kept: a staged folder from this host is swept when
+        its process has ended, one from another host when untouched for ``stale_after_s``.
+        """
+        staging = self.root / STAGING
+        for staged in sorted(staging.iterdir()) if staging.is_dir() else []:
+            if _abandoned(staged, stale_after_s):
+                logger.info("removing the abandoned upload %s", staged)
+                shutil.rmtree(staged, ignore_errors=True)
+        trash = self.root / TRASH
+        if trash.exists():  # a delete is final once renamed here: finishing it is always safe
+            logger.info("removing leftovers in %s", trash)
+            shutil.rmtree(trash, ignore_errors=True)
 
     def stage(self) -> Path:
-        """A fresh private folder under .staging/ to build an upload in."""
-        folder = self.root / STAGING / uuid.uuid4().hex
+        """A fresh private folder under .staging/ to build an upload in, named after its owner."""
+        folder = self.root / STAGING / f"{_owner()}_{uuid.uuid4().hex}"
         folder.mkdir(parents=True)
         return folder
 

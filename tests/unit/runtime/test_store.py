@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -90,17 +94,54 @@ def test_a_version_stored_unloaded_stays_unloaded_until_set(store: ModelStore) -
     assert [e.loaded for e in store.scan()] == [True]
 
 
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(10)
+    return process.pid
+
+
+def _owned_by(staged: Path, pid: int) -> Path:
+    """``staged`` renamed as if process ``pid`` of this host had staged it."""
+    host, _, start, token = staged.name.rsplit("_", 3)
+    return staged.rename(staged.with_name(f"{host}_{pid}_{start}_{token}"))
+
+
 def test_recover_removes_staged_uploads_and_unfinished_deletes(store: ModelStore) -> None:
     store.commit(_staged(store), _manifest())
-    half = _staged(store)  # an upload the crash interrupted
+    half = _owned_by(_staged(store), _dead_pid())  # an upload the crash interrupted
     (store.root / ".trash" / "x").mkdir(parents=True)
 
     store.recover()
 
     assert half.exists() is False
-    assert not (store.root / ".staging").exists()
     assert not (store.root / ".trash").exists()
     assert store.versions("iris") == ["1"]
+
+
+def test_recover_keeps_an_upload_a_live_process_is_staging(store: ModelStore) -> None:
+    mine = _staged(store)  # this process: alive, so another replica starting must keep it
+    other = ModelStore(store.root)
+
+    other.recover()
+
+    assert mine.is_dir()
+
+
+def test_recover_keeps_another_hosts_upload_until_it_is_stale(store: ModelStore) -> None:
+    staging = store.root / ".staging"
+    fresh = staging / "elsewhere_7_99_aaaa"
+    old = staging / "elsewhere_8_99_bbbb"
+    for folder in (fresh, old):
+        folder.mkdir(parents=True)
+        (folder / "upload.zip").write_bytes(b"x")
+    hour_ago = time.time() - 3600
+    for path in (old / "upload.zip", old):
+        os.utime(path, (hour_ago, hour_ago))
+
+    store.recover(stale_after_s=600)
+
+    assert fresh.is_dir()
+    assert not old.exists()
 
 
 def test_a_version_folder_without_a_manifest_is_not_served(store: ModelStore) -> None:
