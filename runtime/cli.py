@@ -39,6 +39,16 @@ async def run_server(settings: ServerSettings, port_file: Path | None = None) ->
     "--model-store", type=click.Path(path_type=Path), default=None, help="Folder of bundles."
 )
 @click.option(
+    "--store-url",
+    default=None,
+    help="s3://BUCKET[/PREFIX]: the store lives in this bucket; --model-store caches it.",
+)
+@click.option(
+    "--s3-endpoint-url",
+    default=None,
+    help="URL of an S3-compatible server for --store-url (default: AWS).",
+)
+@click.option(
     "--store-sync-interval",
     "store_sync_interval_s",
     type=float,

@@ -22,9 +22,11 @@ from loader.errors import BundleError
 from loader.unpack import UnpackLimits
 from registry.errors import HookNotImplementedError, ModelrtError
 from registry.runner import Request
+from runtime.bucket import Bucket, BucketError
 from runtime.errors import ModelNotFoundError, ModelNotReadyError
 from runtime.executor import ExecutorFactory, InstanceEvent
 from runtime.inputs import check_inputs
+from runtime.mirror import StoreMirror
 from runtime.models import ModelRecord, ModelState
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.planning import InstancePlanner
@@ -64,12 +66,14 @@ class Engine:
         executor_factory: ExecutorFactory,
         planner: InstancePlanner,
         observer: Observer | None = None,
+        bucket: Bucket | None = None,
     ) -> None:
         self.config = config
         self.executor_factory = executor_factory
         self.planner = planner
         self.observer = observer
-        self.store = ModelStore(config.store)
+        self.store = ModelStore(config.store)  # with a bucket: this replica's cache of it
+        self.mirror = StoreMirror(self.store, bucket, config.limits)
         self._records: dict[tuple[str, str], ModelRecord] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._listeners: list[Listener] = []
@@ -124,8 +128,14 @@ class Engine:
         """Find every bundle in the store and load them all; returns when loading has finished.
 
         Versions unloaded before a restart stay unloaded; what a crash left half-done is swept.
+        With a bucket, its committed versions are copied in first; when it cannot be reached,
+        the cached ones are served until a sync succeeds.
         """
-        await asyncio.to_thread(self.store.recover)
+        await self.mirror.recover()
+        try:
+            await self.mirror.pull()
+        except BucketError as exc:
+            logger.error("serving the cached versions until a sync succeeds: %s", exc.message)
         async with self._store_lock:
             await self._discover()
         pending = [r for r in self._records.values() if r.state is ModelState.LOADING]
@@ -134,8 +144,10 @@ class Engine:
     async def sync(self) -> SyncPlan:
         """Match the store as other replicas left it: their new versions, deletes and unloads.
 
-        Bundles placed by hand (seeds) are left as they are; see ``runtime.reconcile``.
+        Bundles placed by hand (seeds) are left as they are; see ``runtime.reconcile``. With a
+        bucket, its committed versions are copied into the store folder first.
         """
+        await self.mirror.pull()
         async with self._store_lock:
             plan = plan_sync(self.records(), await asyncio.to_thread(self.store.scan))
             for record in plan.drop:
@@ -301,7 +313,17 @@ class Engine:
     async def add(self, entry: StoredVersion) -> ModelRecord:
         """Serve a version just committed to the store; loads it unless it is stored unloaded."""
         async with self._store_lock:
+            stale = [  # an older version once stored under this number (deleted elsewhere)
+                r
+                for r in self._records.values()
+                if r.entry is not None
+                and r.entry.home == entry.home
+                and r.entry.manifest != entry.manifest
+            ]
+            for old in stale:
+                self._records.pop(old.key, None)
             record = self._found(entry) or await self._prepare(entry)
+        await asyncio.gather(*(self._retire(old) for old in stale))
         if record is None:
             raise BundleError(f"{entry.source} names a model version that is already served")
         if entry.loaded:
@@ -335,7 +357,7 @@ class Engine:
 
     async def _remember(self, record: ModelRecord, *, loaded: bool) -> None:
         if record.entry is not None and record.entry.managed:
-            await asyncio.to_thread(self.store.set_loaded, record.entry, loaded)
+            await self.mirror.set_loaded(record.entry, loaded)
 
     async def unload(self, name: str, version: str = "") -> list[ModelRecord]:
         """Unload one version, or every version when ``version`` is empty."""
@@ -358,9 +380,9 @@ class Engine:
         targets = await self.unload(name, version)
         for record in targets:
             async with self._store_lock:
-                self._records.pop(record.key, None)
                 if record.entry is not None:
-                    await asyncio.to_thread(self.store.remove, record.entry)
+                    await self.mirror.remove(record.entry)
+                self._records.pop(record.key, None)
             if record.prepared is not None and record.prepared.unpacked:
                 shutil.rmtree(record.prepared.root, ignore_errors=True)
         if not self.records(name):

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry.errors import ModelrtError
 from runtime.models import ModelRecord, ModelState
 from runtime.store import StoredVersion
 
@@ -97,6 +98,9 @@ class StoreSync:
             await asyncio.sleep(self.interval_s)
             try:
                 plan = await self._sync()
+            except ModelrtError as exc:  # e.g. the bucket is out of reach: no trace every round
+                logger.error("syncing with the model store failed; trying again: %s", exc.message)
+                continue
             except Exception:
                 logger.exception("syncing with the model store failed; trying again")
                 continue

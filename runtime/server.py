@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from runtime.auth import AccessPolicy, AuthInterceptor, log_access_policy
+from runtime.bucket import Bucket, parse_store_url
 from runtime.devices import SystemInventory, discover_gpus
 from runtime.engine import Engine, EngineConfig
 from runtime.executor import ExecutorFactory
@@ -175,7 +176,11 @@ class ModelServer:
             factory = make_inprocess_factory(
                 self._pool, asyncio.Semaphore(settings.max_concurrent_streams)
             )
-        return Engine(engine_config, factory, planner, observer=metrics)
+        bucket = None
+        if settings.store_url is not None:
+            bucket = Bucket(parse_store_url(settings.store_url), settings.s3_endpoint_url)
+            logger.info("model store: %s, cached in %s", bucket.location.url, settings.model_store)
+        return Engine(engine_config, factory, planner, observer=metrics, bucket=bucket)
 
     def _track_metrics(self, record: ModelRecord) -> None:
         if self.metrics is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -13,6 +14,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from runtime.bucket import parse_store_url
 
 MiB = 1024 * 1024
 
@@ -32,7 +35,19 @@ class ServerSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address to bind; 0.0.0.0 for all.")
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     model_store: Path = Field(
-        default=Path("model-store"), description="Folder of bundles (folders or zips) to serve."
+        default=Path("model-store"),
+        description="Folder of bundles (folders or zips) to serve; with store_url, this "
+        "replica's cache of the bucket.",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="s3://BUCKET[/PREFIX]: keep the store in an S3-compatible bucket that every "
+        "replica shares; model_store is then this replica's cache of it. Credentials come from "
+        "boto3's default chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, roles).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="URL of an S3-compatible server (MinIO, Ceph, ...) for store_url; unset: AWS.",
     )
     store_sync_interval_s: float = Field(
         default=10.0,
@@ -142,6 +157,22 @@ class ServerSettings(BaseSettings):
                 )
         return token
 
+    @field_validator("store_url")
+    @classmethod
+    def _store_url_is_a_bucket(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_store_url(url)
+        return url
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("s3_endpoint_url must be an http:// or https:// URL with a host")
+        return url
+
     @model_validator(mode="after")
     def _tls_files_go_together(self) -> Self:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
@@ -155,6 +186,8 @@ class ServerSettings(BaseSettings):
             raise ValueError(
                 "tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file too"
             )
+        if self.s3_endpoint_url is not None and self.store_url is None:
+            raise ValueError("s3_endpoint_url is set but store_url is not: it names no bucket")
         return self
 
     @property

@@ -97,7 +97,11 @@ class Manifest:
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """The manifest in ``data``; keys it does not know (a bucket's extra fields) are ignored."""
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 

@@ -222,8 +222,8 @@ class Uploads:
         namespace, owner = manifest.namespace, manifest.model_class
         async with self._commit_lock:  # owner check and commit as one step
             self.engine.check_owner(namespace, owner)
-            await asyncio.to_thread(self._check_stored_owner, namespace, owner)
-            entry = await asyncio.to_thread(self.engine.store.commit, staged, manifest, loaded=load)
+            await self._check_stored_owner(namespace, owner)
+            entry = await self.engine.mirror.commit(staged, manifest, loaded=load)
         logger.info(
             "stored %s:%s (%d bytes, sha256 %s)",
             namespace,
@@ -233,11 +233,11 @@ class Uploads:
         )
         return await self.engine.add(entry)
 
-    def _check_stored_owner(self, namespace: str, model_class: str) -> None:
+    async def _check_stored_owner(self, namespace: str, model_class: str) -> None:
         """The store may hold versions this server has not read yet (another replica's)."""
-        for entry in self.engine.store.scan():
-            owner = entry.manifest.model_class if entry.manifest else ""
-            if entry.manifest and entry.manifest.namespace == namespace and owner != model_class:
+        for stored in await self.engine.mirror.manifests():
+            owner = stored.model_class
+            if stored.namespace == namespace and owner != model_class:
                 raise NamespaceOwnedError(
                     f"namespace {namespace!r} belongs to model class {owner}; this bundle "
                     f"registers {model_class} (use another namespace for another model)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import grpc
@@ -15,9 +16,15 @@ START_TIMEOUT_S = 60.0
 
 
 def start_serve(
-    store: Path, workdir: Path, *flags: str, log_name: str = "server"
+    store: Path,
+    workdir: Path,
+    *flags: str,
+    log_name: str = "server",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`modelrt serve` on ``store``, output to ``workdir/<log_name>.log``; returns it and host:port.
+
+    ``env``: the process's whole environment (default: this one's).
 
     Returns once health "" is SERVING (start-up loading finished). The caller stops the process.
     """
@@ -30,6 +37,7 @@ def start_serve(
              "--port-file", str(port_file), "--metrics-port", "0", *flags],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT_S
     try:

@@ -201,3 +201,32 @@ def test_validation_errors_never_repeat_a_configured_token(
         load_settings({"tls_cert_file": tmp_path / "server.crt"})
     assert "tls_key_file" in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+def test_store_url_and_s3_endpoint_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELRT_STORE_URL", "s3://models/prod")
+    monkeypatch.setenv("MODELRT_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+
+    settings = load_settings({})
+
+    assert settings.store_url == "s3://models/prod"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize("url", ["models/prod", "s3://", "s3://Models/x", "file:///tmp/store"])
+def test_a_malformed_store_url_is_rejected_saying_what_is_expected(url: str) -> None:
+    with pytest.raises(ValidationError, match=r"store_url.*s3://BUCKET\[/PREFIX\]"):
+        load_settings({"store_url": url})
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:9000", "ftp://host", "http://"])
+def test_an_s3_endpoint_that_is_not_an_http_url_is_rejected(endpoint: str) -> None:
+    with pytest.raises(ValidationError, match="s3_endpoint_url must be an http"):
+        load_settings({"store_url": "s3://models", "s3_endpoint_url": endpoint})
+
+
+def test_an_s3_endpoint_without_a_store_url_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="s3_endpoint_url is set but store_url is not"):
+        load_settings({"s3_endpoint_url": "http://127.0.0.1:9000"})
