@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,11 @@ class GpuInfo:
     total_mb: int
     free_mb: int
     used_mb: int
+
+
+#: Files that exist only where the NVIDIA driver is loaded. Without the driver torch sees no GPU,
+#: so it is not imported just to say so.
+NVIDIA_DRIVER_FILES = (Path("/proc/driver/nvidia/version"), Path("/dev/nvidiactl"))
 
 
 def visible_gpu_indices(environ: Mapping[str, str]) -> list[int] | None:
@@ -121,8 +127,19 @@ def _nvml_gpu(nvml: Any, index: int) -> GpuInfo:
     )
 
 
+def nvidia_driver_present() -> bool:
+    """Whether the NVIDIA driver is loaded on this machine (one of its files exists).
+
+    >>> isinstance(nvidia_driver_present(), bool)
+    True
+    """
+    return any(path.exists() for path in NVIDIA_DRIVER_FILES)
+
+
 def _read_torch(visible: list[int] | None) -> list[GpuInfo] | None:
     """The GPUs torch sees (renumbered by CUDA_VISIBLE_DEVICES, so mapped back), or None."""
+    if not nvidia_driver_present():
+        return None  # torch could see no GPU; importing it would only grow the server by ~180 MiB
     try:
         torch: Any = importlib.import_module("torch")
         if not torch.cuda.is_available():

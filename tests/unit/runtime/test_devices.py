@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runtime import devices
 from runtime.devices import (
     GpuInfo,
     StaticInventory,
@@ -53,6 +54,14 @@ class FakeNvml:
 
     def nvmlDeviceGetMemoryInfo(self, handle: int) -> Any:
         return self.devices[handle][1]
+
+
+@pytest.fixture
+def nvidia_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Pretend the NVIDIA driver is loaded, so discovery may ask torch."""
+    marker = tmp_path / "nvidia-version"
+    marker.write_text("NVRM version: test\n", encoding="utf-8")
+    monkeypatch.setattr(devices, "NVIDIA_DRIVER_FILES", (marker,))
 
 
 def fake_torch(free_total: list[tuple[int, int]]) -> Any:
@@ -127,7 +136,7 @@ def test_discover_gpus_through_nvml_keeps_only_cuda_visible_devices(
     assert [gpu.index for gpu in discover_gpus()] == [1]
 
 
-@pytest.mark.usefixtures("no_gpu_libraries")
+@pytest.mark.usefixtures("no_gpu_libraries", "nvidia_driver")
 def test_discover_gpus_falls_back_to_torch_when_nvml_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -139,7 +148,7 @@ def test_discover_gpus_falls_back_to_torch_when_nvml_fails(
     ]
 
 
-@pytest.mark.usefixtures("no_gpu_libraries")
+@pytest.mark.usefixtures("no_gpu_libraries", "nvidia_driver")
 def test_discover_gpus_maps_torch_indices_back_to_physical_ones(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -149,7 +158,7 @@ def test_discover_gpus_maps_torch_indices_back_to_physical_ones(
     assert [gpu.index for gpu in discover_gpus()] == [3, 1]
 
 
-@pytest.mark.usefixtures("no_gpu_libraries")
+@pytest.mark.usefixtures("no_gpu_libraries", "nvidia_driver")
 def test_discover_gpus_returns_empty_when_torch_has_no_cuda(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -215,3 +224,14 @@ def test_static_inventory_returns_the_given_gpus_as_a_fresh_list() -> None:
     inventory.gpus().clear()
 
     assert inventory.gpus() == [gpu]
+
+
+def test_without_the_nvidia_driver_discovery_never_imports_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from runtime import devices\n"
+        f"devices.NVIDIA_DRIVER_FILES = (Path({str(tmp_path / 'absent')!r}),)\n"
+        "sys.modules['pynvml'] = None\n"
+        "print(devices.discover_gpus(), 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["[]", "False"], done.stderr
