@@ -75,6 +75,8 @@ class Engine:
         self.store = ModelStore(config.store)  # with a bucket: this replica's cache of it
         self.mirror = StoreMirror(self.store, bucket, config.limits)
         self._records: dict[tuple[str, str], ModelRecord] = {}
+        # get(name) for calls that name no version, cached until a record or state changes.
+        self._newest: dict[str, ModelRecord] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._listeners: list[Listener] = []
         self._forget_listeners: list[Callable[[str], None]] = []
@@ -93,8 +95,17 @@ class Engine:
         """Call ``listener(name)`` when the last version of a model is deleted."""
         self._forget_listeners.append(listener)
 
+    def _put(self, record: ModelRecord) -> None:
+        self._records[record.key] = record
+        self._newest.clear()
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        self._records.pop(key, None)
+        self._newest.clear()
+
     def _set_state(self, record: ModelRecord, state: ModelState, reason: str = "") -> None:
         record.set_state(state, reason)
+        self._newest.clear()
         log = logger.warning if state is ModelState.FAILED else logger.info
         log("model %s:%s is %s%s", record.name, record.version, state, f": {reason}" * bool(reason))
         for listener in self._listeners:
@@ -151,7 +162,7 @@ class Engine:
         async with self._store_lock:
             plan = plan_sync(self.records(), await asyncio.to_thread(self.store.scan))
             for record in plan.drop:
-                self._records.pop(record.key, None)
+                self._drop(record.key)
             added = [r for e in plan.add if (r := await self._prepare(e)) is not None]
         await asyncio.gather(*(self._retire(record) for record in plan.drop))
         await asyncio.gather(
@@ -219,7 +230,7 @@ class Engine:
         return record
 
     def _add(self, record: ModelRecord) -> None:
-        self._records[record.key] = record
+        self._put(record)
         self._locks.setdefault(record.key, asyncio.Lock())
 
     async def _load(self, record: ModelRecord, *, only_from: ModelState | None = None) -> None:
@@ -302,7 +313,7 @@ class Engine:
                 await self._discover()
             record = self.get(name, version)
             if record.prepared is None and record.entry is not None:  # unreadable: read again
-                self._records.pop(record.key)
+                self._drop(record.key)
                 refreshed = await self._prepare(record.entry)
                 record = refreshed or record
         # The wish is stored first: a replica syncing meanwhile then agrees instead of undoing it.
@@ -321,7 +332,7 @@ class Engine:
                 and r.entry.manifest != entry.manifest
             ]
             for old in stale:
-                self._records.pop(old.key, None)
+                self._drop(old.key)
             record = self._found(entry) or await self._prepare(entry)
         await asyncio.gather(*(self._retire(old) for old in stale))
         if record is None:
@@ -382,7 +393,7 @@ class Engine:
             async with self._store_lock:
                 if record.entry is not None:
                     await self.mirror.remove(record.entry)
-                self._records.pop(record.key, None)
+                self._drop(record.key)
             if record.prepared is not None and record.prepared.unpacked:
                 shutil.rmtree(record.prepared.root, ignore_errors=True)
         if not self.records(name):
@@ -399,7 +410,12 @@ class Engine:
 
     def resolve(self, name: str, version: str, capability: str) -> ModelRecord:
         """The READY version to call; else NOT_FOUND, UNAVAILABLE or UNIMPLEMENTED."""
-        record = self.get(name, version)
+        found = self._records.get((name, version)) if version else self._newest.get(name)
+        if found is None:
+            found = self.get(name, version)
+            if not version:
+                self._newest[name] = found
+        record = found
         if record.state is not ModelState.READY or record.scheduler is None:
             detail = f": {record.reason}" if record.reason else ""
             raise ModelNotReadyError(

@@ -9,7 +9,8 @@ has the bundle's code.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +19,9 @@ from registry.runner import Request
 from runtime.outputs import ItemFailure, ModelOutput
 
 Item = ModelOutput | ItemFailure
+OnResult = Callable[[int, Item], None]  # one request of an unbatched trip answered
+OnBatchDone = Callable[[list[Item] | BaseException], None]  # a batch's outputs, or its error
+OnEachDone = Callable[[BaseException | None], None]  # an unbatched trip ended (error or None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,20 @@ class Executor(abc.ABC):
     ) -> None:
         """Run requests one at a time (no batching); ``on_result(index, output)`` as each ends."""
 
+    def submit_batch(self, requests: list[Request], on_done: OnBatchDone) -> None:
+        """Start ``predict_batch``; ``on_done(outputs or error)`` once it ends, never sooner
+        than this returns. Raises at once when the instance cannot take the call."""
+        _in_background(self.predict_batch(requests), on_done)
+
+    def submit_each(
+        self, requests: list[Request], on_result: OnResult, on_done: OnEachDone
+    ) -> None:
+        """Start ``predict_each``; then ``on_done(None or error)`` as with submit_batch."""
+        _in_background(
+            self.predict_each(requests, on_result),
+            lambda result: on_done(result if isinstance(result, BaseException) else None),
+        )
+
     @abc.abstractmethod
     def generate(self, request: Request) -> AsyncGenerator[Item, None]:
         """Yield ``generate``'s items as the model produces them; closing it stops the model."""
@@ -90,6 +108,27 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def stop(self) -> None:
         """Release the instance and everything it holds."""
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()  # strong references until the tasks end
+
+
+def _in_background(work: Awaitable[Any], on_done: Callable[[Any], None]) -> None:
+    """Run ``work`` as a task and call ``on_done`` with its result or exception."""
+
+    async def run() -> None:
+        try:
+            result = await work
+        except BaseException as exc:  # cancelled too: the trip ends either way
+            on_done(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            on_done(result)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 #: Builds the executor of one instance (the server picks in-process or worker processes).

@@ -71,6 +71,13 @@ def _return_code(context: Context) -> str:
     return str(code.name) if isinstance(code, grpc.StatusCode) else "OK"
 
 
+def _observe(metrics: Metrics, model: str, rpc: str, code: str, start: float) -> None:
+    # A NOT_FOUND names a model that does not exist: keeping the client's string as a label
+    # would let any client create series without bound.
+    model = "" if code == "NOT_FOUND" else model
+    metrics.observe_request(model, rpc, code, time.monotonic() - start)
+
+
 class _Call:
     """One RPC being measured; ``finish`` records it exactly once."""
 
@@ -87,10 +94,7 @@ class _Call:
         if self.finished:
             return
         self.finished = True
-        # A NOT_FOUND names a model that does not exist: keeping the client's string as a
-        # label would let any client create series without bound.
-        model = "" if code == "NOT_FOUND" else self.model
-        self.metrics.observe_request(model, self.rpc, code, time.monotonic() - self.start)
+        _observe(self.metrics, self.model, self.rpc, code, self.start)
 
     def done(self, context: Context) -> None:
         """RPC done callback: a response stream gRPC stopped reading was interrupted."""
@@ -144,7 +148,18 @@ def _unary_response(
         call.finish(_return_code(context))
         return response
 
-    return measured
+    async def measured_unary(request: Any, context: Context) -> Any:
+        # The hot path (Predict): no per-call object, the model read from the request once.
+        start = time.monotonic()
+        try:
+            response = await behaviour(request, context)
+        except BaseException as exc:
+            _observe(metrics, model_of(request), rpc, _failure_code(exc, context), start)
+            raise
+        _observe(metrics, model_of(request), rpc, _return_code(context), start)
+        return response
+
+    return measured if streaming_request else measured_unary
 
 
 def _stream_response(

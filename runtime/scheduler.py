@@ -1,7 +1,8 @@
 """Per-model scheduling: one bounded queue for Predict, dynamic batches, free instances.
 
 A request goes out at once when an instance is idle; batches grow only while every instance is
-busy (or for up to ``max_queue_delay_ms`` when the model asks to wait). Requests whose deadline
+busy (or for up to ``max_queue_delay_ms`` when the model asks to wait). Everything here runs as
+plain callbacks on the event loop: no task per batch, no dispatcher to wake. Requests whose deadline
 has passed are dropped before they run. Generate and Stream calls skip the queue and go to the
 instance with the fewest open streams.
 """
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -74,6 +75,10 @@ class _Instance:
 class ModelScheduler:
     """Schedules one model version's calls over its instances.
 
+    Predict never waits on a task of its own: a request joins the queue and batches go out
+    from callbacks, when a request arrives, an instance finishes, or a batch delay ends. The
+    caller awaits only its own future.
+
     >>> scheduler = ModelScheduler("m", [executor], BatchingConfig(max_batch_size=8))
     ... # doctest: +SKIP
     >>> output = await scheduler.predict(Request(inputs={"x": 1}))  # doctest: +SKIP
@@ -87,18 +92,17 @@ class ModelScheduler:
     def __post_init__(self) -> None:
         self._instances = [_Instance(ex, i) for i, ex in enumerate(self.executors)]
         self._queue: deque[_Pending] = deque()
-        self._changed = asyncio.Event()
         self._closed: ModelrtError | None = None
-        self._waiting = False  # a batch is waiting out max_queue_delay_ms
-        self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
-        self._running: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None  # ends a max_queue_delay_ms wait
+        self._pumping = False
 
     # -- instance state ----------------------------------------------------------------------
 
     def set_up(self, index: int, up: bool) -> None:
         """Mark an instance up or down (a crashed worker is down until it restarts)."""
         self._instances[index].up = up
-        self._changed.set()
+        self._pump()
 
     @property
     def instances_up(self) -> int:
@@ -115,8 +119,8 @@ class ModelScheduler:
 
     # -- Predict ------------------------------------------------------------------------------
 
-    async def predict(self, request: Request, deadline: float | None = None) -> ModelOutput:
-        """Queue one request; returns its output once its batch has run."""
+    def predict(self, request: Request, deadline: float | None = None) -> Awaitable[ModelOutput]:
+        """Queue one request; the returned future holds its output once its batch has run."""
         self._check_open()
         limit = self.batching.max_queue_size
         if len(self._queue) >= limit:
@@ -124,22 +128,58 @@ class ModelScheduler:
                 f"model {self.name!r} has {limit} requests queued; try again later",
                 metadata={"model": self.name},
             )
-        future: asyncio.Future[ModelOutput] = asyncio.get_running_loop().create_future()
-        pending = _Pending(request, future, time.monotonic(), deadline)
-        waits = self.batched and self.batching.max_queue_delay_ms > 0
-        idle = None if self._queue or self._waiting or waits else self._free_instance()
-        if idle is not None:
-            # Nothing queued and an instance idle: run in this task, no dispatcher round trip.
-            idle.busy = True
-            await self._run(idle, [pending])
-            return future.result()
-        self._queue.append(pending)
-        self._changed.set()
-        return await future
+        future: asyncio.Future[ModelOutput] = self._loop.create_future()
+        self._queue.append(_Pending(request, future, time.monotonic(), deadline))
+        self._pump()
+        return future
+
+    @property
+    def batched(self) -> bool:
+        return self.batching.max_batch_size > 1
 
     def _free_instance(self) -> _Instance | None:
+        if len(self._instances) == 1:
+            only = self._instances[0]
+            return only if only.up and not only.busy else None
         free = [i for i in self._instances if i.up and not i.busy]
         return min(free, key=lambda i: i.streams) if free else None
+
+    def _pump(self) -> None:
+        """Send batches to free instances while requests wait (re-entry is a no-op)."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while self._queue and self._closed is None:
+                instance = self._free_instance()
+                if instance is None or not self._ready():
+                    return
+                batch = self._cut_to_preferred(self._take(self._batch_limit()))
+                if batch:
+                    self._start(instance, batch)
+        finally:
+            self._pumping = False
+
+    def _ready(self) -> bool:
+        """Whether the queue may go out now, or should wait out max_queue_delay_ms to grow."""
+        delay = self.batching.max_queue_delay_ms / 1000
+        if not self.batched or delay <= 0:
+            return True
+        size = len(self._queue)
+        if size >= self.batching.max_batch_size or size in self.batching.preferred_batch_sizes:
+            return True
+        until = self._queue[0].enqueued + delay
+        if time.monotonic() >= until:
+            return True
+        if self._timer is None or self._timer.when() != until:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(until, self._delay_over)
+        return False
+
+    def _delay_over(self) -> None:
+        self._timer = None
+        self._pump()
 
     def _take(self, limit: int) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -160,10 +200,6 @@ class ModelScheduler:
             batch.append(pending)
         return batch
 
-    @property
-    def batched(self) -> bool:
-        return self.batching.max_batch_size > 1
-
     def _batch_limit(self) -> int:
         if self.batched:
             return self.batching.max_batch_size
@@ -181,81 +217,53 @@ class ModelScheduler:
             self._queue.appendleft(pending)
         return batch[:keep]
 
-    async def _wait_for_more(self, batch: list[_Pending]) -> list[_Pending]:
-        """With max_queue_delay_ms, let a small batch grow until the oldest request's delay ends."""
-        delay = self.batching.max_queue_delay_ms / 1000
-        limit = self._batch_limit()
-        preferred = self.batching.preferred_batch_sizes
-        until = batch[0].enqueued + delay
-        while len(batch) < limit and len(batch) not in preferred:
-            remaining = until - time.monotonic()
-            if remaining <= 0:
-                break
-            self._changed.clear()
-            if not self._queue:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    break
-            batch.extend(self._take(limit - len(batch)))
-        return batch
-
-    async def _dispatch(self) -> None:
-        while True:
-            instance = self._free_instance() if self._queue else None
-            if instance is None:
-                self._changed.clear()
-                await self._changed.wait()
-                continue
-            batch = self._take(self._batch_limit())
-            if not batch:
-                continue
-            instance.busy = True
-            if self.batching.max_queue_delay_ms > 0 and self.batched:
-                self._waiting = True
-                try:
-                    batch = await self._wait_for_more(batch)
-                finally:
-                    self._waiting = False
-            batch = self._cut_to_preferred(batch)
-            task = asyncio.create_task(self._run(instance, batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def _run(self, instance: _Instance, batch: list[_Pending]) -> None:
+    def _start(self, instance: _Instance, batch: list[_Pending]) -> None:
+        """Hand ``batch`` to ``instance``; its callbacks settle the callers and pump again."""
         started = time.monotonic()
-        if self.observer is not None:
+        observer = self.observer
+        if observer is not None:
             for pending in batch:
-                self.observer.observe_queue(self.name, started - pending.enqueued)
+                observer.observe_queue(self.name, started - pending.enqueued)
                 if not self.batched:
-                    self.observer.observe_batch(self.name, 1)
+                    observer.observe_batch(self.name, 1)
             if self.batched:
-                self.observer.observe_batch(self.name, len(batch))
+                observer.observe_batch(self.name, len(batch))
+        instance.busy = True
+        requests = [p.request for p in batch]
+        executor = instance.executor
         try:
-            requests = [p.request for p in batch]
             if self.batched:
-                results = await instance.executor.predict_batch(requests)
+                executor.submit_batch(requests, lambda result: self._done(instance, batch, result))
             else:
-                await instance.executor.predict_each(
-                    requests, lambda index, result: _settle(batch[index], result)
+                executor.submit_each(
+                    requests,
+                    lambda index, item: _settle(batch[index], item),
+                    lambda error: self._done(instance, batch, error),
                 )
-                results = []
-        except ModelrtError as exc:
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(exc)
-        except Exception as exc:  # an executor bug, not model code: keep the server up
-            logger.exception("batch of %s failed", self.name)
-            error = ModelNotReadyError(f"model {self.name!r} failed to run the batch: {exc}")
+        except Exception as exc:  # the instance is down or unreachable
+            self._done(instance, batch, exc)
+
+    def _done(
+        self, instance: _Instance, batch: list[_Pending], result: list[Item] | BaseException | None
+    ) -> None:
+        """A trip ended: settle its callers (``result``: outputs, an error, or None) and pump."""
+        instance.busy = False
+        if isinstance(result, BaseException):
+            error = result
+            if not isinstance(error, ModelrtError):  # an executor bug, or a cancelled trip
+                if isinstance(error, Exception):
+                    logger.error("batch of %s failed", self.name, exc_info=error)
+                error = ModelNotReadyError(
+                    f"model {self.name!r} failed to run the batch: {error!r}",
+                    metadata={"model": self.name},
+                )
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(error)
-        else:
-            for pending, result in zip(batch, results, strict=False):
-                _settle(pending, result)
-        finally:
-            instance.busy = False
-            self._changed.set()
+        elif result is not None:
+            for pending, item in zip(batch, result, strict=False):
+                _settle(pending, item)
+        self._pump()
 
     # -- Generate and Stream ------------------------------------------------------------------
 
@@ -290,12 +298,13 @@ class ModelScheduler:
     async def close(self, error: ModelrtError) -> None:
         """Refuse new calls with ``error``, fail queued ones, stop dispatching."""
         self._closed = error
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while self._queue:
             pending = self._queue.popleft()
             if not pending.future.done():
                 pending.future.set_exception(error)
-        self._dispatcher.cancel()
-        await asyncio.gather(self._dispatcher, return_exceptions=True)
 
 
 def _settle(pending: _Pending, result: Item) -> None:

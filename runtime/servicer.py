@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -69,8 +70,14 @@ def streaming(
     return handler
 
 
+# Request ids the server makes: 32 hex digits, a random prefix per process and a counter
+# (a uuid4 per request costs a getrandom call).
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count()
+
+
 def _request_id(sent: str) -> str:
-    return sent or uuid.uuid4().hex
+    return sent or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 async def _replies(

@@ -80,8 +80,10 @@ class WorkerServer:
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.inboxes: dict[int, asyncio.Queue[Any]] = {}
         self.stopped = asyncio.Event()
-        # Sync unary hooks run on one instance thread fed straight by the pipe reader: no hop
-        # through the event loop on the hot path. None when a hook is async.
+        # Sync unary hooks run off the event loop, in arrival order: on the pipe reader thread
+        # itself when the model only predicts (no hop at all), else on an instance thread fed
+        # by the reader, so Generate and Stream messages never wait behind a predict.
+        self.inline_unary = False
         self.unary: queue.SimpleQueue[Any] | None = None
 
     def send(self, kind: str, call: int, payload: Any = None) -> None:
@@ -95,8 +97,11 @@ class WorkerServer:
             return
         self.send("ready", 0, loaded)
         if self.executor.sync_unary:
-            self.unary = queue.SimpleQueue()
-            threading.Thread(target=self._serve_unary, name="instance", daemon=True).start()
+            if self.executor.hooks.isdisjoint(("generate", "stream")):
+                self.inline_unary = True
+            else:
+                self.unary = queue.SimpleQueue()
+                threading.Thread(target=self._serve_unary, name="instance", daemon=True).start()
         loop = asyncio.get_running_loop()
         reader = threading.Thread(target=self._read, args=(loop,), name="pipe-reader", daemon=True)
         reader.start()
@@ -107,33 +112,44 @@ class WorkerServer:
         await self.executor.stop()
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            try:
+        try:
+            while True:
                 message = self.channel.recv()
-            except (EOFError, OSError):
+                unary = message[0] in ("batch", "each")
+                if unary and self.inline_unary:
+                    if not self._unary(message):
+                        return
+                elif unary and self.unary is not None:
+                    self.unary.put(message)
+                else:
+                    loop.call_soon_threadsafe(self._dispatch, message)
+        except (EOFError, OSError):
+            pass  # the server closed the pipe
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
                 loop.call_soon_threadsafe(self.stopped.set)
-                return
-            if self.unary is not None and message[0] in ("batch", "each"):
-                self.unary.put(message)
-            else:
-                loop.call_soon_threadsafe(self._dispatch, message)
 
     def _serve_unary(self) -> None:
         """The instance thread: runs unary calls in arrival order, one at a time."""
         assert self.unary is not None
-        while True:
-            kind, call, requests = self.unary.get()
-            try:
-                if kind == "batch":
-                    self.send("result", call, self.executor.predict_batch_sync(requests))
-                else:
-                    last = len(requests) - 1
-                    for index, item in self.executor.predict_each_sync(requests):
-                        self.send("part", call, (index, item, index == last))
-            except ModelrtError as exc:
-                self.send("error", call, error_payload(exc))
-            except (OSError, ValueError):  # the pipe is gone: the server stopped
-                return
+        while self._unary(self.unary.get()):
+            pass
+
+    def _unary(self, message: tuple[str, int, Any]) -> bool:
+        """Run one unary trip and send its answers; False once the pipe is gone."""
+        kind, call, requests = message
+        try:
+            if kind == "batch":
+                self.send("result", call, self.executor.predict_batch_sync(requests))
+            else:
+                last = len(requests) - 1
+                for index, item in self.executor.predict_each_sync(requests):
+                    self.send("part", call, (index, item, index == last))
+        except ModelrtError as exc:
+            self.send("error", call, error_payload(exc))
+        except (OSError, ValueError):  # the pipe is gone: the server stopped
+            return False
+        return True
 
     def _dispatch(self, message: tuple[str, int, Any]) -> None:
         kind, call, payload = message

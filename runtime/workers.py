@@ -25,7 +25,16 @@ from typing import Any
 
 from registry.errors import ErrorCode, ModelrtError
 from registry.runner import Request
-from runtime.executor import Executor, InstanceEvent, InstanceSpec, Item, LoadedModel
+from runtime.executor import (
+    Executor,
+    InstanceEvent,
+    InstanceSpec,
+    Item,
+    LoadedModel,
+    OnBatchDone,
+    OnEachDone,
+    OnResult,
+)
 from runtime.ipc import Channel
 from runtime.worker_main import worker_entry
 
@@ -33,6 +42,15 @@ logger = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
 _SPAWN_LOCK = threading.Lock()
 _EXIT = object()
+
+
+@dataclass(slots=True)
+class _Trip:
+    """One unary call in the worker: its callbacks, and when it last made progress."""
+
+    on_result: Callable[[int, Item], None] | None
+    on_done: Callable[[Any], None]
+    since: float
 
 
 @dataclass(frozen=True)
@@ -89,10 +107,9 @@ class WorkerExecutor(Executor):
         self.channel: Channel | None = None
         self.loaded: LoadedModel | None = None
         self._calls = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._trips: dict[int, _Trip] = {}  # unary calls the worker still owes answers to
         self._streams: dict[int, asyncio.Queue[Any]] = {}
-        self._sinks: dict[int, Callable[[int, Item], None]] = {}
-        self._watchdogs: dict[int, asyncio.TimerHandle] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
         self._listener: Callable[[InstanceEvent], None] | None = None
         self._crashes: deque[float] = deque()
         self._stopping = False
@@ -154,15 +171,22 @@ class WorkerExecutor(Executor):
         # Read the pipe on the event loop itself: no reader thread, no hop per message.
         self._loop.add_reader(channel.connection.fileno(), self._readable, channel)
         self._up = True
+        if self._watchdog is None:
+            self._watch_for_hangs()
         return payload  # type: ignore[no-any-return]
 
     def _readable(self, channel: Channel) -> None:
-        # One message per call: the loop calls again while more are waiting (level-triggered).
         try:
-            self._on_message(channel.recv())
+            messages = channel.drain()  # every message waiting, in one read
         except (EOFError, OSError):
             self._forget_reader(channel)
             self._on_exit(channel)
+            return
+        for message in messages:
+            try:
+                self._on_message(message)
+            except Exception:  # a callback's bug must not lose the other messages
+                logger.exception("%s: handling a %r message failed", self.label, message[0])
 
     def _forget_reader(self, channel: Channel) -> None:
         if self._loop is not None and not channel.connection.closed:
@@ -170,36 +194,30 @@ class WorkerExecutor(Executor):
 
     def _on_message(self, message: tuple[str, int, Any]) -> None:
         kind, call, payload = message
-        if kind == "result":
-            future = self._pending.pop(call, None)
-            if future is not None and not future.done():
-                future.set_result(payload)
+        if kind == "part":  # one request of an unbatched trip is answered: hand it over now
+            trip = self._trips.get(call)
+            if trip is None:
+                return
+            index, item, last = payload
+            assert trip.on_result is not None
+            trip.on_result(index, item)
+            if last:
+                del self._trips[call]
+                trip.on_done(None)
+            else:  # the next request of the trip now owes its answer
+                trip.since = time.monotonic()
+        elif kind == "result":
+            trip = self._trips.pop(call, None)
+            if trip is not None:
+                trip.on_done(payload)
         elif kind == "error":
-            future = self._pending.pop(call, None)
-            if future is not None and not future.done():
-                future.set_exception(WorkerError(payload))
+            trip = self._trips.pop(call, None)
+            if trip is not None:
+                trip.on_done(WorkerError(payload))
             elif call in self._streams:
                 self._streams[call].put_nowait(WorkerError(payload))
-        elif kind == "part":
-            self._on_part(call, payload)
         elif call in self._streams:  # item / end
             self._streams[call].put_nowait(_EXIT if kind == "end" else payload)
-
-    def _on_part(self, call: int, payload: tuple[int, Item, bool]) -> None:
-        """One request of a predict_each group is answered: hand it over at once."""
-        index, item, last = payload
-        sink = self._sinks.get(call)
-        if sink is not None:
-            sink(index, item)
-        watchdog = self._watchdogs.pop(call, None)
-        if watchdog is not None:
-            watchdog.cancel()
-        if last:
-            future = self._pending.pop(call, None)
-            if future is not None and not future.done():
-                future.set_result(None)
-        else:  # the next request of the group now owes its answer
-            self._watchdogs[call] = self._watchdog("predict", call)
 
     def _on_exit(self, channel: Channel) -> None:
         if channel is not self.channel:
@@ -221,10 +239,9 @@ class WorkerExecutor(Executor):
                 f"{self.label} crashed (exit code {code}); it is being restarted",
                 self.spec.name,
             )
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(error)
-        self._pending.clear()
+        trips, self._trips = list(self._trips.values()), {}
+        for trip in trips:
+            trip.on_done(error)
         for queue in self._streams.values():
             queue.put_nowait(error)
         if not self._stopping:
@@ -268,6 +285,8 @@ class WorkerExecutor(Executor):
         self._stopping = True
         if self._restart is not None:
             self._restart.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         channel, process = self.channel, self.process
         if channel is not None and process is not None and process.is_alive():
             with contextlib.suppress(OSError, ValueError):
@@ -288,56 +307,51 @@ class WorkerExecutor(Executor):
         except (OSError, ValueError) as exc:
             raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
 
-    def _watchdog(self, what: str, call: int) -> asyncio.TimerHandle:
-        """Kill the worker if ``call`` still owes an answer after hang_timeout_s."""
+    def _watch_for_hangs(self) -> None:
+        """Every so often, kill the worker if a unary call made no progress for hang_timeout_s.
+
+        One timer per instance, not one per call: the hot path only stamps progress times.
+        """
         assert self._loop is not None
+        limit = self.settings.hang_timeout_s
+        self._watchdog = self._loop.call_later(min(1.0, limit / 4), self._watch_for_hangs)
+        if not self._up or self._stopping:
+            return
+        now = time.monotonic()
+        if any(now - trip.since > limit for trip in self._trips.values()):
+            logger.error("%s hung in predict; killing it", self.label)
+            self._hung = "predict"
+            if self.process is not None and self.process.is_alive():
+                self.process.kill()
 
-        def fire() -> None:
-            if call in self._pending or call in self._streams:
-                logger.error("%s hung in %s; killing it", self.label, what)
-                self._hung = what
-                if self.process is not None and self.process.is_alive():
-                    self.process.kill()
+    def _submit(self, kind: str, requests: list[Request], trip: _Trip) -> None:
+        call = next(self._calls)
+        self._trips[call] = trip
+        try:
+            self._send((kind, call, requests))
+        except ModelrtError:
+            del self._trips[call]
+            raise
 
-        return self._loop.call_later(self.settings.hang_timeout_s, fire)
+    def submit_batch(self, requests: list[Request], on_done: OnBatchDone) -> None:
+        self._submit("batch", requests, _Trip(None, on_done, time.monotonic()))
+
+    def submit_each(
+        self, requests: list[Request], on_result: OnResult, on_done: OnEachDone
+    ) -> None:
+        self._submit("each", requests, _Trip(on_result, on_done, time.monotonic()))
 
     async def predict_batch(self, requests: list[Request]) -> list[Item]:
-        assert self._loop is not None
-        call = next(self._calls)
-        future: asyncio.Future[list[Item]] = self._loop.create_future()
-        self._pending[call] = future
-        watchdog = self._watchdog("predict", call)
-        try:
-            self._send(("batch", call, requests))
-            return await future
-        except asyncio.CancelledError:
-            self._cancel(call)
-            raise
-        finally:
-            watchdog.cancel()
-            self._pending.pop(call, None)
+        future: asyncio.Future[list[Item]] = asyncio.get_running_loop().create_future()
+        self.submit_batch(requests, lambda result: _resolve(future, result))
+        return await future
 
     async def predict_each(
         self, requests: list[Request], on_result: Callable[[int, Item], None]
     ) -> None:
-        assert self._loop is not None
-        call = next(self._calls)
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._pending[call] = future
-        self._sinks[call] = on_result
-        self._watchdogs[call] = self._watchdog("predict", call)
-        try:
-            self._send(("each", call, requests))
-            await future
-        except asyncio.CancelledError:
-            self._cancel(call)
-            raise
-        finally:
-            self._pending.pop(call, None)
-            self._sinks.pop(call, None)
-            watchdog = self._watchdogs.pop(call, None)
-            if watchdog is not None:
-                watchdog.cancel()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.submit_each(requests, on_result, lambda error: _resolve(future, error))
+        await future
 
     def _cancel(self, call: int) -> None:
         if self._up and self.channel is not None:
@@ -404,6 +418,15 @@ class WorkerExecutor(Executor):
         finally:
             pumping.cancel()
             await asyncio.gather(pumping, return_exceptions=True)
+
+
+def _resolve(future: asyncio.Future[Any], result: Any) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 def make_worker_factory(settings: WorkerSettings) -> Callable[[InstanceSpec], Executor]:
