@@ -224,7 +224,7 @@ async def _drain(inbox: asyncio.Queue[Any]) -> AsyncIterator[Any]:
 
 
 def worker_entry(
-    connection: Connection, spec: InstanceSpec, parent_pid: int, log_level: str
+    reader: Connection, writer: Connection, spec: InstanceSpec, parent_pid: int, log_level: str
 ) -> None:
     """Entry point of a worker process (a target for multiprocessing's spawn context)."""
     if spec.python:
@@ -236,7 +236,7 @@ def worker_entry(
         level=log_level,
         format=f"%(asctime)s %(levelname)s worker[{spec.name}:{spec.index}] %(name)s: %(message)s",
     )
-    channel = Channel(connection)
+    channel = Channel(reader, writer)
     try:
         asyncio.run(WorkerServer(channel, spec).run())
     finally:

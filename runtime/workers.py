@@ -35,7 +35,7 @@ from runtime.executor import (
     OnEachDone,
     OnResult,
 )
-from runtime.ipc import Channel
+from runtime.ipc import Channel, channel_pair
 from runtime.worker_main import worker_entry
 
 logger = logging.getLogger(__name__)
@@ -137,16 +137,22 @@ class WorkerExecutor(Executor):
         return self.loaded
 
     def _launch(self) -> tuple[Any, Channel]:
-        parent_end, child_end = _CONTEXT.Pipe()
+        channel, child_ends = channel_pair(_CONTEXT)
         process = _CONTEXT.Process(
             target=worker_entry,
-            args=(child_end, self.spec, os.getpid(), self.settings.log_level),
+            args=(*child_ends, self.spec, os.getpid(), self.settings.log_level),
             name=f"modelrt-worker-{self.spec.name}-{self.spec.index}",
             daemon=True,
         )
-        start_process(process, self.spec.python)
-        child_end.close()
-        return process, Channel(parent_end)
+        try:
+            start_process(process, self.spec.python)
+        except BaseException:
+            channel.close()
+            raise
+        finally:
+            for end in child_ends:
+                end.close()
+        return process, channel
 
     async def _spawn(self) -> LoadedModel:
         process, channel = await asyncio.to_thread(self._launch)
@@ -169,7 +175,7 @@ class WorkerExecutor(Executor):
             raise WorkerError(payload)
         assert self._loop is not None
         # Read the pipe on the event loop itself: no reader thread, no hop per message.
-        self._loop.add_reader(channel.connection.fileno(), self._readable, channel)
+        self._loop.add_reader(channel.fileno(), self._readable, channel)
         self._up = True
         if self._watchdog is None:
             self._watch_for_hangs()
@@ -189,8 +195,8 @@ class WorkerExecutor(Executor):
                 logger.exception("%s: handling a %r message failed", self.label, message[0])
 
     def _forget_reader(self, channel: Channel) -> None:
-        if self._loop is not None and not channel.connection.closed:
-            self._loop.remove_reader(channel.connection.fileno())
+        if self._loop is not None and not channel.closed:
+            self._loop.remove_reader(channel.fileno())
 
     def _on_message(self, message: tuple[str, int, Any]) -> None:
         kind, call, payload = message

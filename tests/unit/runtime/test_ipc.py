@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from runtime.ipc import SHM_THRESHOLD, Channel
+from runtime.ipc import SHM_THRESHOLD, Channel, channel_pair
 
 
 @pytest.fixture
 def ends() -> Iterator[tuple[Channel, Channel]]:
-    parent, child = multiprocessing.Pipe()
-    sender, receiver = Channel(parent), Channel(child)
+    sender, far_ends = channel_pair(multiprocessing.get_context("spawn"))
+    receiver = Channel(*far_ends)
     yield sender, receiver
     sender.close()
     receiver.close()
@@ -82,6 +82,14 @@ def test_drain_returns_every_waiting_message_and_finishes_a_split_frame(
     writer.join()
     assert [message[2] for message in received[:200]] == list(range(200))
     assert received[200] == ("blob", 3, blob)
+
+
+def test_both_directions_carry_messages(ends: tuple[Channel, Channel]) -> None:
+    near, far = ends
+    near.send(("ping", 5, None))
+    assert far.recv() == ("ping", 5, None)
+    far.send(("pong", 5, None))
+    assert near.recv() == ("pong", 5, None)
 
 
 def test_drain_and_recv_raise_eof_once_the_other_side_closed(
