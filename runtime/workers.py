@@ -206,12 +206,15 @@ class WorkerExecutor(Executor):
                 return
             index, item, last = payload
             assert trip.on_result is not None
-            trip.on_result(index, item)
             if last:
                 del self._trips[call]
-                trip.on_done(None)
-            else:  # the next request of the trip now owes its answer
-                trip.since = time.monotonic()
+            try:
+                trip.on_result(index, item)
+            finally:  # the trip ends (and frees its instance) even if a callback failed
+                if last:
+                    trip.on_done(None)
+                else:  # the next request of the trip now owes its answer
+                    trip.since = time.monotonic()
         elif kind == "result":
             trip = self._trips.pop(call, None)
             if trip is not None:
