@@ -45,11 +45,14 @@ class Plan:
     seconds: float
     warmup: int
     items: int
+    rounds: int
     concurrency: tuple[int, ...] = (1, 8, 64)
 
 
-FULL = Plan(requests=2000, seconds=20.0, warmup=200, items=5000)
-QUICK = Plan(requests=300, seconds=5.0, warmup=50, items=1000)
+# Full: every level runs for 3 s (the request cap is not reached), in 3 interleaved rounds, so a
+# burst of noise on this shared machine moves one round, not the result.
+FULL = Plan(requests=30_000, seconds=3.0, warmup=200, items=5000, rounds=3)
+QUICK = Plan(requests=300, seconds=5.0, warmup=50, items=1000, rounds=1)
 
 
 def _progress(text: str) -> None:
@@ -83,8 +86,10 @@ def _cpu_split(pid: int, before: dict[int, float]) -> tuple[float, float]:
     return own, below
 
 
-def measure_unary(server: servers.Server, target: str, plan: Plan, level: int) -> report.LoadRow:
-    """One concurrency level against ``target`` (echo, or a model's Predict)."""
+def measure_unary(
+    server: servers.Server, target: str, plan: Plan, level: int, round: int
+) -> report.LoadRow:
+    """One concurrency level against ``target`` (echo, or a model's Predict), in one round."""
     kind = ["--target", "echo"] if target == "echo" else ["--target", "predict", "--model", target]
     arguments = ["unary", *kind, *_options(
         address=server.address, concurrency=level, requests=plan.requests,
@@ -107,9 +112,10 @@ def measure_unary(server: servers.Server, target: str, plan: Plan, level: int) -
         server_cpu_us=1e6 * own / sent,
         worker_cpu_us=1e6 * below / sent,
         client_cpu_us=1e6 * result["client_cpu_s"] / max(1, result["requests"]),
+        round=round,
     )
     _progress(
-        f"  {target:14} c={level:<3} {row.rps:8.0f} req/s  p50 {row.p50_ms:7.3f} ms  "
+        f"  [{round + 1}] {target:14} c={level:<3} {row.rps:8.0f} req/s  p50 {row.p50_ms:7.3f} ms  "
         f"p99 {row.p99_ms:7.3f} ms  errors {row.errors}"
     )
     return row
@@ -150,16 +156,12 @@ def measure_memory(workdir: Path, layout: StoreLayout, flags: list[str]) -> list
 
 
 def benchmark(args: argparse.Namespace, result: report.Report, workdir: Path) -> None:
-    """Every measurement, in order; each server is stopped before the next one starts."""
+    """Idle memory (a server of its own), then rounds against the echo server and modelrt."""
     plan = QUICK if args.quick else FULL
     flags = ["--execution", args.execution]
     layout = StoreLayout(args.batch_delay_ms, ALL_MODELS)
     _progress("memory (identity only, idle)")
     result.memory = measure_memory(workdir, layout, flags)
-    _progress("echo ceiling")
-    with servers.running(servers.start_echo(workdir)) as echo:
-        result.rows += [measure_unary(echo, "echo", plan, c) for c in plan.concurrency]
-    _progress("modelrt")
     write_store(workdir / "store", layout)
     result.mlp = ceiling.measure_mlp(workdir / "mlp.onnx")
     _progress(
@@ -167,9 +169,19 @@ def benchmark(args: argparse.Namespace, result: report.Report, workdir: Path) ->
         f"{result.mlp.batched_us:.1f} us/row in batches of {result.mlp.batch}"
     )
     profile = args.profile.resolve() if args.profile else None
-    with servers.running(servers.start_modelrt(workdir / "store", workdir, flags, profile)) as rt:
-        for target in UNARY_TARGETS:
-            result.rows += [measure_unary(rt, target, plan, c) for c in plan.concurrency]
+    # Both servers run throughout (the idle one costs nothing), so each round measures the echo
+    # ceiling and every model back to back.
+    with (
+        servers.running(servers.start_echo(workdir)) as echo,
+        servers.running(servers.start_modelrt(workdir / "store", workdir, flags, profile)) as rt,
+    ):
+        for round in range(plan.rounds):
+            _progress(f"round {round + 1} of {plan.rounds}")
+            for target in ("echo", *UNARY_TARGETS):
+                server = echo if target == "echo" else rt
+                result.rows += [
+                    measure_unary(server, target, plan, c, round) for c in plan.concurrency
+                ]
         result.generate = measure_generate(rt, plan)
     if profile is not None:
         stats = pstats.Stats(str(profile), stream=sys.stderr)
@@ -180,8 +192,11 @@ def settings_lines(args: argparse.Namespace) -> list[str]:
     plan = QUICK if args.quick else FULL
     return [
         f"each level: {plan.warmup} warm-up requests, then up to {plan.requests} requests or "
-        f"{plan.seconds:.0f} s; concurrency {', '.join(map(str, plan.concurrency))} on one "
+        f"{plan.seconds:g} s; concurrency {', '.join(map(str, plan.concurrency))} on one "
         "grpc.aio channel in a load-generator process of its own",
+        f"{plan.rounds} round(s), each measuring the echo server and every model in turn; the "
+        "table shows the round with the median req/s, the targets the median over rounds of "
+        "each round's comparison",
         "request: PredictRequest with one [1, 256] float32 tensor; the echo server gets the same "
         "bytes and returns them",
         f"server: `modelrt serve --execution {args.execution}` (one worker process per model "
