@@ -255,6 +255,23 @@ def echo_floor_us(report: Report) -> float:
     return echo.server_cpu_us + echo.client_cpu_us if echo else math.nan
 
 
+def floor_lines(report: Report) -> list[str]:
+    """How much of the echo ceiling crossing to a worker process alone leaves."""
+    share = 100 * _median_over_rounds(
+        report, lambda r: _ratio(report.row("floor", 64, r), report.row("echo", 64, r))
+    )
+    added = _median_over_rounds(
+        report, lambda r: _added_ms(report.row("floor", 1, r), report.row("echo", 1, r))
+    )
+    if math.isnan(share):
+        return []
+    return [
+        "Process-boundary floor on this machine: a bare grpc.aio server that only parses the "
+        "request and hands the tensor to a worker process and back (benchmarks/pipe_server.py)"
+        f" reaches **{_num(share, 1)} %** of echo at c=64 and adds {_num(added)} ms at c=1.",
+    ]
+
+
 def ceiling_lines(report: Report) -> list[str]:
     """The batching ceiling this machine sets (benchmarks/ceiling.py explains the bound)."""
     if report.mlp is None:
@@ -283,6 +300,8 @@ def readme_section(report: Report) -> str:
         "server share the machine. Full report: [benchmarks/results.md](benchmarks/results.md).",
         "",
         *checks_table(report),
+        "",
+        *floor_lines(report),
         "",
         *ceiling_lines(report),
         "",
@@ -324,6 +343,8 @@ def markdown(report: Report) -> str:
         "## Targets",
         "",
         *checks_table(report),
+        "",
+        *floor_lines(report),
         "",
         *ceiling_lines(report),
         "",

@@ -90,7 +90,8 @@ def measure_unary(
     server: servers.Server, target: str, plan: Plan, level: int, round: int
 ) -> report.LoadRow:
     """One concurrency level against ``target`` (echo, or a model's Predict), in one round."""
-    kind = ["--target", "echo"] if target == "echo" else ["--target", "predict", "--model", target]
+    model = "identity" if target == "floor" else target  # the floor answers any model name
+    kind = ["--target", "echo"] if target == "echo" else ["--target", "predict", "--model", model]
     arguments = ["unary", *kind, *_options(
         address=server.address, concurrency=level, requests=plan.requests,
         warmup=plan.warmup, seconds=plan.seconds,
@@ -169,16 +170,18 @@ def benchmark(args: argparse.Namespace, result: report.Report, workdir: Path) ->
         f"{result.mlp.batched_us:.1f} us/row in batches of {result.mlp.batch}"
     )
     profile = args.profile.resolve() if args.profile else None
-    # Both servers run throughout (the idle one costs nothing), so each round measures the echo
-    # ceiling and every model back to back.
+    # Every server runs throughout (an idle one costs nothing), so each round measures the echo
+    # ceiling, the process-boundary floor and every model back to back.
     with (
         servers.running(servers.start_echo(workdir)) as echo,
+        servers.running(servers.start_floor(workdir)) as floor,
         servers.running(servers.start_modelrt(workdir / "store", workdir, flags, profile)) as rt,
     ):
+        by_target = {"echo": echo, "floor": floor}
         for round in range(plan.rounds):
             _progress(f"round {round + 1} of {plan.rounds}")
-            for target in ("echo", *UNARY_TARGETS):
-                server = echo if target == "echo" else rt
+            for target in ("echo", "floor", *UNARY_TARGETS):
+                server = by_target.get(target, rt)
                 result.rows += [
                     measure_unary(server, target, plan, c, round) for c in plan.concurrency
                 ]
@@ -199,6 +202,8 @@ def settings_lines(args: argparse.Namespace) -> list[str]:
         "each round's comparison",
         "request: PredictRequest with one [1, 256] float32 tensor; the echo server gets the same "
         "bytes and returns them",
+        "floor: a bare grpc.aio server that parses the PredictRequest, sends the tensor to a "
+        "worker process over two pipes and back, and answers (benchmarks/pipe_server.py)",
         f"server: `modelrt serve --execution {args.execution}` (one worker process per model "
         "instance by default), log level WARNING, metrics on",
         f"mlp-batched: max_batch_size {MLP_MAX_BATCH}, max_queue_delay_ms "

@@ -124,10 +124,19 @@ def start_modelrt(
 
 
 def start_echo(workdir: Path) -> Server:
-    """Start the echo ceiling server in a process of its own."""
-    port_file = workdir / "port-echo"
-    command = [sys.executable, str(HERE / "echo_server.py"), "--port-file", str(port_file)]
-    server = _launch("echo", command, workdir / "echo.log")
+    """Start the echo ceiling server (echo_server.py) in a process of its own."""
+    return _start_script("echo", "echo_server.py", workdir)
+
+
+def start_floor(workdir: Path) -> Server:
+    """Start the process-boundary floor (pipe_server.py) in a process of its own."""
+    return _start_script("floor", "pipe_server.py", workdir)
+
+
+def _start_script(name: str, script: str, workdir: Path) -> Server:
+    port_file = workdir / f"port-{name}"
+    command = [sys.executable, str(HERE / script), "--port-file", str(port_file)]
+    server = _launch(name, command, workdir / f"{name}.log")
     try:
         _wait_port(server, port_file, time.monotonic() + START_TIMEOUT_S)
     except BaseException:
