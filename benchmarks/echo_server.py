@@ -6,18 +6,15 @@ machine. Run as ``python benchmarks/echo_server.py --port-file FILE``; stops on 
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
 import grpc
+import reference
 
 SERVICE = "bench.Echo"
 METHOD = "Echo"
 FULL_METHOD = f"/{SERVICE}/{METHOD}"
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # the same limits modelrt sets by default
 
 
 async def echo(request: bytes, context: Any) -> bytes:
@@ -27,34 +24,13 @@ async def echo(request: bytes, context: Any) -> bytes:
 
 async def serve(host: str, port_file: Path) -> None:
     """Serve the echo method on ``host`` (a free port, written to ``port_file``) until a signal."""
-    options = [
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.so_reuseport", 0),
-    ]
-    server = grpc.aio.server(options=options)
+    server = grpc.aio.server(options=reference.OPTIONS)
     handler = grpc.method_handlers_generic_handler(
         SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(echo)}
     )
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port(f"{host}:0")
-    await server.start()
-    await asyncio.to_thread(port_file.write_text, f"{port}\n", "utf-8")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(1)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port-file", type=Path, required=True)
-    args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port_file))
+    await reference.serve_until_signal(server, host, port_file)
 
 
 if __name__ == "__main__":
-    main()
+    reference.main(__doc__, serve)

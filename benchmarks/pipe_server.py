@@ -8,16 +8,15 @@ worker hands the bytes back. Run as ``python benchmarks/pipe_server.py --port-fi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
 import os
-import signal
 import struct
 from pathlib import Path
 from typing import Any
 
 import grpc
+import reference
 
 from modelrt.v1 import runtime_pb2
 
@@ -87,7 +86,7 @@ class Floor:
 async def serve(host: str, port_file: Path) -> None:
     """Serve Predict on ``host`` (a free port, written to ``port_file``) until a signal."""
     floor = Floor(asyncio.get_running_loop())
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(options=reference.OPTIONS)
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {
@@ -99,26 +98,12 @@ async def serve(host: str, port_file: Path) -> None:
         },
     )
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port(f"{host}:0")
-    await server.start()
-    await asyncio.to_thread(port_file.write_text, f"{port}\n", "utf-8")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(1)
-    floor.process.kill()
-    floor.process.join(5)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port-file", type=Path, required=True)
-    args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port_file))
+    try:
+        await reference.serve_until_signal(server, host, port_file)
+    finally:
+        floor.process.kill()
+        floor.process.join(5)
 
 
 if __name__ == "__main__":
-    main()
+    reference.main(__doc__, serve)

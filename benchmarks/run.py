@@ -197,9 +197,9 @@ def settings_lines(args: argparse.Namespace) -> list[str]:
         f"each level: {plan.warmup} warm-up requests, then up to {plan.requests} requests or "
         f"{plan.seconds:g} s; concurrency {', '.join(map(str, plan.concurrency))} on one "
         "grpc.aio channel in a load-generator process of its own",
-        f"{plan.rounds} round(s), each measuring the echo server and every model in turn; the "
-        "table shows the round with the median req/s, the targets the median over rounds of "
-        "each round's comparison",
+        f"{plan.rounds} round(s), each measuring the echo server, the floor and every model in "
+        "turn; the table shows the round with the median req/s, the targets the median over "
+        "rounds of each round's comparison",
         "request: PredictRequest with one [1, 256] float32 tensor; the echo server gets the same "
         "bytes and returns them",
         "floor: a bare grpc.aio server that parses the PredictRequest, sends the tensor to a "
