@@ -1,19 +1,19 @@
-"""Protobuf <-> domain conversions for the servicer: requests in, outputs and model records out."""
+"""Protobuf <-> domain conversions for the servicer: upload headers, model records, item errors.
+
+Model inputs and outputs are converted in runtime/wire.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 
 from loader.config import InputSpec
 from modelrt import codec
 from modelrt.v1 import model_pb2, runtime_pb2, value_pb2
-from registry.errors import InvalidInputError, ModelrtError
-from registry.runner import Request
+from registry.errors import ModelrtError
 from runtime.models import ModelRecord, ModelState
-from runtime.outputs import ModelOutput
 from runtime.status import code_number
 from runtime.uploads import UploadHeader
 
@@ -58,33 +58,6 @@ def upload_header(header: runtime_pb2.UploadHeader) -> UploadHeader:
         card={key: value for key, value in fields.items() if value},
         skip_load=header.skip_load,
     )
-
-
-def to_request(
-    inputs: Mapping[str, value_pb2.Value], parameters: struct_pb2.Struct, request_id: str
-) -> Request:
-    """Decode wire inputs; an undecodable one is InvalidInputError naming it."""
-    decoded: dict[str, Any] = {}
-    for name, value in inputs.items():
-        try:
-            decoded[name] = codec.value_to_python(value)
-        except codec.CodecError as exc:
-            raise InvalidInputError(f"input {name!r}: {exc}", metadata={"input": name}) from None
-    try:
-        params = codec.struct_to_dict(parameters)
-    except codec.CodecError as exc:
-        raise InvalidInputError(f"parameters: {exc}", metadata={"input": "parameters"}) from None
-    return Request(inputs=decoded, parameters=params, id=request_id)
-
-
-def output_fields(output: ModelOutput) -> dict[str, Any]:
-    """The ``outputs`` and ``structured`` fields of a response message."""
-    fields: dict[str, Any] = {
-        "outputs": {name: codec.python_to_value(v) for name, v in output.outputs.items()}
-    }
-    if output.structured is not None:
-        fields["structured"] = codec.python_to_json(output.structured)
-    return fields
 
 
 def item_error(error: Exception) -> value_pb2.ItemError:

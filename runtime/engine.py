@@ -33,6 +33,7 @@ from runtime.planning import InstancePlanner
 from runtime.reconcile import SyncPlan, plan_sync
 from runtime.scheduler import ModelScheduler, Observer
 from runtime.store import Manifest, ModelStore, NamespaceOwnedError, StoredVersion
+from runtime.wire import WireRequest
 
 logger = logging.getLogger(__name__)
 Listener = Callable[[ModelRecord], None]
@@ -431,10 +432,12 @@ class Engine:
         return record
 
     async def predict(
-        self, record: ModelRecord, request: Request, deadline: float | None = None
-    ) -> ModelOutput:
-        """One request, one answer; ``deadline`` (time.monotonic) drops it if it expires queued."""
-        check_inputs(request.inputs, self._input_specs(record))
+        self, record: ModelRecord, request: WireRequest, deadline: float | None = None
+    ) -> bytes:
+        """One request, one encoded answer (runtime/wire.py); the instance checks the inputs.
+
+        ``deadline`` (time.monotonic) drops the request if it expires in the queue.
+        """
         return await _scheduler(record).predict(request, deadline)
 
     async def generate(

@@ -3,7 +3,8 @@
 runtime/inprocess.py runs an instance inside the current process; runtime/workers.py runs it in
 a worker process of its own (which itself uses the in-process executor behind a pipe).
 Executors return outputs already shaped against the model's schema, since only the instance
-has the bundle's code.
+has the bundle's code. Predict calls cross in wire form (runtime/wire.py): the instance decodes
+and checks each request and encodes each answer.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any, Literal
 from loader.bundle import PreparedBundle
 from registry.runner import Request
 from runtime.outputs import ItemFailure, ModelOutput
+from runtime.wire import Answer, WireRequest
 
-Item = ModelOutput | ItemFailure
-OnResult = Callable[[int, Item], None]  # one request of an unbatched trip answered
-OnBatchDone = Callable[[list[Item] | BaseException], None]  # a batch's outputs, or its error
+Item = ModelOutput | ItemFailure  # one Generate or Stream item
+OnResult = Callable[[int, Answer], None]  # one request of an unbatched trip answered
+OnBatchDone = Callable[[list[Answer] | BaseException], None]  # a batch's answers, or its error
 OnEachDone = Callable[[BaseException | None], None]  # an unbatched trip ended (error or None)
 
 
@@ -74,22 +76,20 @@ class Executor(abc.ABC):
         """Import the bundle, build the model and run ``load_model``."""
 
     @abc.abstractmethod
-    async def predict_batch(self, requests: list[Request]) -> list[Item]:
-        """One shaped output (or failure) per request, in order."""
+    async def predict_batch(self, requests: list[WireRequest]) -> list[Answer]:
+        """One answer per request, in order; those that fail their input check skip the model."""
 
     @abc.abstractmethod
-    async def predict_each(
-        self, requests: list[Request], on_result: Callable[[int, Item], None]
-    ) -> None:
-        """Run requests one at a time (no batching); ``on_result(index, output)`` as each ends."""
+    async def predict_each(self, requests: list[WireRequest], on_result: OnResult) -> None:
+        """Run requests one at a time (no batching); ``on_result(index, answer)`` as each ends."""
 
-    def submit_batch(self, requests: list[Request], on_done: OnBatchDone) -> None:
+    def submit_batch(self, requests: list[WireRequest], on_done: OnBatchDone) -> None:
         """Start ``predict_batch``; ``on_done(outputs or error)`` once it ends, never sooner
         than this returns. Raises at once when the instance cannot take the call."""
         _in_background(self.predict_batch(requests), on_done)
 
     def submit_each(
-        self, requests: list[Request], on_result: OnResult, on_done: OnEachDone
+        self, requests: list[WireRequest], on_result: OnResult, on_done: OnEachDone
     ) -> None:
         """Start ``predict_each``; then ``on_done(None or error)`` as with submit_batch."""
         _in_background(

@@ -22,8 +22,9 @@ from loader.frameworks import load_bundle_weights
 from registry.errors import HookNotImplementedError, ModelrtError
 from registry.runner import ModelContext, ModelRunner, Request, implemented_hooks
 from runtime.errors import ModelExecutionError, model_failure
-from runtime.executor import Executor, InstanceSpec, Item, LoadedModel
+from runtime.executor import Executor, InstanceSpec, Item, LoadedModel, OnResult
 from runtime.outputs import ItemFailure, shape_output
+from runtime.wire import Answer, WireRequest, decode_request, encode_answer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -149,34 +150,32 @@ class InProcessExecutor(Executor):
 
     # -- unary -----------------------------------------------------------------------------------
 
-    async def predict_batch(self, requests: list[Request]) -> list[Item]:
+    async def predict_batch(self, requests: list[WireRequest]) -> list[Answer]:
         model = self._model()
         if "predict_batch" not in self.hooks:
-            answers: dict[int, Item] = {}
+            answers: dict[int, Answer] = {}
             await self.predict_each(requests, answers.__setitem__)
             return [answers[index] for index in range(len(requests))]
+        decoded, valid = self._decode(requests)
         try:
-            results = await self._call(model.predict_batch, requests)
-        except ModelrtError:
-            raise
+            results = await self._call(model.predict_batch, valid) if valid else []
         except Exception as exc:
-            raise model_failure(self.context.name, requests[0].id, exc) from None
-        return self._batch_items(requests, results)
+            raise self._failure(valid[0], exc) from None
+        return self._answers(decoded, self._batch_items(valid, results))
 
-    async def predict_each(
-        self, requests: list[Request], on_result: Callable[[int, Item], None]
-    ) -> None:
+    async def predict_each(self, requests: list[WireRequest], on_result: OnResult) -> None:
         model = self._model()
         hook, wrap = self._single_hook(model)
-        for index, request in enumerate(requests):
+        for index, request in enumerate(self._decode(requests)[0]):
+            if isinstance(request, ItemFailure):  # its inputs failed the check
+                on_result(index, request)
+                continue
             try:
                 result = await self._call(hook, [request] if wrap else request)
                 item = self._single_item(request, result, wrap)
-            except ModelrtError as exc:
-                item = ItemFailure(exc)
             except Exception as exc:
-                item = ItemFailure(model_failure(self.context.name, request.id, exc))
-            on_result(index, item)
+                item = ItemFailure(self._failure(request, exc))
+            on_result(index, encode_answer(item, self.context.name))
 
     # -- unary calls on the caller's thread (sync hooks only) ------------------------------------
 
@@ -187,33 +186,65 @@ class InProcessExecutor(Executor):
         hooks = [getattr(model, h) for h in ("predict", "predict_batch") if h in self.hooks]
         return not any(inspect.iscoroutinefunction(hook) for hook in hooks)
 
-    def predict_batch_sync(self, requests: list[Request]) -> list[Item]:
+    def predict_batch_sync(self, requests: list[WireRequest]) -> list[Answer]:
         """predict_batch on the calling thread (see sync_unary)."""
         model = self._model()
         if "predict_batch" not in self.hooks:
-            return [item for _, item in self.predict_each_sync(requests)]
+            return [answer for _, answer in self.predict_each_sync(requests)]
+        decoded, valid = self._decode(requests)
         try:
-            results = model.predict_batch(requests)
-        except ModelrtError:
-            raise
+            results = model.predict_batch(valid) if valid else []
         except Exception as exc:
-            raise model_failure(self.context.name, requests[0].id, exc) from None
-        return self._batch_items(requests, results)
+            raise self._failure(valid[0], exc) from None
+        return self._answers(decoded, self._batch_items(valid, results))
 
-    def predict_each_sync(self, requests: list[Request]) -> Iterator[tuple[int, Item]]:
+    def predict_each_sync(self, requests: list[WireRequest]) -> Iterator[tuple[int, Answer]]:
         """predict_each on the calling thread (see sync_unary)."""
         model = self._model()
         hook, wrap = self._single_hook(model)
-        for index, request in enumerate(requests):
+        for index, request in enumerate(self._decode(requests)[0]):
+            if isinstance(request, ItemFailure):  # its inputs failed the check
+                yield index, request
+                continue
             try:
                 item = self._single_item(request, hook([request] if wrap else request), wrap)
-            except ModelrtError as exc:
-                item = ItemFailure(exc)
             except Exception as exc:
-                item = ItemFailure(model_failure(self.context.name, request.id, exc))
-            yield index, item
+                item = ItemFailure(self._failure(request, exc))
+            yield index, encode_answer(item, self.context.name)
 
     # -- shared by both -------------------------------------------------------------------------
+
+    def _decode(
+        self, requests: list[WireRequest]
+    ) -> tuple[list[Request | ItemFailure], list[Request]]:
+        """Each request as the model sees it or its failed input check; and the valid ones."""
+        specs = self.spec.prepared.config.inputs
+        decoded: list[Request | ItemFailure] = []
+        valid: list[Request] = []
+        for wire in requests:
+            try:
+                request = decode_request(wire, specs)
+            except ModelrtError as exc:
+                decoded.append(ItemFailure(exc))
+            else:
+                decoded.append(request)
+                valid.append(request)
+        return decoded, valid
+
+    def _answers(self, decoded: list[Request | ItemFailure], items: list[Item]) -> list[Answer]:
+        """Encoded answers in request order: the model's items fill the valid requests' places."""
+        produced = iter(items)
+        name = self.context.name
+        return [
+            encode_answer(next(produced) if isinstance(request, Request) else request, name)
+            for request in decoded
+        ]
+
+    def _failure(self, request: Request, exc: Exception) -> ModelrtError:
+        """A hook's exception as the error its callers get (model errors are INTERNAL)."""
+        if isinstance(exc, ModelrtError):
+            return exc
+        return model_failure(self.context.name, request.id, exc)
 
     def _single_hook(self, model: ModelRunner) -> tuple[Callable[[Any], Any], bool]:
         """The hook answering one request, and whether it takes a list (predict_batch)."""

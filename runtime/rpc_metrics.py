@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 
 from runtime.metrics import Metrics
+from runtime.registration import Handler, add_rewritten
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ logger = logging.getLogger(__name__)
 DEADLINE_SLACK_S = 0.1
 MODEL_FIELDS = ("model", "name")  # Predict/Generate/Stream name a model; lifecycle RPCs a name
 
-Handler = Any  # grpc.RpcMethodHandler; grpc ships no type information
 Context = Any  # grpc.aio.ServicerContext
 
 
@@ -223,19 +223,6 @@ def _measured_handler(handler: Handler, metrics: Metrics, rpc: str) -> Handler:
     return factory(wrapped, **codec)
 
 
-class _Registrations:
-    """Stands in for a server to capture what a generated ``add_*_to_server`` registers."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, dict[str, Handler]] = {}
-
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        """Ignored: the registered method handlers below carry the same handlers."""
-
-    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
-        self.handlers[service] = dict(handlers)
-
-
 def add_measured_servicer(
     add_to_server: Callable[[Any, Any], None], servicer: Any, server: Any, metrics: Metrics
 ) -> None:
@@ -251,11 +238,9 @@ def add_measured_servicer(
     ...     runtime_pb2_grpc.add_ModelRuntimeServicer_to_server, servicer, server, metrics
     ... )  # doctest: +SKIP
     """
-    captured = _Registrations()
-    add_to_server(servicer, captured)
-    for service, handlers in captured.handlers.items():
-        measured = {
-            name: _measured_handler(handler, metrics, name) for name, handler in handlers.items()
-        }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, measured),))
-        server.add_registered_method_handlers(service, measured)
+    add_rewritten(
+        add_to_server,
+        servicer,
+        server,
+        lambda name, handler: _measured_handler(handler, metrics, name),
+    )

@@ -35,6 +35,7 @@ from runtime.executor import (
 from runtime.inputs import check_inputs
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.samples import Sample, build_sample, describe_value
+from runtime.wire import Answer, encode_request, read_answer
 from runtime.workers import WorkerExecutor, WorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -80,10 +81,11 @@ def summarize(item: ModelOutput) -> str:
     return "  ".join(parts) or "(empty answer)"
 
 
-def _answer(item: Item) -> ModelOutput:
+def _answer(item: Item | Answer) -> ModelOutput:
+    """An item or Predict answer as a ModelOutput (decoded as a client would); failures raise."""
     if isinstance(item, ItemFailure):
         raise CheckError(_reason(item.error))
-    return item
+    return read_answer(item) if isinstance(item, bytes) else item
 
 
 def _reason(error: BaseException) -> str:
@@ -93,15 +95,15 @@ def _reason(error: BaseException) -> str:
 
 
 async def _predict(executor: Executor, sample: Sample) -> str:
-    answers: dict[int, Item] = {}
-    request = Request(dict(sample.inputs), dict(sample.parameters), "run-local-predict")
+    answers: dict[int, Answer] = {}
+    request = encode_request(sample.inputs, sample.parameters, "run-local-predict")
     await executor.predict_each([request], answers.__setitem__)
     return summarize(_answer(answers[0]))
 
 
 async def _predict_batch(executor: Executor, sample: Sample) -> str:
     requests = [
-        Request(dict(sample.inputs), dict(sample.parameters), f"run-local-batch-{index}")
+        encode_request(sample.inputs, sample.parameters, f"run-local-batch-{index}")
         for index in range(2)
     ]
     items = [_answer(item) for item in await executor.predict_batch(requests)]

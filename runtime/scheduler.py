@@ -23,7 +23,8 @@ from registry.errors import ErrorCode, ModelrtError
 from registry.runner import Request
 from runtime.errors import ModelNotReadyError
 from runtime.executor import Executor, Item
-from runtime.outputs import ItemFailure, ModelOutput
+from runtime.outputs import ItemFailure
+from runtime.wire import Answer, WireRequest
 
 logger = logging.getLogger(__name__)
 #: Most unbatched requests handed to an instance in one trip (each still runs on its own).
@@ -56,8 +57,8 @@ class Observer(Protocol):
 
 @dataclass
 class _Pending:
-    request: Request
-    future: asyncio.Future[ModelOutput]
+    request: WireRequest
+    future: asyncio.Future[bytes]
     enqueued: float
     deadline: float | None
 
@@ -81,7 +82,7 @@ class ModelScheduler:
 
     >>> scheduler = ModelScheduler("m", [executor], BatchingConfig(max_batch_size=8))
     ... # doctest: +SKIP
-    >>> output = await scheduler.predict(Request(inputs={"x": 1}))  # doctest: +SKIP
+    >>> answer = await scheduler.predict(WireRequest(data, "id-1"))  # doctest: +SKIP
     """
 
     name: str
@@ -119,8 +120,8 @@ class ModelScheduler:
 
     # -- Predict ------------------------------------------------------------------------------
 
-    def predict(self, request: Request, deadline: float | None = None) -> Awaitable[ModelOutput]:
-        """Queue one request; the returned future holds its output once its batch has run."""
+    def predict(self, request: WireRequest, deadline: float | None = None) -> Awaitable[bytes]:
+        """Queue one request; the returned future holds its encoded answer once it has run."""
         self._check_open()
         limit = self.batching.max_queue_size
         if len(self._queue) >= limit:
@@ -128,7 +129,7 @@ class ModelScheduler:
                 f"model {self.name!r} has {limit} requests queued; try again later",
                 metadata={"model": self.name},
             )
-        future: asyncio.Future[ModelOutput] = self._loop.create_future()
+        future: asyncio.Future[bytes] = self._loop.create_future()
         self._queue.append(_Pending(request, future, time.monotonic(), deadline))
         self._pump()
         return future
@@ -244,7 +245,10 @@ class ModelScheduler:
             self._done(instance, batch, exc)
 
     def _done(
-        self, instance: _Instance, batch: list[_Pending], result: list[Item] | BaseException | None
+        self,
+        instance: _Instance,
+        batch: list[_Pending],
+        result: list[Answer] | BaseException | None,
     ) -> None:
         """A trip ended: settle its callers (``result``: outputs, an error, or None) and pump."""
         instance.busy = False
@@ -307,7 +311,7 @@ class ModelScheduler:
                 pending.future.set_exception(error)
 
 
-def _settle(pending: _Pending, result: Item) -> None:
+def _settle(pending: _Pending, result: Answer) -> None:
     if pending.future.done():  # the caller went away
         return
     if isinstance(result, ItemFailure):

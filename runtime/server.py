@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from loader.unpack import UnpackLimits
-from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from modelrt.v1 import runtime_pb2
 from runtime.auth import AccessPolicy, AuthInterceptor, log_access_policy
 from runtime.bucket import Bucket, parse_store_url
 from runtime.devices import SystemInventory, discover_gpus
@@ -24,7 +24,7 @@ from runtime.planning import InstancePlanner
 from runtime.reconcile import StoreSync
 from runtime.reflection import enable_reflection
 from runtime.rpc_metrics import add_measured_servicer
-from runtime.servicer import ModelRuntimeServicer
+from runtime.servicer import ModelRuntimeServicer, add_to_server
 from runtime.settings import ServerSettings
 from runtime.tls import server_credentials
 from runtime.uploads import Uploads, UploadSettings
@@ -104,7 +104,7 @@ class ModelServer:
             ),
         )
         servicer = ModelRuntimeServicer(engine, uploads)
-        add = runtime_pb2_grpc.add_ModelRuntimeServicer_to_server
+        add = add_to_server
         if settings.metrics_port is not None:
             add_measured_servicer(add, servicer, server, metrics)
         else:  # nobody reads the counts: skip measuring

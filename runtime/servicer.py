@@ -14,13 +14,15 @@ import grpc
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from registry.errors import ModelrtError
 from registry.runner import Request
-from runtime import convert
+from runtime import convert, wire
 from runtime.engine import Engine
 from runtime.errors import BadRequestError, ModelExecutionError
 from runtime.models import ModelRecord
 from runtime.outputs import ItemFailure, ModelOutput
+from runtime.registration import Handler, add_rewritten
 from runtime.status import grpc_status_of
 from runtime.uploads import Uploads
+from runtime.wire import WireRequest, response_bytes
 
 logger = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -93,7 +95,7 @@ async def _replies(
         if isinstance(item, ItemFailure):
             yield message(**head, index=index, error=convert.item_error(item.error))
         else:
-            yield message(**head, index=index, **convert.output_fields(item))
+            yield message(**head, index=index, **wire.output_fields(item))
         index += 1
 
 
@@ -105,19 +107,18 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         self.uploads = uploads
 
     @unary
-    async def Predict(
+    async def Predict(  # type: ignore[override]  # the serialized PredictResponse
         self, request: runtime_pb2.PredictRequest, context: Context
-    ) -> runtime_pb2.PredictResponse:
+    ) -> bytes:
+        """Route the request, still serialized, to the model; answer with what it encoded.
+
+        Returns the serialized PredictResponse: add_to_server registers Predict without a
+        response serializer. The instance decodes and checks the inputs (runtime/wire.py).
+        """
         record = self.engine.resolve(request.model, request.version, "predict")
         rid = _request_id(request.request_id)
-        domain = convert.to_request(request.inputs, request.parameters, rid)
-        output = await self.engine.predict(record, domain)
-        return runtime_pb2.PredictResponse(
-            model=record.name,
-            version=record.version,
-            request_id=rid,
-            **convert.output_fields(output),
-        )
+        answer = await self.engine.predict(record, WireRequest(request.SerializeToString(), rid))
+        return response_bytes(record.name, record.version, rid, answer)
 
     @streaming
     async def Generate(
@@ -125,7 +126,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     ) -> AsyncIterator[runtime_pb2.GenerateResponse]:
         record = self.engine.resolve(request.model, request.version, "generate")
         rid = _request_id(request.request_id)
-        domain = convert.to_request(request.inputs, request.parameters, rid)
+        domain = wire.to_request(request.inputs, request.parameters, rid)
         items = self.engine.generate(record, domain)
         async for reply in _replies(runtime_pb2.GenerateResponse, record, rid, items):
             yield reply
@@ -151,7 +152,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
                             f"a Stream serves one model: got {message.model!r} after "
                             f"{record.name!r}"
                         )
-                    yield convert.to_request(message.inputs, message.parameters, rid)
+                    yield wire.to_request(message.inputs, message.parameters, rid)
                 except ModelrtError as exc:
                     yield exc
                 message = await anext(aiter(request_iterator), None)
@@ -210,3 +211,18 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     ) -> runtime_pb2.DeleteModelResponse:
         versions = await self.engine.delete(request.name, request.version)
         return runtime_pb2.DeleteModelResponse(versions=versions)
+
+
+def _predict_answers_bytes(name: str, handler: Handler) -> Handler:
+    """Predict's handler without a response serializer: the servicer returns the bytes."""
+    if name != "Predict":
+        return handler
+    return grpc.unary_unary_rpc_method_handler(
+        handler.unary_unary, request_deserializer=handler.request_deserializer
+    )
+
+
+def add_to_server(servicer: ModelRuntimeServicer, server: Any) -> None:
+    """Register ``servicer`` (runtime_pb2_grpc's registration, Predict answering bytes)."""
+    generated = runtime_pb2_grpc.add_ModelRuntimeServicer_to_server
+    add_rewritten(generated, servicer, server, _predict_answers_bytes)

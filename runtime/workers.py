@@ -36,6 +36,7 @@ from runtime.executor import (
     OnResult,
 )
 from runtime.ipc import Channel, channel_pair
+from runtime.wire import Answer, WireRequest
 from runtime.worker_main import worker_entry
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ _EXIT = object()
 class _Trip:
     """One unary call in the worker: its callbacks, and when it last made progress."""
 
-    on_result: Callable[[int, Item], None] | None
+    on_result: OnResult | None
     on_done: Callable[[Any], None]
     since: float
 
@@ -333,7 +334,7 @@ class WorkerExecutor(Executor):
             if self.process is not None and self.process.is_alive():
                 self.process.kill()
 
-    def _submit(self, kind: str, requests: list[Request], trip: _Trip) -> None:
+    def _submit(self, kind: str, requests: list[WireRequest], trip: _Trip) -> None:
         call = next(self._calls)
         self._trips[call] = trip
         try:
@@ -342,22 +343,20 @@ class WorkerExecutor(Executor):
             del self._trips[call]
             raise
 
-    def submit_batch(self, requests: list[Request], on_done: OnBatchDone) -> None:
+    def submit_batch(self, requests: list[WireRequest], on_done: OnBatchDone) -> None:
         self._submit("batch", requests, _Trip(None, on_done, time.monotonic()))
 
     def submit_each(
-        self, requests: list[Request], on_result: OnResult, on_done: OnEachDone
+        self, requests: list[WireRequest], on_result: OnResult, on_done: OnEachDone
     ) -> None:
         self._submit("each", requests, _Trip(on_result, on_done, time.monotonic()))
 
-    async def predict_batch(self, requests: list[Request]) -> list[Item]:
-        future: asyncio.Future[list[Item]] = asyncio.get_running_loop().create_future()
+    async def predict_batch(self, requests: list[WireRequest]) -> list[Answer]:
+        future: asyncio.Future[list[Answer]] = asyncio.get_running_loop().create_future()
         self.submit_batch(requests, lambda result: _resolve(future, result))
         return await future
 
-    async def predict_each(
-        self, requests: list[Request], on_result: Callable[[int, Item], None]
-    ) -> None:
+    async def predict_each(self, requests: list[WireRequest], on_result: OnResult) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.submit_each(requests, on_result, lambda error: _resolve(future, error))
         await future

@@ -30,16 +30,14 @@ BATCHER = """
 """
 
 
-def _store(tmp_path: Path, **batching) -> tuple[Path, Path]:
+def _store(tmp_path: Path, inputs: list | None = None, **batching) -> tuple[Path, Path]:
     log = tmp_path / "batches.log"
     log.touch()
     store = tmp_path / "store"
-    write_bundle(
-        store,
-        "batcher",
-        BATCHER,
-        config={"batching": batching, "parameters": {"log": str(log)}},
-    )
+    config = {"batching": batching, "parameters": {"log": str(log)}}
+    if inputs is not None:
+        config["inputs"] = inputs
+    write_bundle(store, "batcher", BATCHER, config=config)
     return store, log
 
 
@@ -88,6 +86,30 @@ def test_max_queue_delay_lets_a_batch_wait_for_company(start_server, tmp_path: P
     assert codec.json_to_python(first.result().structured)["batch"] == 2
     assert codec.json_to_python(second.result().structured)["batch"] == 2
     assert _batches(log) == [["a", "b"]]
+
+
+def test_a_request_failing_its_input_check_never_reaches_the_models_batch(
+    start_server, tmp_path: Path
+) -> None:
+    store, log = _store(
+        tmp_path, inputs=[{"name": "x", "kind": "text"}], max_batch_size=4, max_queue_delay_ms=500
+    )
+    stub = start_server(store).stub()
+    bad = runtime_pb2.PredictRequest(model="batcher", inputs={"x": codec.python_to_value(b"xx")})
+    futures = [
+        stub.Predict.future(_request("a"), timeout=10),
+        stub.Predict.future(bad, timeout=10),
+        stub.Predict.future(_request("b"), timeout=10),
+        stub.Predict.future(_request("c"), timeout=10),
+    ]
+    with pytest.raises(grpc.RpcError) as caught:
+        futures[1].result()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "input 'x' must be text, got bytes" in caught.value.details()
+    answers = [codec.json_to_python(futures[i].result().structured) for i in (0, 2, 3)]
+    assert [answer["x"] for answer in answers] == ["a", "b", "c"]
+    assert all(answer["batch"] == 3 for answer in answers)  # the model saw the valid three
+    assert _batches(log) == [["a", "b", "c"]]
 
 
 def test_a_wrong_number_of_outputs_fails_every_caller_in_the_batch(

@@ -28,6 +28,8 @@ ECHO = """
                 raise InvalidInputError("threshold must be positive")
             if request.parameters.get("fail") == "crash":
                 raise ZeroDivisionError("secret internal detail")
+            if request.parameters.get("fail") == "complex":
+                return {"z": np.zeros(2, np.complex64)}  # no wire dtype carries it
             out = dict(request.inputs)
             out["params"] = dict(request.parameters)
             out["request_id"] = request.id
@@ -153,6 +155,15 @@ def test_model_exception_is_internal_with_error_id_and_no_traceback(server) -> N
     assert "Traceback" not in caught.value.details()
     assert "ZeroDivisionError" in caught.value.details()
     assert "secret internal detail" not in caught.value.details()
+
+
+def test_output_the_wire_cannot_carry_is_internal_naming_the_model(server) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        _predict(server, "echo", {"x": "hi"}, {"fail": "complex"})
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "model 'echo' returned an output that cannot be sent" in caught.value.details()
+    assert "complex64" in caught.value.details()
+    assert _predict(server, "echo", {"x": "still serving"}).outputs == {}  # the instance lives
 
 
 def test_model_raising_invalid_input_is_invalid_argument(server) -> None:

@@ -1,0 +1,123 @@
+"""Model inputs and outputs on the wire: requests decoded, answers encoded.
+
+Predict calls cross to the instance in wire form; the server process only routes them. It hands
+the instance the request's serialized bytes and answers with the bytes the instance encoded,
+adding the fields it owns (model, version, request id). Turning tensors into arrays, checking
+them against the bundle's declared inputs and encoding the outputs happen where the model runs:
+in the worker processes, so this work spreads over the instances instead of queueing on the
+server's one event loop.
+
+>>> wire = WireRequest(runtime_pb2.PredictRequest(inputs={"text": codec.python_to_value("hi")})
+...     .SerializeToString(), "r1")
+>>> decode_request(wire, ()).inputs
+{'text': 'hi'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from google.protobuf import struct_pb2
+
+from loader.config import InputSpec
+from modelrt import codec
+from modelrt.v1 import runtime_pb2, value_pb2
+from registry.errors import InvalidInputError
+from registry.runner import Request
+from runtime.errors import ModelExecutionError
+from runtime.inputs import check_inputs
+from runtime.outputs import ItemFailure, ModelOutput
+
+#: What an instance answers one Predict request with: the encoded response fields, or a failure.
+Answer = bytes | ItemFailure
+
+
+class WireRequest(NamedTuple):
+    """A PredictRequest as it arrived (serialized), and the request id the server gave it."""
+
+    data: bytes
+    id: str
+
+
+def to_request(
+    inputs: Mapping[str, value_pb2.Value], parameters: struct_pb2.Struct, request_id: str
+) -> Request:
+    """Decode wire inputs; an undecodable one is InvalidInputError naming it."""
+    decoded: dict[str, Any] = {}
+    for name, value in inputs.items():
+        try:
+            decoded[name] = codec.value_to_python(value)
+        except codec.CodecError as exc:
+            raise InvalidInputError(f"input {name!r}: {exc}", metadata={"input": name}) from None
+    try:
+        params = codec.struct_to_dict(parameters)
+    except codec.CodecError as exc:
+        raise InvalidInputError(f"parameters: {exc}", metadata={"input": "parameters"}) from None
+    return Request(inputs=decoded, parameters=params, id=request_id)
+
+
+def output_fields(output: ModelOutput) -> dict[str, Any]:
+    """The ``outputs`` and ``structured`` fields of a response message."""
+    fields: dict[str, Any] = {
+        "outputs": {name: codec.python_to_value(v) for name, v in output.outputs.items()}
+    }
+    if output.structured is not None:
+        fields["structured"] = codec.python_to_json(output.structured)
+    return fields
+
+
+def encode_request(
+    inputs: Mapping[str, Any], parameters: Mapping[str, Any], request_id: str
+) -> WireRequest:
+    """Python inputs as the server would forward them (for callers inside the runtime)."""
+    message = runtime_pb2.PredictRequest(
+        inputs={name: codec.python_to_value(value) for name, value in inputs.items()},
+        parameters=codec.dict_to_struct(parameters),
+    )
+    return WireRequest(message.SerializeToString(), request_id)
+
+
+def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
+    """The model's Request; raises InvalidInputError naming an undecodable, missing or mistyped
+    input."""
+    message = runtime_pb2.PredictRequest.FromString(wire.data)  # the server parsed it once
+    request = to_request(message.inputs, message.parameters, wire.id)
+    check_inputs(request.inputs, specs)
+    return request
+
+
+def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
+    """``output`` as the ``outputs`` and ``structured`` fields of a serialized PredictResponse.
+
+    A value the wire cannot carry (a complex array, say) fails this answer, naming the model.
+    """
+    if isinstance(output, ItemFailure):
+        return output
+    try:
+        fields = output_fields(output)
+    except codec.CodecError as exc:
+        return ItemFailure(
+            ModelExecutionError(
+                f"model {model!r} returned an output that cannot be sent: {exc}", model=model
+            )
+        )
+    return runtime_pb2.PredictResponse(**fields).SerializeToString()
+
+
+def response_bytes(model: str, version: str, request_id: str, answer: bytes) -> bytes:
+    """The whole serialized PredictResponse: the server's fields, then the instance's.
+
+    Serialized protobuf messages concatenate into their merge, so nothing is parsed again.
+    """
+    head = runtime_pb2.PredictResponse(model=model, version=version, request_id=request_id)
+    return head.SerializeToString() + answer
+
+
+def read_answer(answer: bytes) -> ModelOutput:
+    """An encoded answer back as a ModelOutput (for callers inside the runtime, like run-local)."""
+    message = runtime_pb2.PredictResponse.FromString(answer)
+    outputs = {name: codec.value_to_python(value) for name, value in message.outputs.items()}
+    if not message.HasField("structured"):
+        return ModelOutput(outputs=outputs)
+    return ModelOutput(outputs=outputs, structured=codec.json_to_python(message.structured))
