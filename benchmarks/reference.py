@@ -1,7 +1,7 @@
 """What the reference servers (echo ceiling, process-boundary floor) share: start, wait, stop.
 
 Each runs as ``python benchmarks/<server>.py --port-file FILE`` on a free port of 127.0.0.1 and
-stops on SIGTERM or SIGINT.
+stops on SIGTERM or SIGINT. They run on the event loop modelrt runs on (uvloop when installed).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
+from runtime.loops import new_event_loop
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # the same limits modelrt sets by default
 OPTIONS = [
@@ -41,5 +43,12 @@ def main(description: str, serve: Callable[[str, Path], Coroutine[Any, Any, None
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port-file", type=Path, required=True)
+    parser.add_argument(
+        "--event-loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the loop to run on; the default is modelrt's, so the comparison stays fair",
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port_file))
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(args.event_loop)) as runner:
+        runner.run(serve(args.host, args.port_file))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from ceiling import MlpCompute
+from mlp_cost import MlpCompute
 from procfs import ProcessMemory
 
 MIB = 1024.0
@@ -272,18 +272,16 @@ def floor_lines(report: Report) -> list[str]:
     ]
 
 
-def ceiling_lines(report: Report) -> list[str]:
-    """The batching ceiling this machine sets (benchmarks/ceiling.py explains the bound)."""
+def mlp_cost_lines(report: Report) -> list[str]:
+    """What the MLP alone costs per row (benchmarks/mlp_cost.py), next to the ratio target."""
     if report.mlp is None:
         return []
-    floor, mlp = echo_floor_us(report), report.mlp
+    mlp = report.mlp
     return [
-        f"Ceiling for the MLP ratio on this machine: the MLP alone costs {_num(mlp.single_us, 0)}"
-        f" us of CPU per row, {_num(mlp.batched_us, 1)} us per row in batches of {mlp.batch};"
-        f" a bare gRPC call costs {_num(floor, 0)} us (echo server + client, c=64). With both"
-        f" cores busy no server can batch better than ({_num(floor, 0)} +"
-        f" {_num(mlp.single_us, 0)}) / ({_num(floor, 0)} + {_num(mlp.batched_us, 1)}) ="
-        f" **{_num(mlp.ratio_ceiling(floor))} x** (see benchmarks/ceiling.py).",
+        f"The MLP alone (onnxruntime, one thread) costs {_num(mlp.single_us, 0)} us of CPU per"
+        f" row run by itself and {_num(mlp.batched_us, 1)} us per row in batches of {mlp.batch};"
+        f" a bare gRPC call costs {_num(echo_floor_us(report), 0)} us (echo server + client,"
+        " c=64).",
     ]
 
 
@@ -303,7 +301,7 @@ def readme_section(report: Report) -> str:
         "",
         *floor_lines(report),
         "",
-        *ceiling_lines(report),
+        *mlp_cost_lines(report),
         "",
         *load_table(report),
         "",
@@ -346,7 +344,7 @@ def markdown(report: Report) -> str:
         "",
         *floor_lines(report),
         "",
-        *ceiling_lines(report),
+        *mlp_cost_lines(report),
         "",
         "## Unary load (Predict, and the bare gRPC echo ceiling)",
         "",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ceiling
+import mlp_cost
 import procfs
 import report
 import servers
@@ -164,7 +164,7 @@ def benchmark(args: argparse.Namespace, result: report.Report, workdir: Path) ->
     _progress("memory (identity only, idle)")
     result.memory = measure_memory(workdir, layout, flags)
     write_store(workdir / "store", layout)
-    result.mlp = ceiling.measure_mlp(workdir / "mlp.onnx")
+    result.mlp = mlp_cost.measure_mlp(workdir / "mlp.onnx")
     _progress(
         f"  mlp alone: {result.mlp.single_us:.0f} us/row, "
         f"{result.mlp.batched_us:.1f} us/row in batches of {result.mlp.batch}"

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from runtime.loops import new_event_loop
 from runtime.server import ModelServer
 from runtime.settings import ServerSettings, load_settings
 
@@ -74,6 +75,12 @@ async def run_server(settings: ServerSettings, port_file: Path | None = None) ->
     help="Worker process per model instance (default), or in-process for debugging.",
 )
 @click.option(
+    "--event-loop",
+    type=click.Choice(["auto", "uvloop", "asyncio"]),
+    default=None,
+    help="uvloop when installed (auto, the default), uvloop, or asyncio's own loop.",
+)
+@click.option(
     "--install-requirements/--no-install-requirements",
     default=None,
     help="Run each bundle in a venv with its requirements.txt installed.",
@@ -125,6 +132,7 @@ def serve(config_file: Path | None, port_file: Path | None, no_metrics: bool, **
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(run_server(settings, port_file))
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
+            runner.run(run_server(settings, port_file))
     except RuntimeError as exc:  # grpc raises RuntimeError when the port cannot be bound
         raise click.ClickException(str(exc)) from None

@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from runtime.bucket import parse_store_url
+from runtime.loops import LoopChoice
 
 MiB = 1024 * 1024
 
@@ -98,6 +99,11 @@ class ServerSettings(BaseSettings):
         default="process",
         description="Run each model instance in a worker process of its own (default), or inside "
         "the server process (debugging only: a crash in model code takes the server down).",
+    )
+    event_loop: LoopChoice = Field(
+        default="auto",
+        description="The server's event loop: uvloop when installed (auto), uvloop (required) or "
+        "asyncio's own.",
     )
     hang_timeout_s: float = Field(
         default=300.0, gt=0, description="A worker that owes an answer this long is restarted."

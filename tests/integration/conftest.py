@@ -15,6 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelrt.v1 import runtime_pb2_grpc
+from runtime.loops import new_event_loop
 from runtime.server import ModelServer
 from runtime.settings import ServerSettings
 
@@ -87,7 +88,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
         store.mkdir(parents=True, exist_ok=True)
         settings.setdefault("metrics_port", 0)
         config = ServerSettings(model_store=store, host="127.0.0.1", port=0, **settings)
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop(config.event_loop)  # the loop `modelrt serve` runs on
         server = ModelServer(config)
         ready = threading.Event()
         box: dict[str, Any] = {}

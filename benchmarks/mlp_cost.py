@@ -1,14 +1,11 @@
-"""What this machine allows at best: the MLP's own compute cost, and the batching ceiling it sets.
+"""What the benchmark MLP itself costs on this machine: CPU per row alone and in a batch.
 
-With every core busy, req/s is (cores) / (CPU per request, all processes together). No server can
-spend less per call than the bare gRPC echo does (its server and client CPU at c=64: F), and the
-MLP adds U per row when each request runs alone, B per row in a batch of 64. So the batched /
-unbatched ratio at c=64 is at most (F + U) / (F + B) on this machine, whatever the server does.
+Context for the batched / unbatched ratio: batching saves at most this difference per row, plus
+the per-call gRPC and scheduling work that answers leaving together share.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +24,6 @@ class MlpCompute:
     single_us: float
     batched_us: float
     batch: int
-
-    def ratio_ceiling(self, floor_us: float) -> float:
-        """The most batching can speed up a call that costs ``floor_us`` before the model.
-
-        >>> MlpCompute(single_us=200.0, batched_us=20.0, batch=64).ratio_ceiling(180.0)
-        1.9
-        """
-        if math.isnan(floor_us):
-            return math.nan
-        return (floor_us + self.single_us) / (floor_us + self.batched_us)
 
 
 def _cpu_per_run(session: ort.InferenceSession, rows: int, runs: int, seconds: float) -> float:
