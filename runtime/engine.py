@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import logging
 import shutil
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -431,14 +431,14 @@ class Engine:
             )
         return record
 
-    async def predict(
+    def predict(
         self, record: ModelRecord, request: WireRequest, deadline: float | None = None
-    ) -> bytes:
+    ) -> Awaitable[bytes]:
         """One request, one encoded answer (runtime/wire.py); the instance checks the inputs.
 
         ``deadline`` (time.monotonic) drops the request if it expires in the queue.
         """
-        return await _scheduler(record).predict(request, deadline)
+        return _scheduler(record).predict(request, deadline)
 
     async def generate(
         self, record: ModelRecord, request: Request

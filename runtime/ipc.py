@@ -132,6 +132,15 @@ class Channel:
             for segment in segments:
                 segment.close()
 
+    def send_plain(self, message: Any) -> None:
+        """Send a message that holds no numpy arrays (Predict trips and their answers).
+
+        Plain pickling, none of send()'s array handling: it runs for every request.
+        """
+        frame = pickle.dumps(message, protocol=5)
+        with self._send_lock:
+            self._write(_HEADER.pack(len(frame), 0) + frame)
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:

@@ -55,7 +55,7 @@ class Observer(Protocol):
     def count_restart(self, model: str) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     request: WireRequest
     future: asyncio.Future[bytes]
@@ -82,7 +82,7 @@ class ModelScheduler:
 
     >>> scheduler = ModelScheduler("m", [executor], BatchingConfig(max_batch_size=8))
     ... # doctest: +SKIP
-    >>> answer = await scheduler.predict(WireRequest(data, "id-1"))  # doctest: +SKIP
+    >>> answer = await scheduler.predict((request_bytes, "id-1"))  # doctest: +SKIP
     """
 
     name: str
@@ -92,6 +92,7 @@ class ModelScheduler:
 
     def __post_init__(self) -> None:
         self._instances = [_Instance(ex, i) for i, ex in enumerate(self.executors)]
+        self._up = len(self._instances)  # how many are up: read on every request
         self._queue: deque[_Pending] = deque()
         self._closed: ModelrtError | None = None
         self._loop = asyncio.get_running_loop()
@@ -103,16 +104,17 @@ class ModelScheduler:
     def set_up(self, index: int, up: bool) -> None:
         """Mark an instance up or down (a crashed worker is down until it restarts)."""
         self._instances[index].up = up
+        self._up = sum(instance.up for instance in self._instances)
         self._pump()
 
     @property
     def instances_up(self) -> int:
-        return sum(instance.up for instance in self._instances)
+        return self._up
 
     def _check_open(self) -> None:
         if self._closed is not None:
             raise self._closed
-        if not self.instances_up:
+        if not self._up:
             raise ModelNotReadyError(
                 f"model {self.name!r} has no instance up (restarting)",
                 metadata={"model": self.name},

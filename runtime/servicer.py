@@ -22,7 +22,7 @@ from runtime.outputs import ItemFailure, ModelOutput
 from runtime.registration import Handler, add_rewritten
 from runtime.status import grpc_status_of
 from runtime.uploads import Uploads
-from runtime.wire import WireRequest, response_bytes
+from runtime.wire import response_bytes
 
 logger = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -117,7 +117,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         """
         record = self.engine.resolve(request.model, request.version, "predict")
         rid = _request_id(request.request_id)
-        answer = await self.engine.predict(record, WireRequest(request.SerializeToString(), rid))
+        answer = await self.engine.predict(record, (request.SerializeToString(), rid))
         return response_bytes(record.name, record.version, rid, answer)
 
     @streaming

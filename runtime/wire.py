@@ -7,8 +7,7 @@ them against the bundle's declared inputs and encoding the outputs happen where 
 in the worker processes, so this work spreads over the instances instead of queueing on the
 server's one event loop.
 
->>> wire = WireRequest(runtime_pb2.PredictRequest(inputs={"text": codec.python_to_value("hi")})
-...     .SerializeToString(), "r1")
+>>> wire = encode_request({"text": "hi"}, {}, "r1")
 >>> decode_request(wire, ()).inputs
 {'text': 'hi'}
 """
@@ -16,7 +15,7 @@ server's one event loop.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from google.protobuf import struct_pb2
 
@@ -33,11 +32,9 @@ from runtime.outputs import ItemFailure, ModelOutput
 Answer = bytes | ItemFailure
 
 
-class WireRequest(NamedTuple):
-    """A PredictRequest as it arrived (serialized), and the request id the server gave it."""
-
-    data: bytes
-    id: str
+#: A PredictRequest as it arrived (serialized), and the request id the server gave it. A plain
+#: tuple rather than a class: every Predict trip pickles these, and tuples pickle ~10x faster.
+WireRequest = tuple[bytes, str]
 
 
 def to_request(
@@ -75,14 +72,15 @@ def encode_request(
         inputs={name: codec.python_to_value(value) for name, value in inputs.items()},
         parameters=codec.dict_to_struct(parameters),
     )
-    return WireRequest(message.SerializeToString(), request_id)
+    return message.SerializeToString(), request_id
 
 
 def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
     """The model's Request; raises InvalidInputError naming an undecodable, missing or mistyped
     input."""
-    message = runtime_pb2.PredictRequest.FromString(wire.data)  # the server parsed it once
-    request = to_request(message.inputs, message.parameters, wire.id)
+    data, request_id = wire
+    message = runtime_pb2.PredictRequest.FromString(data)  # the server parsed it once
+    request = to_request(message.inputs, message.parameters, request_id)
     check_inputs(request.inputs, specs)
     return request
 

@@ -89,6 +89,10 @@ class WorkerServer:
     def send(self, kind: str, call: int, payload: Any = None) -> None:
         self.channel.send((kind, call, payload))
 
+    def answer(self, kind: str, call: int, payload: Any) -> None:
+        """Send Predict answers: encoded bytes and failures, never arrays (plain pickling)."""
+        self.channel.send_plain((kind, call, payload))
+
     async def run(self) -> None:
         try:
             loaded = await self.executor.start()
@@ -140,11 +144,11 @@ class WorkerServer:
         kind, call, requests = message
         try:
             if kind == "batch":
-                self.send("result", call, self.executor.predict_batch_sync(requests))
+                self.answer("result", call, self.executor.predict_batch_sync(requests))
             else:
                 last = len(requests) - 1
                 for index, item in self.executor.predict_each_sync(requests):
-                    self.send("part", call, (index, item, index == last))
+                    self.answer("part", call, (index, item, index == last))
         except ModelrtError as exc:
             self.send("error", call, error_payload(exc))
         except (OSError, ValueError):  # the pipe is gone: the server stopped
@@ -192,13 +196,13 @@ class WorkerServer:
         except ModelrtError as exc:
             self.send("error", call, error_payload(exc))
         else:
-            self.send("result", call, results)
+            self.answer("result", call, results)
 
     async def _parts(self, call: int, requests: list[Any]) -> None:
         last = len(requests) - 1
 
         def send(index: int, item: Any) -> None:
-            self.send("part", call, (index, item, index == last))
+            self.answer("part", call, (index, item, index == last))
 
         try:
             await self.executor.predict_each(requests, send)

@@ -309,11 +309,15 @@ class WorkerExecutor(Executor):
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _send(self, message: tuple[str, int, Any]) -> None:
+    def _send(self, message: tuple[str, int, Any], plain: bool = False) -> None:
+        """Send ``message``; ``plain`` when it holds no numpy arrays (see Channel.send_plain)."""
         if not self._up or self.channel is None:
             raise _unavailable(f"{self.label} is restarting", self.spec.name)
         try:
-            self.channel.send(message)
+            if plain:
+                self.channel.send_plain(message)
+            else:
+                self.channel.send(message)
         except (OSError, ValueError) as exc:
             raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
 
@@ -338,7 +342,7 @@ class WorkerExecutor(Executor):
         call = next(self._calls)
         self._trips[call] = trip
         try:
-            self._send((kind, call, requests))
+            self._send((kind, call, requests), plain=True)
         except ModelrtError:
             del self._trips[call]
             raise

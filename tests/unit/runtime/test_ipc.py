@@ -84,6 +84,18 @@ def test_drain_returns_every_waiting_message_and_finishes_a_split_frame(
     assert received[200] == ("blob", 3, blob)
 
 
+def test_plain_messages_interleave_with_array_messages(ends: tuple[Channel, Channel]) -> None:
+    sender, receiver = ends
+    trip = ("each", 7, [(b"\x00serialized", "id-1"), (b"", "id-2")])
+    sender.send_plain(trip)
+    sender.send(("item", 8, {"y": np.arange(3)}))
+    sender.send_plain(("part", 7, (0, b"answer", True)))
+    first, second, third = (receiver.recv() for _ in range(3))
+    assert first == trip
+    assert second[2]["y"].tolist() == [0, 1, 2]
+    assert third == ("part", 7, (0, b"answer", True))
+
+
 def test_both_directions_carry_messages(ends: tuple[Channel, Channel]) -> None:
     near, far = ends
     near.send(("ping", 5, None))

@@ -12,7 +12,6 @@ from registry.errors import ErrorCode, InvalidInputError
 from runtime.errors import ModelExecutionError
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.wire import (
-    WireRequest,
     decode_request,
     encode_answer,
     encode_request,
@@ -45,7 +44,7 @@ def test_an_undecodable_tensor_is_invalid_input_naming_it() -> None:
     short = value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_UINT8, shape=[1, 1, 3], raw_data=b"ab")
     message = runtime_pb2.PredictRequest(inputs={"image": value_pb2.Value(tensor=short)})
     with pytest.raises(InvalidInputError) as caught:
-        decode_request(WireRequest(message.SerializeToString(), "r"), (IMAGE,))
+        decode_request((message.SerializeToString(), "r"), (IMAGE,))
     assert caught.value.code is ErrorCode.INVALID_ARGUMENT
     assert caught.value.metadata["input"] == "image"
     assert "needs 3 bytes" in caught.value.message
