@@ -33,7 +33,7 @@ from runtime.planning import InstancePlanner
 from runtime.reconcile import SyncPlan, plan_sync
 from runtime.scheduler import ModelScheduler, Observer
 from runtime.store import Manifest, ModelStore, NamespaceOwnedError, StoredVersion
-from runtime.wire import WireRequest
+from runtime.wire import Encoded, WireRequest
 
 logger = logging.getLogger(__name__)
 Listener = Callable[[ModelRecord], None]
@@ -433,7 +433,7 @@ class Engine:
 
     def predict(
         self, record: ModelRecord, request: WireRequest, deadline: float | None = None
-    ) -> Awaitable[bytes]:
+    ) -> Awaitable[Encoded]:
         """One request, one encoded answer (runtime/wire.py); the instance checks the inputs.
 
         ``deadline`` (time.monotonic) drops the request if it expires in the queue.

@@ -56,6 +56,19 @@ def _reduce_array(array: np.ndarray[Any, Any]) -> Any:
 _REDUCERS: dict[type, Any] = {np.ndarray: _reduce_array}
 
 
+def is_large(data: Any) -> bool:
+    """Whether ``data`` is bytes big enough to travel through shared memory."""
+    return isinstance(data, bytes | memoryview) and len(data) >= SHM_THRESHOLD
+
+
+def by_shared_memory(data: Any) -> Any:
+    """``data`` marked for send() to pass through shared memory when it is large bytes.
+
+    The receiver gets a read-only memoryview of its own copy instead of bytes.
+    """
+    return pickle.PickleBuffer(data) if is_large(data) else data
+
+
 def dumps(message: Any, buffer_callback: Any = None) -> bytes:
     """Pickle ``message`` (protocol 5) with the compact array reduction."""
     out = io.BytesIO()

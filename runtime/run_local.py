@@ -85,7 +85,7 @@ def _answer(item: Item | Answer) -> ModelOutput:
     """An item or Predict answer as a ModelOutput (decoded as a client would); failures raise."""
     if isinstance(item, ItemFailure):
         raise CheckError(_reason(item.error))
-    return read_answer(item) if isinstance(item, bytes) else item
+    return item if isinstance(item, ModelOutput) else read_answer(item)
 
 
 def _reason(error: BaseException) -> str:

@@ -24,7 +24,7 @@ from registry.runner import Request
 from runtime.errors import ModelNotReadyError
 from runtime.executor import Executor, Item
 from runtime.outputs import ItemFailure
-from runtime.wire import Answer, WireRequest
+from runtime.wire import Answer, Encoded, WireRequest
 
 logger = logging.getLogger(__name__)
 #: Most unbatched requests handed to an instance in one trip (each still runs on its own).
@@ -58,7 +58,7 @@ class Observer(Protocol):
 @dataclass(slots=True)
 class _Pending:
     request: WireRequest
-    future: asyncio.Future[bytes]
+    future: asyncio.Future[Encoded]
     enqueued: float
     deadline: float | None
 
@@ -122,7 +122,7 @@ class ModelScheduler:
 
     # -- Predict ------------------------------------------------------------------------------
 
-    def predict(self, request: WireRequest, deadline: float | None = None) -> Awaitable[bytes]:
+    def predict(self, request: WireRequest, deadline: float | None = None) -> Awaitable[Encoded]:
         """Queue one request; the returned future holds its encoded answer once it has run."""
         self._check_open()
         limit = self.batching.max_queue_size
@@ -131,7 +131,7 @@ class ModelScheduler:
                 f"model {self.name!r} has {limit} requests queued; try again later",
                 metadata={"model": self.name},
             )
-        future: asyncio.Future[bytes] = self._loop.create_future()
+        future: asyncio.Future[Encoded] = self._loop.create_future()
         self._queue.append(_Pending(request, future, time.monotonic(), deadline))
         self._pump()
         return future

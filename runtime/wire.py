@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from google.protobuf import struct_pb2
 
 from loader.config import InputSpec
@@ -28,13 +29,15 @@ from runtime.errors import ModelExecutionError
 from runtime.inputs import check_inputs
 from runtime.outputs import ItemFailure, ModelOutput
 
+#: Serialized protobuf: bytes, or a memoryview when it crossed through shared memory.
+Encoded = bytes | memoryview
 #: What an instance answers one Predict request with: the encoded response fields, or a failure.
-Answer = bytes | ItemFailure
+Answer = Encoded | ItemFailure
 
 
 #: A PredictRequest as it arrived (serialized), and the request id the server gave it. A plain
 #: tuple rather than a class: every Predict trip pickles these, and tuples pickle ~10x faster.
-WireRequest = tuple[bytes, str]
+WireRequest = tuple[Encoded, str]
 
 
 def to_request(
@@ -79,9 +82,13 @@ def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
     """The model's Request; raises InvalidInputError naming an undecodable, missing or mistyped
     input."""
     data, request_id = wire
-    message = runtime_pb2.PredictRequest.FromString(data)  # the server parsed it once
+    message = runtime_pb2.PredictRequest.FromString(data)  # type: ignore[arg-type]  # any buffer
     request = to_request(message.inputs, message.parameters, request_id)
     check_inputs(request.inputs, specs)
+    inputs = request.inputs
+    for name, value in inputs.items():  # the model owns its inputs: it may change them in place
+        if isinstance(value, np.ndarray) and not value.flags.writeable:
+            inputs[name] = value.copy()  # type: ignore[index]
     return request
 
 
@@ -103,18 +110,18 @@ def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
     return runtime_pb2.PredictResponse(**fields).SerializeToString()
 
 
-def response_bytes(model: str, version: str, request_id: str, answer: bytes) -> bytes:
+def response_bytes(model: str, version: str, request_id: str, answer: Encoded) -> bytes:
     """The whole serialized PredictResponse: the server's fields, then the instance's.
 
     Serialized protobuf messages concatenate into their merge, so nothing is parsed again.
     """
     head = runtime_pb2.PredictResponse(model=model, version=version, request_id=request_id)
-    return head.SerializeToString() + answer
+    return b"".join((head.SerializeToString(), answer))
 
 
-def read_answer(answer: bytes) -> ModelOutput:
+def read_answer(answer: Encoded) -> ModelOutput:
     """An encoded answer back as a ModelOutput (for callers inside the runtime, like run-local)."""
-    message = runtime_pb2.PredictResponse.FromString(answer)
+    message = runtime_pb2.PredictResponse.FromString(answer)  # type: ignore[arg-type]
     outputs = {name: codec.value_to_python(value) for name, value in message.outputs.items()}
     if not message.HasField("structured"):
         return ModelOutput(outputs=outputs)

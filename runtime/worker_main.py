@@ -25,7 +25,7 @@ from typing import Any
 
 from registry.errors import ModelrtError
 from runtime.executor import InstanceSpec
-from runtime.ipc import Channel
+from runtime.ipc import Channel, by_shared_memory, is_large
 
 logger = logging.getLogger(__name__)
 _END = object()
@@ -90,8 +90,22 @@ class WorkerServer:
         self.channel.send((kind, call, payload))
 
     def answer(self, kind: str, call: int, payload: Any) -> None:
-        """Send Predict answers: encoded bytes and failures, never arrays (plain pickling)."""
-        self.channel.send_plain((kind, call, payload))
+        """Send Predict answers: encoded bytes or failures, never arrays, so plain pickling;
+        a large answer goes through shared memory. ``payload``: a "part" (index, answer, last)
+        or a "result" (every answer of a batch)."""
+        if kind == "part":
+            index, item, last = payload
+            large = is_large(item)
+            if large:
+                payload = (index, by_shared_memory(item), last)
+        else:
+            large = any(is_large(item) for item in payload)
+            if large:
+                payload = [by_shared_memory(item) for item in payload]
+        if large:
+            self.channel.send((kind, call, payload))
+        else:
+            self.channel.send_plain((kind, call, payload))
 
     async def run(self) -> None:
         try:

@@ -35,7 +35,7 @@ from runtime.executor import (
     OnEachDone,
     OnResult,
 )
-from runtime.ipc import Channel, channel_pair
+from runtime.ipc import Channel, by_shared_memory, channel_pair, is_large
 from runtime.wire import Answer, WireRequest
 from runtime.worker_main import worker_entry
 
@@ -341,8 +341,11 @@ class WorkerExecutor(Executor):
     def _submit(self, kind: str, requests: list[WireRequest], trip: _Trip) -> None:
         call = next(self._calls)
         self._trips[call] = trip
+        large = any(is_large(data) for data, _ in requests)
+        if large:  # big tensors: through shared memory, not the pipe
+            requests = [(by_shared_memory(data), rid) for data, rid in requests]
         try:
-            self._send((kind, call, requests), plain=True)
+            self._send((kind, call, requests), plain=not large)
         except ModelrtError:
             del self._trips[call]
             raise

@@ -28,6 +28,9 @@ ECHO = """
                 raise InvalidInputError("threshold must be positive")
             if request.parameters.get("fail") == "crash":
                 raise ZeroDivisionError("secret internal detail")
+            if request.parameters.get("inplace"):
+                x = request["x"]
+                x *= 2  # in place: inputs belong to the model
             if request.parameters.get("fail") == "complex":
                 return {"z": np.zeros(2, np.complex64)}  # no wire dtype carries it
             out = dict(request.inputs)
@@ -155,6 +158,15 @@ def test_model_exception_is_internal_with_error_id_and_no_traceback(server) -> N
     assert "Traceback" not in caught.value.details()
     assert "ZeroDivisionError" in caught.value.details()
     assert "secret internal detail" not in caught.value.details()
+
+
+def test_large_tensors_cross_both_ways_and_inputs_are_the_models_to_change(server) -> None:
+    big = np.arange(3 << 18, dtype=np.float32).reshape(768, 1024)  # 3 MiB: shared memory
+    reply = _predict(server, "echo", {"x": big}, {"inplace": True})
+    np.testing.assert_array_equal(codec.value_to_python(reply.outputs["x"]), big * 2)
+    small = np.ones(4, np.float32)
+    reply = _predict(server, "echo", {"x": small}, {"inplace": True})
+    np.testing.assert_array_equal(codec.value_to_python(reply.outputs["x"]), small * 2)
 
 
 def test_output_the_wire_cannot_carry_is_internal_naming_the_model(server) -> None:
