@@ -135,6 +135,7 @@ def start_floor(workdir: Path) -> Server:
 
 def _start_script(name: str, script: str, workdir: Path) -> Server:
     port_file = workdir / f"port-{name}"
+    port_file.unlink(missing_ok=True)  # a stale one from an earlier run would name a dead port
     command = [sys.executable, str(HERE / script), "--port-file", str(port_file)]
     server = _launch(name, command, workdir / f"{name}.log")
     try:

@@ -23,6 +23,7 @@ from runtime.models import ModelRecord
 from runtime.planning import InstancePlanner
 from runtime.reconcile import StoreSync
 from runtime.reflection import enable_reflection
+from runtime.registration import GenericOnly
 from runtime.rpc_metrics import add_measured_servicer
 from runtime.servicer import ModelRuntimeServicer, add_to_server
 from runtime.settings import ServerSettings
@@ -104,12 +105,12 @@ class ModelServer:
             ),
         )
         servicer = ModelRuntimeServicer(engine, uploads)
-        add = add_to_server
+        services = GenericOnly(server)
         if settings.metrics_port is not None:
-            add_measured_servicer(add, servicer, server, metrics)
+            add_measured_servicer(add_to_server, servicer, services, metrics)
         else:  # nobody reads the counts: skip measuring
-            add(servicer, server)
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+            add_to_server(servicer, services)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         enable_reflection(server, (SERVICE_NAME, health_name))
         self.port = self._listen(server, credentials)
