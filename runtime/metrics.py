@@ -15,10 +15,12 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+
+from runtime.tallies import CounterTally, HistogramTally
 
 logger = logging.getLogger(__name__)
 
@@ -105,33 +107,32 @@ class Metrics:
 
     def __init__(self, gpus: GpuSource | None = None) -> None:
         self.registry = registry = CollectorRegistry()
-        self.requests = Counter(
-            "modelrt_requests_total",
+        # Updated on every request: tallies, not prometheus_client's locked metrics.
+        self.requests = CounterTally(
+            "modelrt_requests",
             "RPCs finished, by model, RPC and final gRPC status code.",
             ["model", "rpc", "code"],
-            registry=registry,
         )
-        self.request_duration = Histogram(
+        self.request_duration = HistogramTally(
             "modelrt_request_duration_seconds",
             "Time from the start of an RPC to its last response, in seconds.",
             ["model", "rpc"],
-            buckets=REQUEST_BUCKETS,
-            registry=registry,
+            REQUEST_BUCKETS,
         )
-        self.queue_duration = Histogram(
+        self.queue_duration = HistogramTally(
             "modelrt_queue_duration_seconds",
             "Time a request waited in the model's queue before its batch ran, in seconds.",
             ["model"],
-            buckets=QUEUE_BUCKETS,
-            registry=registry,
+            QUEUE_BUCKETS,
         )
-        self.batch_size = Histogram(
+        self.batch_size = HistogramTally(
             "modelrt_batch_size",
             "Requests per batch handed to the model.",
             ["model"],
-            buckets=BATCH_BUCKETS,
-            registry=registry,
+            BATCH_BUCKETS,
         )
+        for tally in (self.requests, self.request_duration, self.queue_duration, self.batch_size):
+            registry.register(tally)
         self.instances_up = Gauge(
             "modelrt_instances_up",
             "Model instances running and able to take requests.",
@@ -153,7 +154,6 @@ class Metrics:
         if gpus is not None:
             registry.register(GpuMemoryCollector(gpus))
         self._states: dict[tuple[str, str], list[str]] = {}
-        self._children: dict[tuple[Any, ...], Any] = {}
         self._http: _MetricsHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -162,22 +162,22 @@ class Metrics:
 
         >>> Metrics().observe_request("iris", "Predict", "NOT_FOUND", 0.001)
         """
-        self._child(self.requests, model, rpc, code).inc()
-        self._child(self.request_duration, model, rpc).observe(seconds)
+        self.requests.inc((model, rpc, code))
+        self.request_duration.observe((model, rpc), seconds)
 
     def observe_queue(self, model: str, seconds: float) -> None:
         """One request waited ``seconds`` in the queue before its batch ran.
 
         >>> Metrics().observe_queue("iris", 0.004)
         """
-        self._child(self.queue_duration, model).observe(seconds)
+        self.queue_duration.observe((model,), seconds)
 
     def observe_batch(self, model: str, size: int) -> None:
         """One batch of ``size`` requests went to the model.
 
         >>> Metrics().observe_batch("iris", 8)
         """
-        self._child(self.batch_size, model).observe(size)
+        self.batch_size.observe((model,), size)
 
     def set_instances_up(self, model: str, count: int) -> None:
         """``count`` instances of ``model`` are running now.
@@ -209,12 +209,10 @@ class Metrics:
 
         >>> Metrics().forget_model("iris")
         """
+        for tally in (self.requests, self.request_duration, self.queue_duration, self.batch_size):
+            tally.forget(model)
         per_model = ("model",)
         for metric, names in (
-            (self.requests, ("model", "rpc", "code")),
-            (self.request_duration, ("model", "rpc")),
-            (self.queue_duration, per_model),
-            (self.batch_size, per_model),
             (self.instances_up, per_model),
             (self.instance_restarts, per_model),
             (self.model_state, ("model", "version", "state")),
@@ -222,16 +220,6 @@ class Metrics:
             _remove_series(metric, names, model)
         for key in [key for key in self._states if key[0] == model]:
             del self._states[key]
-        for key in [key for key in self._children if key[1] == model]:
-            del self._children[key]
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, cached: labels() validates and locks on every call."""
-        key = (id(metric), *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
 
     def exposition(self) -> bytes:
         """Every series in the Prometheus text format (what GET /metrics answers).
@@ -301,7 +289,7 @@ def _server_class(host: str) -> type[_MetricsHTTPServer]:
     return type("MetricsHTTPServer", (_MetricsHTTPServer,), {"address_family": family})
 
 
-def _remove_series(metric: Counter | Gauge | Histogram, names: tuple[str, ...], model: str) -> None:
+def _remove_series(metric: Counter | Gauge, names: tuple[str, ...], model: str) -> None:
     """Remove the label sets of ``metric`` (labelled ``names``) whose ``model`` is ``model``."""
     labelsets: set[tuple[str, ...]] = set()
     for family in metric.collect():
