@@ -95,30 +95,40 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
     np_dtype = _NUMERIC.get(dtype)
     if np_dtype is None:
         raise CodecError(f"tensor dtype {dtype} is not set or not supported")
+    raw = tensor.raw_data  # each read of a bytes field makes a new bytes object: read it once
     expected = count * np_dtype.itemsize
-    if len(tensor.raw_data) != expected:
+    if len(raw) != expected:
         raise CodecError(
             f"{dtype_name(dtype)} tensor of shape {shape} needs {expected} bytes of raw_data, "
-            f"got {len(tensor.raw_data)}"
+            f"got {len(raw)}"
         )
-    return np.frombuffer(tensor.raw_data, dtype=np_dtype).reshape(shape)
+    return np.frombuffer(raw, dtype=np_dtype).reshape(shape)
 
 
 def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> value_pb2.Tensor:
     """Encode a numpy array; ``dtype`` may ask for BFLOAT16 (from float32/float64 input)."""
+    tensor = value_pb2.Tensor()
+    write_tensor(tensor, array, dtype)
+    return tensor
+
+
+def write_tensor(
+    tensor: value_pb2.Tensor, array: np.ndarray[Any, Any], dtype: int | None = None
+) -> None:
+    """Encode ``array`` into the empty ``tensor`` in place (no message is built and copied)."""
     array = np.asarray(array)
-    shape = list(array.shape)
     if dtype == value_pb2.DATA_TYPE_BFLOAT16:
         floats = np.ascontiguousarray(array, dtype=np.float32)
         bits = floats.view(np.uint32)
         rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16  # round to nearest even
         rounded = np.where(np.isnan(floats), 0x7FC0, rounded)  # rounding must not turn NaN to inf
-        raw = rounded.astype("<u2").tobytes()
-        return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_BFLOAT16, shape=shape, raw_data=raw)
+        _fill(tensor, value_pb2.DATA_TYPE_BFLOAT16, array.shape, raw=rounded.astype("<u2"))
+        return
     kind = array.dtype.kind
     if kind == "U" or (kind == "O" and all(isinstance(x, str) for x in array.flat)):
         data = [str(x).encode("utf-8") for x in array.flat]
-        return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_STRING, shape=shape, string_data=data)
+        _fill(tensor, value_pb2.DATA_TYPE_STRING, array.shape, strings=data)
+        return
     if kind == "S" or kind == "O":
         try:
             data = [bytes(x) for x in array.flat]
@@ -126,14 +136,31 @@ def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> va
             raise CodecError(
                 f"object array holds values that are not bytes or str: {exc}"
             ) from None
-        return value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_BYTES, shape=shape, string_data=data)
-    code = _BY_NUMPY.get(array.dtype.newbyteorder("="))
+        _fill(tensor, value_pb2.DATA_TYPE_BYTES, array.shape, strings=data)
+        return
+    code = _BY_NUMPY.get(array.dtype) if array.dtype.isnative else None
+    if code is None:
+        code = _BY_NUMPY.get(array.dtype.newbyteorder("="))
     if code is None:
         raise CodecError(f"numpy dtype {array.dtype} has no wire dtype")
     if dtype is not None and dtype != code:
         raise CodecError(f"array of {array.dtype} cannot be sent as {dtype_name(dtype)}")
-    raw = np.ascontiguousarray(array, dtype=_NUMERIC[code]).tobytes()
-    return value_pb2.Tensor(dtype=code, shape=shape, raw_data=raw)  # type: ignore[arg-type]
+    _fill(tensor, code, array.shape, raw=np.asarray(array, dtype=_NUMERIC[code]))
+
+
+def _fill(
+    tensor: value_pb2.Tensor,
+    dtype: int,
+    shape: tuple[int, ...],
+    raw: np.ndarray[Any, Any] | None = None,
+    strings: list[bytes] | None = None,
+) -> None:
+    tensor.dtype = dtype  # type: ignore[assignment]
+    tensor.shape.extend(shape)
+    if raw is not None:
+        tensor.raw_data = raw.tobytes()  # C order, whatever the array's layout
+    if strings is not None:
+        tensor.string_data.extend(strings)
 
 
 def _ints(obj: Any) -> Any:
@@ -203,13 +230,25 @@ def value_to_python(value: value_pb2.Value) -> Any:
 
 def python_to_value(obj: Any) -> value_pb2.Value:
     """Encode ndarray -> tensor, bytes -> data, str -> text, anything JSON-compatible -> json."""
+    value = value_pb2.Value()
+    write_value(value, obj)
+    return value
+
+
+def write_value(value: value_pb2.Value, obj: Any) -> None:
+    """Encode ``obj`` into the empty ``value`` in place, as python_to_value does.
+
+    >>> response = runtime_pb2.PredictResponse()  # doctest: +SKIP
+    >>> write_value(response.outputs["y"], np.zeros(3))  # doctest: +SKIP
+    """
     if isinstance(obj, np.ndarray):
-        return value_pb2.Value(tensor=array_to_tensor(obj))
-    if isinstance(obj, bytes | bytearray | memoryview):
-        return value_pb2.Value(data=bytes(obj))
-    if isinstance(obj, str):
-        return value_pb2.Value(text=obj)
-    return value_pb2.Value(json=python_to_json(obj))
+        write_tensor(value.tensor, obj)
+    elif isinstance(obj, bytes | bytearray | memoryview):
+        value.data = bytes(obj)
+    elif isinstance(obj, str):
+        value.text = obj
+    else:
+        value.json.CopyFrom(python_to_json(obj))
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:

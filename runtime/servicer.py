@@ -95,7 +95,9 @@ async def _replies(
         if isinstance(item, ItemFailure):
             yield message(**head, index=index, error=convert.item_error(item.error))
         else:
-            yield message(**head, index=index, **wire.output_fields(item))
+            reply = message(**head, index=index)
+            wire.write_output(reply, item)
+            yield reply
         index += 1
 
 

@@ -38,6 +38,10 @@ Answer = Encoded | ItemFailure
 #: A PredictRequest as it arrived (serialized), and the request id the server gave it. A plain
 #: tuple rather than a class: every Predict trip pickles these, and tuples pickle ~10x faster.
 WireRequest = tuple[Encoded, str]
+#: The response messages that carry a model's outputs.
+OutputMessage = (
+    runtime_pb2.PredictResponse | runtime_pb2.GenerateResponse | runtime_pb2.StreamResponse
+)
 
 
 def to_request(
@@ -57,14 +61,12 @@ def to_request(
     return Request(inputs=decoded, parameters=params, id=request_id)
 
 
-def output_fields(output: ModelOutput) -> dict[str, Any]:
-    """The ``outputs`` and ``structured`` fields of a response message."""
-    fields: dict[str, Any] = {
-        "outputs": {name: codec.python_to_value(v) for name, v in output.outputs.items()}
-    }
+def write_output(message: OutputMessage, output: ModelOutput) -> None:
+    """Fill the ``outputs`` and ``structured`` fields of a response message in place."""
+    for name, value in output.outputs.items():
+        codec.write_value(message.outputs[name], value)
     if output.structured is not None:
-        fields["structured"] = codec.python_to_json(output.structured)
-    return fields
+        message.structured.CopyFrom(codec.python_to_json(output.structured))
 
 
 def encode_request(
@@ -99,15 +101,16 @@ def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
     """
     if isinstance(output, ItemFailure):
         return output
+    response = runtime_pb2.PredictResponse()
     try:
-        fields = output_fields(output)
+        write_output(response, output)
     except codec.CodecError as exc:
         return ItemFailure(
             ModelExecutionError(
                 f"model {model!r} returned an output that cannot be sent: {exc}", model=model
             )
         )
-    return runtime_pb2.PredictResponse(**fields).SerializeToString()
+    return response.SerializeToString()
 
 
 def response_bytes(model: str, version: str, request_id: str, answer: Encoded) -> bytes:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from google.protobuf import struct_pb2
 
+from modelrt import codec
 from modelrt.codec import (
     DTYPE_NAMES,
     CodecError,
@@ -19,7 +20,7 @@ from modelrt.codec import (
     tensor_to_array,
     value_to_python,
 )
-from modelrt.v1 import value_pb2
+from modelrt.v1 import runtime_pb2, value_pb2
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -366,3 +367,27 @@ def test_dict_to_struct_of_nothing_is_an_empty_struct(mapping: dict[str, Any] | 
 def test_dict_to_struct_with_non_json_value_is_a_codec_error() -> None:
     with pytest.raises(CodecError, match="parameters are not JSON-compatible"):
         dict_to_struct({"blob": b"\x00"})
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+        np.array(["a", "b"]),
+        b"\x00\x01",
+        "hi",
+        {"k": 1},
+    ],
+    ids=["tensor", "strings", "bytes", "text", "json"],
+)
+def test_write_value_fills_a_message_field_as_python_to_value_builds_it(obj: Any) -> None:
+    response = runtime_pb2.PredictResponse()
+    codec.write_value(response.outputs["y"], obj)
+    assert response.outputs["y"] == codec.python_to_value(obj)
+
+
+def test_write_value_of_a_value_it_cannot_encode_leaves_the_field_empty() -> None:
+    response = runtime_pb2.PredictResponse()
+    with pytest.raises(codec.CodecError):
+        codec.write_value(response.outputs["y"], np.zeros(2, dtype=np.complex64))
+    assert response.outputs["y"].WhichOneof("kind") is None
