@@ -277,12 +277,25 @@ def mlp_cost_lines(report: Report) -> list[str]:
     if report.mlp is None:
         return []
     mlp = report.mlp
-    return [
+    lines = [
         f"The MLP alone (onnxruntime, one thread) costs {_num(mlp.single_us, 0)} us of CPU per"
         f" row run by itself and {_num(mlp.batched_us, 1)} us per row in batches of {mlp.batch};"
         f" a bare gRPC call costs {_num(echo_floor_us(report), 0)} us (echo server + client,"
         " c=64).",
     ]
+    unbatched = report.row("mlp-unbatched", 64)
+    if unbatched is None:
+        return lines
+    call = unbatched.server_cpu_us + unbatched.client_cpu_us
+    whole = call + unbatched.worker_cpu_us
+    lines[0] += (
+        " Batching saves worker time only: every request stays a gRPC call of its own, and"
+        f" unbatched its server and client CPU ({_num(call, 0)} us) is"
+        f" {_num(100 * call / whole, 0)} % of the {_num(whole, 0)} us a request costs. Were the"
+        f" batched worker to spend nothing but the rows ({_num(mlp.batched_us, 1)} us each), the"
+        f" batched/unbatched ratio would be about {_num(whole / (call + mlp.batched_us))} x."
+    )
+    return lines
 
 
 README_START = "<!-- bench:start -->"
