@@ -295,6 +295,15 @@ def mlp_cost_lines(report: Report) -> list[str]:
         f" batched worker to spend nothing but the rows ({_num(mlp.batched_us, 1)} us each), the"
         f" batched/unbatched ratio would be about {_num(whole / (call + mlp.batched_us))} x."
     )
+    ceiling = _median_over_rounds(
+        report, lambda r: _ratio(report.row("echo", 64, r), report.row("mlp-unbatched", 64, r))
+    )
+    if not math.isnan(ceiling):
+        lines[0] += (
+            " And no server answers the batched MLP faster than the echo server answers a bare"
+            " call: in this run the ratio could not exceed echo / mlp-unbatched at c=64 ="
+            f" {_num(ceiling)} x, whatever the batching."
+        )
     return lines
 
 

@@ -49,9 +49,9 @@ class Plan:
     concurrency: tuple[int, ...] = (1, 8, 64)
 
 
-# Full: every level runs for 3 s (the request cap is not reached), in 3 interleaved rounds, so a
+# Full: every level runs for 3 s (the request cap is not reached), in 5 interleaved rounds, so a
 # burst of noise on this shared machine moves one round, not the result.
-FULL = Plan(requests=30_000, seconds=3.0, warmup=200, items=5000, rounds=3)
+FULL = Plan(requests=30_000, seconds=3.0, warmup=200, items=5000, rounds=5)
 QUICK = Plan(requests=300, seconds=5.0, warmup=50, items=1000, rounds=1)
 
 
@@ -180,10 +180,10 @@ def benchmark(args: argparse.Namespace, result: report.Report, workdir: Path) ->
         by_target = {"echo": echo, "floor": floor}
         for round in range(plan.rounds):
             _progress(f"round {round + 1} of {plan.rounds}")
-            for target in ("echo", "floor", *UNARY_TARGETS):
-                server = by_target.get(target, rt)
+            for c in plan.concurrency:  # targets compared at one level run back to back
                 result.rows += [
-                    measure_unary(server, target, plan, c, round) for c in plan.concurrency
+                    measure_unary(by_target.get(target, rt), target, plan, c, round)
+                    for target in ("echo", "floor", *UNARY_TARGETS)
                 ]
         result.generate = measure_generate(rt, plan)
     if profile is not None:
