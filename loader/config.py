@@ -118,6 +118,15 @@ class BundleConfig(_Strict):
     )
     architecture_config: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("inputs")
+    @classmethod
+    def _unique_inputs(cls, inputs: tuple[InputSpec, ...]) -> tuple[InputSpec, ...]:
+        names = [spec.name for spec in inputs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"input {repeated[0]!r} is declared more than once")
+        return inputs
+
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, version: object) -> object:

@@ -65,9 +65,18 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
     >>> tensor_to_array(array_to_tensor(np.arange(3, dtype=np.int32))).tolist()
     [0, 1, 2]
     """
-    shape = list(tensor.shape)
+    shape = tensor.shape[:]  # a list; cheaper than list() over the repeated field
     count = _element_count(shape)
     dtype = tensor.dtype
+    np_dtype = _NUMERIC.get(dtype)
+    if np_dtype is not None:  # the common case first
+        raw = tensor.raw_data  # each read of a bytes field makes a new bytes object: read it once
+        if len(raw) != count * np_dtype.itemsize:
+            raise CodecError(
+                f"{dtype_name(dtype)} tensor of shape {shape} needs {count * np_dtype.itemsize} "
+                f"bytes of raw_data, got {len(raw)}"
+            )
+        return np.ndarray(shape, np_dtype, raw)  # read-only, over the bytes: no copy
     if dtype in (value_pb2.DATA_TYPE_STRING, value_pb2.DATA_TYPE_BYTES):
         if len(tensor.string_data) != count:
             raise CodecError(
@@ -92,17 +101,7 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
             )
         halves = np.frombuffer(tensor.raw_data, dtype="<u2").astype(np.uint32) << 16
         return halves.view(np.float32).reshape(shape)
-    np_dtype = _NUMERIC.get(dtype)
-    if np_dtype is None:
-        raise CodecError(f"tensor dtype {dtype} is not set or not supported")
-    raw = tensor.raw_data  # each read of a bytes field makes a new bytes object: read it once
-    expected = count * np_dtype.itemsize
-    if len(raw) != expected:
-        raise CodecError(
-            f"{dtype_name(dtype)} tensor of shape {shape} needs {expected} bytes of raw_data, "
-            f"got {len(raw)}"
-        )
-    return np.frombuffer(raw, dtype=np_dtype).reshape(shape)
+    raise CodecError(f"tensor dtype {dtype} is not set or not supported")
 
 
 def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> value_pb2.Tensor:
@@ -117,6 +116,10 @@ def write_tensor(
 ) -> None:
     """Encode ``array`` into the empty ``tensor`` in place (no message is built and copied)."""
     array = np.asarray(array)
+    code = _BY_NUMPY.get(array.dtype)  # a native numeric dtype: the common case first
+    if code is not None and (dtype is None or dtype == code) and array.dtype == _NUMERIC[code]:
+        _fill(tensor, code, array.shape, raw=array)
+        return
     if dtype == value_pb2.DATA_TYPE_BFLOAT16:
         floats = np.ascontiguousarray(array, dtype=np.float32)
         bits = floats.view(np.uint32)

@@ -91,6 +91,8 @@ def shape_output(result: Any, schema: type | None, model: str) -> ModelOutput:
     >>> shape_output({"label": "cat", "mask": np.zeros(2)}, None, "m").structured
     {'label': 'cat'}
     """
+    if type(result) is dict:  # the common case, checked first: it runs for every answer
+        return _shape_mapping(result, schema, model)
     if result is None:
         return ModelOutput()
     if isinstance(result, np.ndarray | bytes | bytearray):
@@ -99,13 +101,20 @@ def shape_output(result: Any, schema: type | None, model: str) -> ModelOutput:
         structured = _validate(schema, _dump(result), model) if schema else _dump(result)
         return ModelOutput(structured=_jsonable(structured, model))
     if isinstance(result, Mapping):
-        named = {k: v for k, v in result.items() if isinstance(v, np.ndarray | bytes | bytearray)}
-        rest = {str(k): v for k, v in result.items() if k not in named}
-        structured = _jsonable(rest, model) if rest else None
-        if schema is not None:
-            structured = _jsonable(_validate(schema, structured or {}, model), model)
-        return ModelOutput(outputs=named, structured=structured)
+        return _shape_mapping(result, schema, model)
     structured = _jsonable(result, model)
     if schema is not None:
         structured = _jsonable(_validate(schema, structured, model), model)
     return ModelOutput(structured=structured)
+
+
+def _shape_mapping(result: Mapping[Any, Any], schema: type | None, model: str) -> ModelOutput:
+    """Arrays and blobs become named outputs; the other keys the structured JSON."""
+    named = {k: v for k, v in result.items() if isinstance(v, np.ndarray | bytes | bytearray)}
+    if len(named) == len(result) and schema is None:
+        return ModelOutput(outputs=named)
+    rest = {str(k): v for k, v in result.items() if k not in named}
+    structured = _jsonable(rest, model) if rest else None
+    if schema is not None:
+        structured = _jsonable(_validate(schema, structured or {}, model), model)
+    return ModelOutput(outputs=named, structured=structured)

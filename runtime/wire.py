@@ -49,9 +49,9 @@ def to_request(
 ) -> Request:
     """Decode wire inputs; an undecodable one is InvalidInputError naming it."""
     decoded: dict[str, Any] = {}
-    for name, value in inputs.items():
+    for name in inputs:  # cheaper than .items() over a protobuf map
         try:
-            decoded[name] = codec.value_to_python(value)
+            decoded[name] = codec.value_to_python(inputs[name])
         except codec.CodecError as exc:
             raise InvalidInputError(f"input {name!r}: {exc}", metadata={"input": name}) from None
     try:

@@ -117,6 +117,13 @@ def test_shape_with_wildcards_and_zero_is_accepted() -> None:
     assert config.inputs[0].shape == (-1, 0, 3)
 
 
+def test_an_input_declared_twice_is_named() -> None:
+    inputs = [{"name": "x"}, {"name": "y"}, {"name": "x", "kind": "text"}]
+    message = config_error({"name": "a", "inputs": inputs})
+    assert "inputs" in message
+    assert "input 'x' is declared more than once" in message
+
+
 def test_config_is_frozen() -> None:
     config = parse_config({"name": "a"})
     with pytest.raises(ValueError, match="frozen"):

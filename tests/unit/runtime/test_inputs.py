@@ -133,3 +133,8 @@ def test_a_spec_without_dtype_or_shape_checks_only_the_kind() -> None:
 def test_an_optional_input_that_is_sent_is_still_checked() -> None:
     error = refused({"image": np.zeros((1, 1, 3), np.uint8), "prompt": "hi", "hint": "text"})
     assert str(error) == "input 'hint' must be json, got text"
+
+
+def test_an_unexpected_input_in_place_of_a_required_one_is_named_first() -> None:
+    error = refused({"image": np.zeros((1, 1, 3), np.uint8), "promt": "hi"})
+    assert str(error) == "unexpected input 'promt'; this model takes hint, image, prompt"
