@@ -98,6 +98,7 @@ class ModelScheduler:
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None  # ends a max_queue_delay_ms wait
         self._pumping = False
+        self._batched = self.batching.max_batch_size > 1  # read several times per request
 
     # -- instance state ----------------------------------------------------------------------
 
@@ -136,10 +137,6 @@ class ModelScheduler:
         self._pump()
         return future
 
-    @property
-    def batched(self) -> bool:
-        return self.batching.max_batch_size > 1
-
     def _free_instance(self) -> _Instance | None:
         if len(self._instances) == 1:
             only = self._instances[0]
@@ -166,7 +163,7 @@ class ModelScheduler:
     def _ready(self) -> bool:
         """Whether the queue may go out now, or should wait out max_queue_delay_ms to grow."""
         delay = self.batching.max_queue_delay_ms / 1000
-        if not self.batched or delay <= 0:
+        if not self._batched or delay <= 0:
             return True
         size = len(self._queue)
         if size >= self.batching.max_batch_size or size in self.batching.preferred_batch_sizes:
@@ -204,14 +201,18 @@ class ModelScheduler:
         return batch
 
     def _batch_limit(self) -> int:
-        if self.batched:
+        if self._batched:
             return self.batching.max_batch_size
         # Unbatched: one trip to the worker carries several queued requests, run one at a time,
-        # split fairly over the free instances.
+        # split fairly over the free instances (one instance: the one free now).
+        if len(self._instances) == 1:
+            return max(1, min(MAX_TRIP, len(self._queue)))
         free = sum(i.up and not i.busy for i in self._instances)
         return max(1, min(MAX_TRIP, -(-len(self._queue) // max(1, free))))
 
     def _cut_to_preferred(self, batch: list[_Pending]) -> list[_Pending]:
+        if not self.batching.preferred_batch_sizes:
+            return batch
         fitting = [size for size in self.batching.preferred_batch_sizes if size <= len(batch)]
         if not fitting or len(batch) in self.batching.preferred_batch_sizes:
             return batch
@@ -227,15 +228,15 @@ class ModelScheduler:
         if observer is not None:
             for pending in batch:
                 observer.observe_queue(self.name, started - pending.enqueued)
-                if not self.batched:
+                if not self._batched:
                     observer.observe_batch(self.name, 1)
-            if self.batched:
+            if self._batched:
                 observer.observe_batch(self.name, len(batch))
         instance.busy = True
         requests = [p.request for p in batch]
         executor = instance.executor
         try:
-            if self.batched:
+            if self._batched:
                 executor.submit_batch(requests, lambda result: self._done(instance, batch, result))
             else:
                 executor.submit_each(
