@@ -10,9 +10,6 @@ import importlib.util
 import io
 import itertools
 import queue
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +23,8 @@ from PIL import Image
 from clients import Client
 from modelrt import codec
 from modelrt.v1 import model_pb2, runtime_pb2, runtime_pb2_grpc
+from tests.example_store import EXAMPLES, build_example_store
 from tests.serve_process import start_serve, stop
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-#: What examples/build.py writes (and .gitignore leaves out).
-WEIGHTS = ("*.onnx", "*.pt", "*.keras", "*.joblib")
 
 
 def _load_tones() -> ModuleType:
@@ -45,13 +39,7 @@ def _load_tones() -> ModuleType:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of examples/ with its weights built by build.py, as `make serve` prepares it."""
-    store = tmp_path_factory.mktemp("examples") / "store"
-    shutil.copytree(EXAMPLES, store, ignore=shutil.ignore_patterns(*WEIGHTS, "__pycache__"))
-    built = subprocess.run(
-        [sys.executable, str(store / "build.py")], capture_output=True, text=True, timeout=120
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
-    return store
+    return build_example_store(tmp_path_factory.mktemp("examples") / "store")
 
 
 class ServedExamples:
