@@ -123,7 +123,7 @@ class StoreMirror:
                 raise
 
     def _drop_cached(self, manifest: Manifest) -> None:
-        """Remove a cached copy of a version the bucket deleted and has now given out anew."""
+        """Remove a cached copy of a version the bucket deleted and gave out anew (old releases)."""
         for entry in self.store.scan():
             if entry.manifest is not None and (
                 (entry.manifest.namespace, entry.manifest.version)
