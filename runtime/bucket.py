@@ -2,7 +2,9 @@
 
 ``<prefix>/<namespace>/<version>/`` holds ``state.json`` (created first and only if absent: it
 claims the version number), ``bundle.zip`` and, written last, ``manifest.json``: the commit marker.
-A version without a manifest is never listed as committed; a delete removes the manifest first.
+A version without a manifest is never listed as committed. A delete writes ``deleted.json`` (the
+tombstone: from then on the version is gone) before removing the manifest and zip; ``state.json``
+stays, so the number remains claimed and is never given out again.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUNDLE_ZIP = "bundle.zip"
-_FILES = (MANIFEST, STATE, BUNDLE_ZIP)
+TOMBSTONE = "deleted.json"
+_FILES = (MANIFEST, STATE, BUNDLE_ZIP, TOMBSTONE)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MAX_CLAIMS = 100
 _CHUNK = 1024 * 1024
@@ -269,8 +272,8 @@ class Bucket:
         committed: dict[tuple[str, str], BucketVersion] = {}
         folders = self._folders()
         for (namespace, version), files in folders.items():
-            if MANIFEST not in files:
-                continue  # being published, or being deleted: not a version (yet, or any more)
+            if MANIFEST not in files or TOMBSTONE in files:
+                continue  # being published, or deleted: not a version (yet, or any more)
             try:
                 etag, modified = files[MANIFEST]
                 data = self._read_json(self._key(namespace, version, MANIFEST), etag)
@@ -341,7 +344,8 @@ class Bucket:
                 marker = {**asdict(final), "bundle_sha256": digest, "bundle_size": size}
                 self._put_json(self._key(namespace, version, MANIFEST), marker)
             except BaseException:
-                # Give the number back; the marker too, in case its write failed only as seen here.
+                # Retire the number (never given out again) and drop the marker, in case its
+                # write failed only as seen here.
                 with contextlib.suppress(BucketError):
                     self.remove(namespace, version)
                 raise
@@ -359,30 +363,47 @@ class Bucket:
                 return version
             if wanted:
                 raise VersionExistsError(
-                    f"model {namespace!r} already has version {wanted!r}",
+                    f"model {namespace!r} has or had version {wanted!r}; a version, once given "
+                    "out, is never reused, even after a delete (upload without a version to get "
+                    "the next one)",
                     metadata={"model": namespace, "version": wanted},
                 )
         raise StoreError(f"could not find a free version for {namespace!r}")
 
     def _next_version(self, namespace: str) -> str:
+        """One more than any number claimed in the namespace (deleted versions' included)."""
         taken = [int(v) for ns, v in self._folders(f"{namespace}/") if v.isdigit()]
         return str(max(taken, default=0) + 1)
 
     def set_loaded(self, namespace: str, version: str, loaded: bool) -> None:
         """Record whether replicas should load the version (skipped when it is deleted)."""
-        if MANIFEST in self._folders(f"{namespace}/{version}/").get((namespace, version), {}):
+        files = self._folders(f"{namespace}/{version}/").get((namespace, version), {})
+        if MANIFEST in files and TOMBSTONE not in files:
             self._put_json(self._key(namespace, version, STATE), {"loaded": loaded})
 
     def remove(self, namespace: str, version: str) -> None:
-        """Delete a version: its commit marker first, so no replica takes what remains for one."""
-        self._delete(namespace, version, (MANIFEST, BUNDLE_ZIP, STATE))
+        """Delete a version: its tombstone decides it in one write; the manifest and zip follow.
+
+        ``state.json`` is kept: it holds the number, so no later upload is given it.
+        """
+        self._put_json(self._key(namespace, version, TOMBSTONE), {"deleted": _now()})
+        self._delete(namespace, version, (MANIFEST, BUNDLE_ZIP))
 
     def sweep(self, stale_after_s: float = STALE_STAGING_S) -> None:
-        """Remove versions that never got their manifest and were left untouched this long."""
+        """Finish interrupted deletes, and retire uploads left without a manifest this long."""
         now = time.time()
         for (namespace, version), files in self._folders().items():
-            if MANIFEST not in files and now - max(t for _, t in files.values()) > stale_after_s:
+            if TOMBSTONE in files:
+                leftovers = tuple(name for name in (MANIFEST, BUNDLE_ZIP) if name in files)
+                if leftovers:
+                    logger.info("finishing the delete of %s:%s in the bucket", namespace, version)
+                    self._delete(namespace, version, leftovers)
+            elif MANIFEST not in files and now - max(t for _, t in files.values()) > stale_after_s:
                 logger.info(
                     "removing the abandoned upload %s:%s from the bucket", namespace, version
                 )
-                self._delete(namespace, version, (BUNDLE_ZIP, STATE))
+                self.remove(namespace, version)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

@@ -239,6 +239,8 @@ class Engine:
         async with self._locks[record.key]:
             if only_from is not None and record.state is not only_from:
                 return  # loaded (or unloaded) meanwhile by another caller
+            if self._records.get(record.key) is not record:
+                return  # deleted meanwhile
             await self._stop_instances(record)
             if record.state is not ModelState.LOADING:
                 self._set_state(record, ModelState.LOADING)
@@ -371,13 +373,19 @@ class Engine:
         if record.entry is not None and record.entry.managed:
             await self.mirror.set_loaded(record.entry, loaded)
 
-    async def unload(self, name: str, version: str = "") -> list[ModelRecord]:
-        """Unload one version, or every version when ``version`` is empty."""
+    async def unload(
+        self, name: str, version: str = "", *, remember: bool = True
+    ) -> list[ModelRecord]:
+        """Unload one version, or every version when ``version`` is empty.
+
+        ``remember``: record it in the store (a delete does not: its one rename decides it).
+        """
         targets = [self.get(name, version)] if version else self.records(name)
         if not targets:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
         for record in targets:
-            await self._remember(record, loaded=False)  # first, as in load()
+            if remember:
+                await self._remember(record, loaded=False)  # first, as in load()
             await self._stop(record)
         return targets
 
@@ -388,10 +396,15 @@ class Engine:
                 self._set_state(record, ModelState.UNLOADED)
 
     async def delete(self, name: str, version: str = "") -> list[str]:
-        """Unload and forget a version (or all), and remove its bundle from the store."""
-        targets = await self.unload(name, version)
+        """Unload and forget a version (or all), and remove its bundle from the store.
+
+        The store keeps each version as it was (its loaded state too) until the one step that
+        removes it, so a crash leaves a version either served as before or gone.
+        """
+        targets = await self.unload(name, version, remember=False)
         for record in targets:
             async with self._store_lock:
+                await self._stop(record)  # again: a sync may have reloaded it meanwhile
                 if record.entry is not None:
                     await self.mirror.remove(record.entry)
                 self._drop(record.key)

@@ -1,8 +1,9 @@
 """Keeps the local model store in step with a bucket that every replica shares, if there is one.
 
 With a bucket the local store is a cache: a change goes to the bucket first (its commit marker makes
-a version visible to every replica), then to the cache; ``pull`` copies committed versions in and
-removes those the bucket no longer holds. Without one, each call is the plain ModelStore operation.
+a version visible to every replica, its tombstone deletes it, and it gives out version numbers),
+then to the cache; ``pull`` copies committed versions in and removes those the bucket no longer
+holds. Without one, each call is the plain ModelStore operation.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class StoreMirror:
             archive = self.bucket.download(version, staged / BUNDLE_ZIP)
             safe_unpack(archive, staged / BUNDLE, self.limits)
             archive.unlink()
-            self.store.commit(staged, manifest, loaded=version.loaded)
+            self.store.commit(staged, manifest, loaded=version.loaded, claim=False)
             logger.info("copied %s:%s from the bucket", manifest.namespace, manifest.version)
         except (ModelrtError, OSError) as exc:  # the next pull tries again
             detail = exc.message if isinstance(exc, ModelrtError) else str(exc)
@@ -113,14 +114,16 @@ class StoreMirror:
             )
             try:
                 await asyncio.to_thread(self._drop_cached, manifest)
-                return await asyncio.to_thread(self.store.commit, staged, manifest, loaded=loaded)
+                return await asyncio.to_thread(
+                    self.store.commit, staged, manifest, loaded=loaded, claim=False
+                )
             except BaseException:  # the upload fails as a whole: no replica may serve it
                 with contextlib.suppress(BucketError):
                     await asyncio.to_thread(bucket.remove, manifest.namespace, manifest.version)
                 raise
 
     def _drop_cached(self, manifest: Manifest) -> None:
-        """Remove a cached copy of a version the bucket deleted and has now given out anew."""
+        """Remove a cached copy of a version the bucket deleted and gave out anew (old releases)."""
         for entry in self.store.scan():
             if entry.manifest is not None and (
                 (entry.manifest.namespace, entry.manifest.version)

@@ -2,8 +2,11 @@
 
 ``<store>/<namespace>/<version>/`` holds ``bundle/`` (the unpacked bundle), ``manifest.json`` and
 ``state.json`` (loaded or not). A version is built whole under ``.staging/`` and renamed into
-place; a delete renames it to ``.trash/`` before removing files. So a crash at any moment leaves
-each version either committed and complete or invisible, and ``recover()`` sweeps the leftovers.
+place; a delete renames it to ``.trash/`` before removing files, and that rename alone decides
+whether it happened. So a crash at any moment leaves each version either committed and complete
+(in its last state) or invisible, and ``recover()`` sweeps the leftovers. Every version name a
+namespace gives out is recorded under ``.claims/<namespace>/`` before it becomes visible and kept
+after a delete, so a number is never given out twice.
 Several replicas may share one store: a staged folder is named after the process building it, and
 ``recover()`` only sweeps the ones whose process is gone (or, from another host, long idle).
 Bundles dropped straight into the store (a folder or a ``.zip``) are served too, as seeds.
@@ -35,6 +38,7 @@ STATE = "state.json"
 BUNDLE = "bundle"
 STAGING = ".staging"
 TRASH = ".trash"
+CLAIMS = ".claims"  # <namespace>/<version>: every version ever given out, kept after deletes
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAX_COMMIT_TRIES = 100
 # A staged upload from another host cannot be asked whether its process lives; one untouched this
@@ -57,7 +61,7 @@ class NamespaceOwnedError(ModelrtError):
 
 
 class VersionExistsError(ModelrtError):
-    """The version asked for is already committed."""
+    """The version asked for is committed, or was once and has been deleted (never reused)."""
 
     code = ErrorCode.ALREADY_EXISTS
     reason = "VERSION_EXISTS"
@@ -180,6 +184,24 @@ def _abandoned(staged: Path, stale_after_s: float) -> bool:
     return time.time() - touched > stale_after_s
 
 
+def _check_managed(home: Path) -> None:
+    """NamespaceOwnedError when ``home`` exists but is a seed bundle, not a managed namespace."""
+    if (home.exists() or home.is_symlink()) and not (home / NAMESPACE_MARK).is_file():
+        raise NamespaceOwnedError(
+            f"namespace {home.name!r} is served from a bundle placed in the model store by "
+            "hand; remove it from the store or upload under another namespace",
+            metadata={"model": home.name},
+        )
+
+
+def _taken(namespace: str, version: str) -> VersionExistsError:
+    return VersionExistsError(
+        f"model {namespace!r} has or had version {version!r}; a version, once given out, is "
+        "never reused, even after a delete (upload without a version to get the next one)",
+        metadata={"model": namespace, "version": version},
+    )
+
+
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
@@ -250,6 +272,9 @@ class ModelStore:
         if trash.exists():  # a delete is final once renamed here: finishing it is always safe
             logger.info("removing leftovers in %s", trash)
             shutil.rmtree(trash, ignore_errors=True)
+        for entry in self.scan():  # versions placed by hand or by an older release
+            if entry.managed:
+                self._claim(entry.home.parent.name, entry.home.name, exclusive=False)
 
     def stage(self) -> Path:
         """A fresh private folder under .staging/ to build an upload in, named after its owner."""
@@ -262,11 +287,15 @@ class ModelStore:
         if staged.is_relative_to(self.root / STAGING):
             shutil.rmtree(staged, ignore_errors=True)
 
-    def commit(self, staged: Path, manifest: Manifest, *, loaded: bool = True) -> StoredVersion:
+    def commit(
+        self, staged: Path, manifest: Manifest, *, loaded: bool = True, claim: bool = True
+    ) -> StoredVersion:
         """Move ``staged/bundle`` into the store as ``manifest``'s version, or the next free one.
 
-        The version folder is completed inside ``staged`` (manifest, state), then renamed into
-        place in one step; when another upload took that version first, the next one is tried.
+        The version's name is claimed for good first (``claim``; False when a bucket gave it out
+        and this store is its cache), so no later upload gets a number a deleted version had. The
+        version folder is completed inside ``staged`` (manifest, state), then renamed into place
+        in one step; when another upload took that version first, the next one is tried.
         """
         namespace = check_name("namespace", manifest.namespace)
         home = self.root / namespace
@@ -274,7 +303,12 @@ class ModelStore:
         if wanted:
             check_name("version", wanted)
         for _ in range(_MAX_COMMIT_TRIES):
-            version = wanted or self._next_version(home)
+            _check_managed(home)
+            version = wanted or self._next_version(namespace)
+            if claim and not self._claim(namespace, version, exclusive=True):
+                if wanted:
+                    raise _taken(namespace, wanted)
+                continue
             final = Manifest(**{**asdict(manifest), "version": version})
             built = staged / "version"
             built.mkdir(exist_ok=True)
@@ -285,15 +319,36 @@ class ModelStore:
             if self._place(staged, built, home, version):
                 return StoredVersion(home / version / BUNDLE, home / version, final, loaded)
             if wanted:
-                raise VersionExistsError(
-                    f"model {namespace!r} already has version {wanted!r}",
-                    metadata={"model": namespace, "version": wanted},
-                )
+                raise _taken(namespace, wanted)
         raise StoreError(f"could not find a free version for {namespace!r}")
 
-    def _next_version(self, home: Path) -> str:
-        numbers = [int(p.name) for p in home.iterdir() if p.name.isdigit()] if home.is_dir() else []
-        return str(max(numbers, default=0) + 1)
+    def _next_version(self, namespace: str) -> str:
+        """One more than any number the namespace holds or ever gave out."""
+        home = self.root / namespace
+        used = [p.name for p in home.iterdir()] if home.is_dir() else []
+        used += self._claimed(namespace)  # read second: a delete claims before it renames
+        return str(max((int(v) for v in used if v.isdigit()), default=0) + 1)
+
+    def _claimed(self, namespace: str) -> list[str]:
+        folder = self.root / CLAIMS / namespace
+        return [p.name for p in folder.iterdir()] if folder.is_dir() else []
+
+    def _claim(self, namespace: str, version: str, *, exclusive: bool) -> bool:
+        """Record for good that ``namespace`` gave out ``version``; exclusive: False if taken."""
+        folder = self.root / CLAIMS / namespace
+        if not exclusive and (folder / version).exists():
+            return True
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            _sync_dir(folder.parent)
+            _sync_dir(self.root)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else 0)
+        try:
+            os.close(os.open(folder / version, flags, 0o644))
+        except FileExistsError:
+            return False
+        _sync_dir(folder)
+        return True
 
     def _place(self, staged: Path, built: Path, home: Path, version: str) -> bool:
         """Rename ``built`` to home/version; False when that version exists already."""
@@ -311,12 +366,7 @@ class ModelStore:
             else:
                 _sync_dir(self.root)
                 return True
-        if not (home / NAMESPACE_MARK).is_file():
-            raise NamespaceOwnedError(
-                f"namespace {home.name!r} is served from a bundle placed in the model store by "
-                "hand; remove it from the store or upload under another namespace",
-                metadata={"model": home.name},
-            )
+        _check_managed(home)
         try:
             os.rename(built, home / version)  # fails when the version exists (never empty)
         except OSError:
@@ -330,7 +380,11 @@ class ModelStore:
             _write_json(entry.home / STATE, {"loaded": loaded})
 
     def remove(self, entry: StoredVersion) -> None:
-        """Delete a version (or a seed): renamed out of sight first, then its files removed."""
+        """Delete a version (or a seed): renamed out of sight in one step, then its files removed.
+
+        A version's name stays claimed, so it is never given out again. Until the rename the
+        version is stored as it was (state included); after it, ``recover()`` finishes the job.
+        """
         home = entry.home
         if (
             not home.resolve().is_relative_to(self.root.resolve())
@@ -345,6 +399,8 @@ class ModelStore:
         trash = self.root / TRASH
         trash.mkdir(exist_ok=True)
         namespace = home.parent
+        if entry.managed:
+            self._claim(namespace.name, home.name, exclusive=False)
         last = entry.managed and not any(
             p != home and (p / MANIFEST).is_file() for p in namespace.iterdir()
         )

@@ -116,7 +116,8 @@ def test_a_model_deleted_on_one_replica_is_gone_from_both_and_from_the_bucket(
     with Client(a, timeout=30) as client:
         assert client.delete_model("doomed") == ["1"]
 
-    assert store.keys() == []
+    # The tombstone and the claim stay: the number is never given out again.
+    assert store.keys() == ["models/doomed/1/deleted.json", "models/doomed/1/state.json"]
     _eventually(lambda: _state(b, "doomed") == "", "the delete to reach the other replica")
     for address in (a, b):
         with Client(address, timeout=10) as client, pytest.raises(NotFoundError):
@@ -180,7 +181,7 @@ def _description(address: str, name: str) -> str:
             return ""
 
 
-def test_a_version_number_given_out_again_replaces_the_stale_copy_a_replica_caches(
+def test_a_version_number_deleted_on_one_replica_is_not_given_out_again_by_another(
     serve, store: Store, tmp_path: Path
 ) -> None:
     a, b = serve(sync_interval="0"), serve()  # a syncs at start only: its cache goes stale
@@ -193,8 +194,10 @@ def test_a_version_number_given_out_again_replaces_the_stale_copy_a_replica_cach
     with Client(a, timeout=60) as client:
         result = client.upload(_bundle(tmp_path / "again", "reused"), description="second")
 
-    assert (result.model.version, result.model.state) == ("1", "READY")
+    assert (result.model.version, result.model.state) == ("2", "READY")
     assert _description(a, "reused") == "second"
     _eventually(lambda: _description(b, "reused") == "second", "the new version on the other")
     _eventually(lambda: _state(b, "reused") == "READY", "READY on the other replica")
     assert _predict(b, "reused") == [0.0, 2.0, 4.0]
+    with Client(b, timeout=10) as client, pytest.raises(NotFoundError):
+        client.predict("reused", {"x": np.ones(1)}, version="1")

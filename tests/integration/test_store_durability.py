@@ -1,4 +1,4 @@
-"""The store survives the server: SIGKILL mid-upload, mid-check or mid-load, then a restart.
+"""The store survives the server: SIGKILL mid-upload, -check, -load or -delete, then a restart.
 
 Also the memory bound of Upload: a 256 MiB bundle must not grow the server's peak RSS by 64 MiB.
 Every server here is a real `modelrt serve` process on 127.0.0.1, port 0.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import random
 import signal
 import subprocess
 import threading
@@ -22,7 +24,7 @@ import grpc
 import numpy as np
 import pytest
 
-from clients import Client
+from clients import Client, NotFoundError
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from tests.bundle_factory import write_bundle, zip_folder
 from tests.serve_process import start_serve, stop
@@ -55,6 +57,15 @@ HEAVY = """
 """
 
 WARM = HEAVY.replace("heavy", "warm").replace("Heavy", "Warm")
+
+VICTIM = """
+    from registry import ModelRunner, register
+
+    @register("victim")
+    class Victim(ModelRunner):
+        def predict(self, request):
+            return {{"y": request["x"] * {factor}}}
+"""
 
 SLOW_IMPORT = """
     import time
@@ -224,6 +235,78 @@ def test_unloaded_and_deleted_versions_stay_so_after_a_restart(
     with Client(serve(store).address, timeout=60) as client:
         states = {m.name: m.state for m in client.list_models()}
     assert states == {"keeper": "READY", "resting": "UNLOADED"}
+
+
+KILL_TRIALS = 6
+
+
+def _victim(root: Path, factor: int) -> Path:
+    """A bundle of model "victim" that multiplies by ``factor``: each upload is told apart."""
+    return write_bundle(root / f"victim-{factor}", "victim", VICTIM.format(factor=factor))
+
+
+def _victim_survived(served: Served, store: Path, version: str, factor: int) -> bool:
+    """True when the version is served whole as before, False when it is gone; else it fails."""
+    home = store / "victim" / version
+    with Client(served.address, timeout=60) as client:
+        states = {m.version: m.state for m in client.list_models() if m.name == "victim"}
+        if version not in states:
+            assert not home.exists(), f"version {version} is on disk but not served"
+            return False
+        assert states[version] == "READY", f"version {version} came back {states[version]}"
+        assert json.loads((home / "state.json").read_text(encoding="utf-8")) == {"loaded": True}
+        out = client.predict("victim", {"x": np.ones(1)}, version=version).outputs["y"]
+        np.testing.assert_array_equal(out, [float(factor)])
+    return True
+
+
+@pytest.mark.timeout(420)
+def test_sigkill_during_delete_leaves_the_version_whole_or_gone_and_its_number_unused(
+    serve, tmp_path: Path
+) -> None:
+    rng = random.Random(14)
+    store = tmp_path / "store"
+    store.mkdir()
+    served = serve(store)
+    with Client(served.address, timeout=60) as client:  # how long one delete takes here
+        given = [int(client.upload(_victim(tmp_path, 1)).model.version)]
+        started = time.monotonic()
+        client.delete_model("victim", str(given[0]))
+        span = time.monotonic() - started
+    outcomes = []
+    for trial in range(KILL_TRIALS):
+        factor = trial + 2
+        with Client(served.address, timeout=60) as client:
+            version = client.upload(_victim(tmp_path, factor)).model.version
+        assert int(version) > max(given), f"version {version} was given out before: {given}"
+        given.append(int(version))
+        request = runtime_pb2.DeleteModelRequest(name="victim", version=version)
+        thread = _call_in_background(served.stub().DeleteModel, request)
+        time.sleep(span * (trial + rng.random()) / KILL_TRIALS)  # spread over the whole delete
+
+        served.kill()
+        thread.join(30)
+        served = serve(store)
+
+        outcomes.append(_victim_survived(served, store, version, factor))
+        if outcomes[-1]:
+            with Client(served.address, timeout=60) as client:
+                client.delete_model("victim", version)
+    with Client(served.address, timeout=60) as client:  # a pinned client never reaches another
+        assert int(client.upload(_victim(tmp_path, 99)).model.version) > max(given)
+        for old in given:
+            with pytest.raises(NotFoundError):
+                client.predict("victim", {"x": np.ones(1)}, version=str(old))
+
+
+def _call_in_background(method: Callable[..., object], request: object) -> threading.Thread:
+    def call() -> None:
+        with contextlib.suppress(grpc.RpcError):  # the server is killed under it
+            method(request, timeout=60)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
 
 
 def _peak_rss_mib(pid: int) -> float:

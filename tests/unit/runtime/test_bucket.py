@@ -117,13 +117,48 @@ def test_publish_takes_the_next_free_version_and_a_named_one_only_when_free(
     assert sorted(bucket.committed()) == [("iris", "3"), ("iris", "4"), ("iris", "v1")]
 
 
-def test_remove_deletes_every_object_of_the_version(bucket: Bucket, tmp_path: Path) -> None:
+def test_remove_leaves_a_tombstone_and_the_claim_of_the_version(
+    bucket: Bucket, tmp_path: Path
+) -> None:
     _publish(bucket, tmp_path)
     _publish(bucket, tmp_path)
 
     bucket.remove("iris", "1")
 
-    assert _keys(bucket) == ["iris/2/bundle.zip", "iris/2/manifest.json", "iris/2/state.json"]
+    assert _keys(bucket) == [
+        "iris/1/deleted.json",
+        "iris/1/state.json",
+        "iris/2/bundle.zip",
+        "iris/2/manifest.json",
+        "iris/2/state.json",
+    ]
+    assert sorted(bucket.committed()) == [("iris", "2")]
+
+
+def test_a_deleted_number_is_never_given_out_again(bucket: Bucket, tmp_path: Path) -> None:
+    _publish(bucket, tmp_path)
+    _publish(bucket, tmp_path)
+    bucket.remove("iris", "2")  # the newest
+    bucket.remove("iris", "1")  # and with it the whole namespace
+
+    again = Bucket(bucket.location, bucket.endpoint_url)  # as after a restart
+    assert _publish(again, tmp_path).version == "3"
+    with pytest.raises(VersionExistsError, match="never reused"):
+        _publish(again, tmp_path, version="2")
+    assert sorted(again.committed()) == [("iris", "3")]
+
+
+def test_a_tombstone_alone_decides_a_delete_and_sweep_finishes_it(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    _publish(bucket, tmp_path)
+    _put(bucket, "iris/1/deleted.json", b"{}")  # a delete stopped right after its first write
+
+    assert bucket.committed() == {}
+    bucket.sweep()
+
+    assert _keys(bucket) == ["iris/1/deleted.json", "iris/1/state.json"]
+    assert _publish(bucket, tmp_path).version == "2"
 
 
 def test_set_loaded_writes_the_state_and_skips_a_deleted_version(
@@ -136,7 +171,8 @@ def test_set_loaded_writes_the_state_and_skips_a_deleted_version(
     bucket.remove("iris", "1")
     bucket.set_loaded("iris", "1", True)
 
-    assert _keys(bucket) == []
+    assert _keys(bucket) == ["iris/1/deleted.json", "iris/1/state.json"]
+    assert bucket.committed() == {}
 
 
 def test_download_refuses_a_bundle_that_is_not_the_one_its_manifest_names(
@@ -161,7 +197,14 @@ def test_sweep_removes_versions_left_without_a_manifest_and_keeps_committed_ones
     assert "iris/2/state.json" in _keys(bucket)  # recent: maybe an upload in progress
 
     bucket.sweep(stale_after_s=-1)  # every leftover counts as abandoned
-    assert _keys(bucket) == ["iris/1/bundle.zip", "iris/1/manifest.json", "iris/1/state.json"]
+    assert _keys(bucket) == [
+        "iris/1/bundle.zip",
+        "iris/1/manifest.json",
+        "iris/1/state.json",
+        "iris/2/deleted.json",  # the number stays taken
+        "iris/2/state.json",
+    ]
+    assert _publish(bucket, tmp_path).version == "3"
 
 
 def test_an_unreachable_bucket_is_reported_as_unavailable(

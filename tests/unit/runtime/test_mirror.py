@@ -148,3 +148,29 @@ def test_without_a_bucket_the_mirror_is_the_store_folder(tmp_path: Path) -> None
     assert state == {"loaded": False}
     asyncio.run(mirror.remove(entry))
     assert mirror.store.scan() == []
+
+
+def test_a_cache_takes_its_numbers_from_the_bucket_and_copies_a_version_again(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    writer, reader = _mirror(tmp_path / "a", bucket), _mirror(tmp_path / "b", bucket)
+    _commit(writer)
+    asyncio.run(reader.pull())
+    [cached] = reader.store.scan()
+    reader.store.remove(cached)  # its local copy lost (the bucket still holds it)
+
+    asyncio.run(reader.pull())
+
+    assert _cached(reader) == {("iris", "1"): True}
+
+
+def test_a_number_deleted_through_the_mirror_is_not_given_out_again(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    mirror = _mirror(tmp_path / "a", bucket)
+    _commit(mirror)
+    [entry] = mirror.store.scan()
+    asyncio.run(mirror.remove(entry))
+
+    assert _commit(mirror).version == "2"
+    assert _cached(mirror) == {("iris", "2"): True}

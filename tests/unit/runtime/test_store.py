@@ -1,9 +1,13 @@
-"""Tests for runtime.store: versions committed by rename, manifests, state, deletes, seeds."""
+"""Tests for runtime.store: versions committed by rename, manifests, state, deletes, seeds.
+
+Also the delete policy: one rename decides a delete, and a version name is never given out twice.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -66,6 +70,94 @@ def test_versions_count_up_and_an_explicit_one_is_kept(store: ModelStore) -> Non
     store.commit(_staged(store), _manifest())
 
     assert store.versions("iris") == ["1", "2", "10", "11"]
+
+
+def test_deleting_the_newest_version_never_lets_its_number_be_given_out_again(
+    store: ModelStore,
+) -> None:
+    store.commit(_staged(store), _manifest())
+    second = store.commit(_staged(store), _manifest())
+    store.remove(second)
+
+    assert store.commit(_staged(store), _manifest()).home.name == "3"
+    assert store.versions("iris") == ["1", "3"]
+
+
+def test_a_number_stays_taken_after_the_namespace_is_deleted_and_across_a_restart(
+    store: ModelStore,
+) -> None:
+    for entry in [store.commit(_staged(store), _manifest()) for _ in range(2)]:
+        store.remove(entry)
+    assert not (store.root / "iris").exists()
+
+    restarted = ModelStore(store.root)
+    restarted.recover()
+
+    assert restarted.commit(_staged(restarted), _manifest()).home.name == "3"
+
+
+def test_an_explicit_version_once_deleted_is_refused(store: ModelStore) -> None:
+    store.remove(store.commit(_staged(store), _manifest(version="v2")))
+
+    with pytest.raises(VersionExistsError, match="never reused"):
+        store.commit(_staged(store), _manifest(version="v2"))
+    assert store.versions("iris") == []
+
+
+def test_a_version_placed_by_hand_keeps_its_number_after_a_delete(store: ModelStore) -> None:
+    first = store.commit(_staged(store), _manifest())
+    by_hand = store.root / "iris" / "7"  # copied in by an operator (or an older release)
+    shutil.copytree(first.home, by_hand)
+    manifest = json.loads((by_hand / "manifest.json").read_text(encoding="utf-8"))
+    (by_hand / "manifest.json").write_text(json.dumps({**manifest, "version": "7"}))
+    store.recover()
+    [_, seventh] = store.scan()
+
+    store.remove(seventh)
+
+    assert store.commit(_staged(store), _manifest()).home.name == "8"
+
+
+def test_a_delete_stopped_before_its_rename_leaves_the_version_as_it_was(
+    store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.commit(_staged(store), _manifest(), loaded=False)
+    store.commit(_staged(store), _manifest())
+    [_, entry] = store.scan()
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt  # the process ends here, before the one step that decides
+
+    monkeypatch.setattr("runtime.store.os.rename", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.remove(entry)
+    monkeypatch.undo()
+    store.recover()
+
+    assert [(e.home.name, e.loaded) for e in store.scan()] == [("1", False), ("2", True)]
+    assert (entry.source / "model.py").read_text(encoding="utf-8") == MODEL
+
+
+def test_a_delete_stopped_after_its_rename_is_finished_by_recover(store: ModelStore) -> None:
+    store.commit(_staged(store), _manifest())
+    entry = store.commit(_staged(store), _manifest())
+    (store.root / ".trash").mkdir()
+    entry.home.rename(store.root / ".trash" / "abc")  # what remove() does first
+
+    store.recover()
+
+    assert store.versions("iris") == ["1"]
+    assert not (store.root / ".trash").exists()
+    assert store.commit(_staged(store), _manifest()).home.name == "3"
+
+
+def test_a_seed_may_take_the_name_of_a_deleted_namespace(store: ModelStore) -> None:
+    store.remove(store.commit(_staged(store), _manifest()))
+    write_bundle(store.root, "iris", MODEL)
+
+    assert [(e.source.name, e.managed) for e in store.scan()] == [("iris", False)]
+    with pytest.raises(NamespaceOwnedError):
+        store.commit(_staged(store), _manifest())
 
 
 def test_an_explicit_version_that_exists_is_refused(store: ModelStore) -> None:
