@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
+from loader.clarifai.checkpoints import explain_failure
 from loader.clarifai.types import is_platform_class
 from loader.errors import BundleError
 from registry.runner import ModelContext, ModelRunner
@@ -77,8 +78,15 @@ class ClarifaiRunner(ModelRunner):
         # Looked up on the class: an SDK base built without its __init__ may answer instance
         # lookups of missing names badly (the real BaseRunner recurses in __getattr__).
         load = getattr(type(self.model), "load_model", None)
-        if callable(load):
+        if not callable(load):
+            return
+        try:
             load(self.model)
+        except Exception as exc:
+            missing = explain_failure(self.context.bundle_dir, exc)
+            if missing is None:
+                raise
+            raise missing from exc
 
 
 def adapter_class(

@@ -18,7 +18,7 @@ from loader.clarifai.arguments import call_arguments, convert, streamed_items
 from loader.clarifai.checkpoints import shipped_checkpoints
 from loader.clarifai.config import bundle_config, parse_clarifai_config
 from loader.clarifai.layout import clarifai_layout
-from loader.clarifai.protos import ModelAnswerError, ProtoCodec
+from loader.clarifai.protos import ModelAnswerError, ModelIdentity, ProtoCodec
 from loader.clarifai.results import to_output
 from loader.clarifai.sdk.runners.models.model_class import ModelClass
 from loader.clarifai.sdk.runners.utils.data_types import Concept, Image, Region, Text
@@ -434,7 +434,7 @@ def test_outputs_become_json_and_named_blobs() -> None:
 
 
 def test_request_becomes_a_post_model_outputs_request() -> None:
-    codec = ProtoCodec("m", {})
+    codec = ProtoCodec(ModelIdentity("m", "1"), {})
     inputs = {
         "prompt": "hi",
         "image": b"img",
@@ -451,8 +451,17 @@ def test_request_becomes_a_post_model_outputs_request() -> None:
     assert message.model.model_version.output_info.params["max_tokens"] == 5
 
 
+def test_request_carries_the_ids_the_platform_sends() -> None:
+    identity = ModelIdentity("m", "3", "text-to-text", user_id="acme", app_id="main")
+    message = ProtoCodec(identity, {}).request(Request(inputs={"text": "hi"}))
+    assert (message.model_id, message.version_id) == ("m", "3")
+    assert (message.model.id, message.model.model_version.id) == ("m", "3")
+    assert message.model.model_type_id == "text-to-text"
+    assert (message.user_app_id.user_id, message.user_app_id.app_id) == ("acme", "main")
+
+
 def test_response_concepts_regions_and_images_come_back(tmp_path: Path) -> None:
-    codec = ProtoCodec("m", {"7": "cat"})
+    codec = ProtoCodec(ModelIdentity("m", "1"), {"7": "cat"})
     response = codec.messages.service.MultiOutputResponse()
     output = response.outputs.add()
     output.status.code = 10000
@@ -469,7 +478,7 @@ def test_response_concepts_regions_and_images_come_back(tmp_path: Path) -> None:
 
 
 def test_failure_status_in_a_response_raises() -> None:
-    codec = ProtoCodec("m", {})
+    codec = ProtoCodec(ModelIdentity("m", "1"), {})
     response = codec.messages.service.MultiOutputResponse()
     response.status.code = 10020
     response.status.description = "Failure"
