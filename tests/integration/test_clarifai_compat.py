@@ -72,6 +72,36 @@ TEXT_ARGUMENT = """
             return Text(prompt.text.upper())
 """
 
+#: The 11.x typed API's streamed type, and the concept id rule published models call.
+STREAMING_TYPED = """
+    from clarifai.runners.models.model_class import ModelClass
+    from clarifai.runners.utils.data_types import Concept, Stream, Text
+
+    LABELS = ("Hot dog", "Not hot dog!")
+
+
+    class Labeller(ModelClass):
+        def load_model(self):
+            self.names = {Concept._concept_name_to_id(name): name for name in LABELS}
+
+        @ModelClass.method
+        def predict(self, text: Text) -> list[Concept]:
+            return [
+                Concept(name, 1.0 if concept_id in text.text else 0.0, id=concept_id)
+                for concept_id, name in self.names.items()
+            ]
+
+        @ModelClass.method
+        def generate(self, text: Text) -> Stream[Text]:
+            for word in text.text.split():
+                yield Text(word)
+
+        @ModelClass.method
+        def stream(self, input_stream: Stream[Text]) -> Stream[Text]:
+            for item in input_stream:
+                yield Text(item.text.upper())
+"""
+
 
 @pytest.fixture
 def served(start_server: Callable[..., RunningServer], tmp_path: Path) -> Iterator[Client]:
@@ -83,6 +113,7 @@ def served(start_server: Callable[..., RunningServer], tmp_path: Path) -> Iterat
         store, "eager", EAGER_CHECKPOINTS, config={"checkpoints": {**HUB, "when": "runtime"}}
     )
     write_clarifai(store, "upper", TEXT_ARGUMENT)
+    write_clarifai(store, "labeller", STREAMING_TYPED)
     server = start_server(store)
     with Client(server.address, timeout=20) as client:
         yield client
@@ -145,3 +176,16 @@ def test_json_object_for_a_text_argument_is_refused_naming_the_input(served: Cli
         served.predict("upper", {"prompt": {"question": "why?"}})
     assert "input 'prompt'" in str(caught.value)
     assert "'question'" in str(caught.value)
+
+
+def test_typed_model_with_stream_hints_and_concept_ids_serves_all_three(served: Client) -> None:
+    info = served.get_model("labeller")
+    assert (info.state, info.capabilities) == ("READY", ("predict", "generate", "stream"))
+    assert served.predict("labeller", {"text": "Hot-dog or Not-hot-dog"}).structured == [
+        {"id": "Hot-dog", "name": "Hot dog", "value": 1.0},
+        {"id": "Not-hot-dog", "name": "Not hot dog!", "value": 1.0},
+    ]
+    items = list(served.generate("labeller", {"text": "one two"}))
+    assert [item.structured for item in items] == ["one", "two"]
+    replies = served.stream("labeller", ({"text": text} for text in ("ab", "c")))
+    assert [item.structured for item in replies] == ["AB", "C"]
