@@ -6,6 +6,7 @@ import importlib.util
 import io
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image as PILImage
 
 from loader.bundle import import_bundle, prepare_bundle
-from loader.clarifai.arguments import call_arguments, convert, streamed_items
+from loader.clarifai.arguments import argument_value, call_arguments, convert, streamed_items
 from loader.clarifai.checkpoints import shipped_checkpoints
 from loader.clarifai.config import bundle_config, parse_clarifai_config
 from loader.clarifai.layout import clarifai_layout
@@ -355,6 +356,23 @@ def test_text_concept_and_region_are_built_from_text_and_json() -> None:
     assert (concept.id, concept.name, concept.value) == ("cat", "cat", 0.5)
     region = convert({"box": [0, 0, 1, 1], "concepts": [{"name": "dog"}]}, Region)
     assert (region.box, region.concepts[0].name) == ([0, 0, 1, 1], "dog")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"question": "why?"}, r"takes only 'text' and 'url', not 'question'"),
+        ({}, r"an empty JSON object is not Text"),
+        ({"text": 3}, r"needs string 'text' and 'url' values"),
+    ],
+)
+def test_json_objects_that_are_not_text_are_refused_for_text(value: Any, message: str) -> None:
+    assert convert({"text": "hi", "url": "u"}, Text) == Text("hi", "u")
+    spec = method_spec("predict", Several.caption)  # any method: only the argument matters
+    argument = replace(spec.arguments[0], name="prompt", annotation=Text)
+    with pytest.raises(InvalidInputError, match=message) as caught:
+        argument_value(argument, value, "predict")
+    assert caught.value.metadata == {"input": "prompt"}
 
 
 def test_arguments_come_from_inputs_then_parameters_then_param_defaults() -> None:
