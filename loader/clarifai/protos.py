@@ -127,9 +127,9 @@ class ProtoCodec:
         """The PostModelOutputsRequest for one modelrt request (see the module docstring)."""
         message = self.messages.service.PostModelOutputsRequest()
         self.identity.fill(message)
-        if request.parameters:
-            params = message.model.model_version.output_info.params
-            params.update(_plain_json(request.parameters))
+        params = message.model.model_version.output_info.params
+        params.SetInParent()  # present even when empty: models read output_info["params"]
+        params.update(_plain_json(request.parameters))
         item = message.inputs.add()
         item.id = request.id
         used: set[str] = set()

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 import pytest
+from google.protobuf import json_format
 from PIL import Image as PILImage
 
 from loader.bundle import import_bundle, prepare_bundle
@@ -476,6 +477,8 @@ def test_request_carries_the_ids_the_platform_sends() -> None:
     assert (message.model.id, message.model.model_version.id) == ("m", "3")
     assert message.model.model_type_id == "text-to-text"
     assert (message.user_app_id.user_id, message.user_app_id.app_id) == ("acme", "main")
+    output_info = json_format.MessageToDict(message.model.model_version.output_info)
+    assert output_info == {"params": {}}  # present, so output_info["params"] works
 
 
 def test_response_concepts_regions_and_images_come_back(tmp_path: Path) -> None:
