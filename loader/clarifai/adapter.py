@@ -6,8 +6,10 @@ serves it like any native model (and answers UNIMPLEMENTED for the rest).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from loader.clarifai.checkpoints import explain_failure
@@ -80,13 +82,35 @@ class ClarifaiRunner(ModelRunner):
         load = getattr(type(self.model), "load_model", None)
         if not callable(load):
             return
-        try:
+        with self.checkpoint_errors():
             load(self.model)
+
+    @contextmanager
+    def checkpoint_errors(self) -> Iterator[None]:
+        """Turn a failure to open missing checkpoint files into the error that says so."""
+        try:
+            yield
         except Exception as exc:
             missing = explain_failure(self.context.bundle_dir, exc)
             if missing is None:
                 raise
             raise missing from exc
+
+
+def _explained(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """``hook`` with checkpoint failures explained, in the call and in the items it yields."""
+
+    def items(runner: ClarifaiRunner, produced: Iterator[Any]) -> Iterator[Any]:
+        with runner.checkpoint_errors():
+            yield from produced
+
+    @functools.wraps(hook)
+    def call(runner: ClarifaiRunner, *args: Any) -> Any:
+        with runner.checkpoint_errors():
+            result = hook(runner, *args)
+        return items(runner, result) if isinstance(result, Iterator) else result
+
+    return call
 
 
 def adapter_class(
@@ -97,7 +121,7 @@ def adapter_class(
 ) -> type[ClarifaiRunner]:
     """A subclass of ``base`` for ``model_class`` with exactly ``hooks`` implemented."""
     namespace = {
-        **hooks,
+        **{name: _explained(hook) for name, hook in hooks.items()},
         **attributes,
         "model_class": model_class,
         "__module__": base.__module__,

@@ -41,6 +41,12 @@ LAZY_CHECKPOINTS = """
                 stage="runtime"
             )
             return sorted(os.listdir(path))[0]
+
+        @ModelClass.method
+        def tokenizer(self, name: str) -> str:
+            path = os.path.join(os.path.dirname(__file__), "checkpoints", "tokenizer.json")
+            with open(path) as file:
+                return file.read()
 """
 
 #: Runtime checkpoints opened by path in load_model, as many published LLM folders do.
@@ -146,6 +152,10 @@ def test_runtime_checkpoints_not_shipped_load_and_fail_only_when_asked(served: C
     assert "huggingface repo acme/tiny-model" in message
     assert "modelrt never downloads checkpoints" in message
     assert "1/checkpoints/" in message
+    with pytest.raises(FailedPreconditionError) as caught:
+        served.predict("lazy", {"name": "t"}, parameters={"method": "tokenizer"})
+    assert "model code opened 1/checkpoints/ for" in str(caught.value)
+    assert served.predict("lazy", {"x": 1.0}).structured == 2.0  # the model still serves
 
 
 def test_load_model_opening_missing_checkpoints_fails_naming_them(served: Client) -> None:
