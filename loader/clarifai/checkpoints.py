@@ -34,13 +34,13 @@ def _has_files(folder: Path) -> bool:
     return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
 
 
-def missing_checkpoints(checkpoints: Checkpoints, asked: str) -> MissingCheckpointsError:
-    """The error for checkpoints that ``asked`` (who wanted them) cannot have."""
+def missing_checkpoints(checkpoints: Checkpoints, why: str) -> MissingCheckpointsError:
+    """The error for checkpoints that are needed (``why``) and not shipped."""
     where = CHECKPOINTS_DIR.as_posix()
     return MissingCheckpointsError(
-        f"{asked} the checkpoints of config.yaml ({checkpoints.describe()}, when:"
-        f" {checkpoints.when}), but the bundle has no files in {where}/ and modelrt never"
-        f" downloads checkpoints: download them into {where}/ and ship them with the bundle"
+        f"{why}: config.yaml's checkpoints ({checkpoints.describe()}, when: {checkpoints.when})"
+        f" are not in the bundle (no files in {where}/) and modelrt never downloads"
+        f" checkpoints; download them into {where}/ and ship them with the bundle"
     )
 
 
@@ -57,7 +57,7 @@ def shipped_checkpoints(root: Path, checkpoints: Checkpoints | None) -> Path | N
     folder = root / CHECKPOINTS_DIR
     if _has_files(folder):
         return folder
-    raise missing_checkpoints(checkpoints, "model code asked for")
+    raise missing_checkpoints(checkpoints, "model code asked for its checkpoints")
 
 
 def check_checkpoints(root: Path, checkpoints: Checkpoints | None) -> None:
@@ -68,7 +68,8 @@ def check_checkpoints(root: Path, checkpoints: Checkpoints | None) -> None:
     if _has_files(root / CHECKPOINTS_DIR):
         logger.info("checkpoints served from %s", root / CHECKPOINTS_DIR)
     elif checkpoints.when in _SHIPPED_BEFORE_CODE_RUNS:
-        raise missing_checkpoints(checkpoints, f"when: {checkpoints.when} promises the model code")
+        why = f"checkpoints with when: {checkpoints.when} must be in place before model code runs"
+        raise missing_checkpoints(checkpoints, why)
     else:
         logger.info(
             "checkpoints (%s) are not in the bundle; model code that asks for them will fail",
@@ -100,4 +101,4 @@ def explain_failure(root: Path, exc: BaseException) -> MissingCheckpointsError |
         return None
     if checkpoints is None:
         return None
-    return missing_checkpoints(checkpoints, f"model code opened {CHECKPOINTS_DIR.as_posix()}/ for")
+    return missing_checkpoints(checkpoints, f"model code opened {CHECKPOINTS_DIR.as_posix()}/")

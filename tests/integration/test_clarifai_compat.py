@@ -154,14 +154,14 @@ def test_runtime_checkpoints_not_shipped_load_and_fail_only_when_asked(served: C
     assert "1/checkpoints/" in message
     with pytest.raises(FailedPreconditionError) as caught:
         served.predict("lazy", {"name": "t"}, parameters={"method": "tokenizer"})
-    assert "model code opened 1/checkpoints/ for" in str(caught.value)
+    assert "model code opened 1/checkpoints/:" in str(caught.value)
     assert served.predict("lazy", {"x": 1.0}).structured == 2.0  # the model still serves
 
 
 def test_load_model_opening_missing_checkpoints_fails_naming_them(served: Client) -> None:
     info = served.get_model("eager")
     assert info.state == "FAILED"
-    assert "model code opened 1/checkpoints/ for" in info.reason
+    assert "model code opened 1/checkpoints/:" in info.reason
     assert "huggingface repo acme/tiny-model" in info.reason
     assert "modelrt never downloads checkpoints" in info.reason
 
