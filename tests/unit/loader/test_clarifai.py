@@ -20,6 +20,7 @@ from loader.clarifai.arguments import argument_value, call_arguments, convert, s
 from loader.clarifai.checkpoints import shipped_checkpoints
 from loader.clarifai.config import bundle_config, parse_clarifai_config
 from loader.clarifai.layout import clarifai_layout
+from loader.clarifai.proto_style import proto_hooks
 from loader.clarifai.protos import ModelAnswerError, ModelIdentity, ProtoCodec
 from loader.clarifai.results import to_output
 from loader.clarifai.sdk.runners.models.model_class import ModelClass
@@ -505,3 +506,22 @@ def test_failure_status_in_a_response_raises() -> None:
     response.status.description = "Failure"
     with pytest.raises(ModelAnswerError, match=r"status 10020: Failure"):
         codec.response(response)
+
+
+def test_the_platform_rpc_method_wins_over_the_short_name_of_a_hook() -> None:
+    class Both(ModelClass):
+        def predict(self, request: Any) -> Any: ...
+
+        def PostModelOutputs(self, request: Any) -> Any: ...
+
+        def StreamModelOutputs(self, request_iterator: Any) -> Any: ...
+
+    assert proto_hooks(Both) == {"predict": "PostModelOutputs", "stream": "StreamModelOutputs"}
+
+
+def test_a_platform_rpc_method_taking_more_than_the_request_is_refused() -> None:
+    class Odd(ModelClass):
+        def GenerateModelOutputs(self, request: Any, extra: int) -> Any: ...
+
+    with pytest.raises(BundleError, match=r"GenerateModelOutputs\(request, extra\)"):
+        proto_hooks(Odd)
