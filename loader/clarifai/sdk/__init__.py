@@ -2,6 +2,6 @@
 
 Only what model code imports: ModelClass and its method marker, the old ModelRunner base,
 Param, the data types (Text, Image, Audio, Video, Concept, Region, Frame, NamedFields, JSON,
-Stream), the
-checkpoint-finding ModelBuilder and the logger. When the real SDK is installed, bundles get it.
+Stream), the checkpoint-finding ModelBuilder and the logger. When the real SDK is installed,
+bundles get it.
 """
