@@ -46,13 +46,17 @@ class ModelExecutionError(ModelrtError):
         )
 
 
+#: Where an INTERNAL error's caller is told to look for its traceback.
+SERVER_LOG_HINT = "details are in the server log"
+
+
 def model_failure(model: str, request_id: str, exc: BaseException) -> ModelExecutionError:
     """An INTERNAL error for an exception from model code; the details go to the log only.
 
     The exception's text can hold internals: only its type reaches the caller.
     """
     error = ModelExecutionError(
-        f"model {model!r} raised {type(exc).__name__}; details are in the server log",
+        f"model {model!r} raised {type(exc).__name__}; {SERVER_LOG_HINT}",
         model=model,
     )
     logger.error(

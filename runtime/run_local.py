@@ -21,9 +21,11 @@ from typing import Literal
 import click
 
 from loader.bundle import PreparedBundle, prepare_bundle
+from loader.clarifai.scan import input_hints
 from loader.unpack import UnpackLimits
 from registry.errors import ModelrtError
 from registry.runner import Request
+from runtime.errors import SERVER_LOG_HINT
 from runtime.executor import (
     Executor,
     ExecutorFactory,
@@ -40,6 +42,7 @@ from runtime.workers import WorkerExecutor, WorkerSettings
 
 logger = logging.getLogger(__name__)
 MAX_ITEMS = 1000  # a generate or stream check stops reading after this many items
+LOCAL_LOG_HINT = "its traceback is in the worker's log above (stderr)"
 _SUMMARY_CHARS = 100
 
 
@@ -90,7 +93,8 @@ def _answer(item: Item | Answer) -> ModelOutput:
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, ModelrtError):
-        return f"{error.code}: {error.message}"
+        # There is no server here: the worker logs the traceback to this command's stderr.
+        return f"{error.code}: {error.message.replace(SERVER_LOG_HINT, LOCAL_LOG_HINT)}"
     return f"{type(error).__name__}: {error}"
 
 
@@ -125,7 +129,7 @@ async def _items(produced: AsyncIterator[Item]) -> str:
 
 
 async def _generate(executor: Executor, sample: Sample) -> str:
-    request = Request(dict(sample.inputs), dict(sample.parameters), "run-local-generate")
+    request = Request(dict(sample.for_generate), dict(sample.parameters), "run-local-generate")
     produced = executor.generate(request)
     try:
         return await _items(produced)
@@ -184,7 +188,9 @@ async def _prepare(source: Path, work_dir: Path) -> PreparedBundle:
 
 
 def _sample(prepared: PreparedBundle) -> Sample:
-    sample = build_sample(prepared.config)
+    # A Clarifai method says what it takes in its signature; other formats in their config.
+    hints = input_hints(prepared.root) if prepared.format == "clarifai" else None
+    sample = build_sample(prepared.config, hints)
     try:
         check_inputs(sample.inputs, prepared.config.inputs)
     except ModelrtError as exc:

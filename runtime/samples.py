@@ -1,5 +1,6 @@
 """Sample inputs for checking a bundle without a server: made here for each model type, from the
-bundle's declared inputs when it has some. Nothing is downloaded.
+bundle's declared inputs when it has some, else from the arguments its methods take (a Clarifai
+method's ``Text`` argument gets text whatever the model type). Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from loader.clarifai.scan import Hook, InputHint
 from loader.config import BundleConfig, InputSpec
 
 SAMPLE_RATE = 16_000
@@ -104,11 +106,17 @@ TYPE_SAMPLES: Mapping[str, TypeSample] = {
 
 @dataclass(frozen=True)
 class Sample:
-    """What a local check sends: ``inputs`` to predict and generate, ``stream`` to stream."""
+    """What a local check sends: ``inputs`` to predict (and to generate, unless
+    ``generate_inputs`` differ), ``stream`` to stream."""
 
     inputs: dict[str, Any]
     stream: list[dict[str, Any]]
     parameters: dict[str, Any]
+    generate_inputs: dict[str, Any] | None = None
+
+    @property
+    def for_generate(self) -> dict[str, Any]:
+        return self.inputs if self.generate_inputs is None else self.generate_inputs
 
     def describe(self) -> str:
         """A short summary: ``image=uint8[32x48x3]``."""
@@ -182,13 +190,63 @@ def _stream_requests(
     ]
 
 
-def build_sample(config: BundleConfig) -> Sample:
-    """Sample inputs for a bundle: its declared inputs when it has some, else the type's usual.
+_JSON_KINDS: Mapping[str, Callable[[], Any]] = {
+    "text": lambda: PROMPT, "float": lambda: 0.5, "int": lambda: 2, "bool": lambda: True,
+    "json": dict,
+}  # fmt: skip
+
+
+def _hint_value(kind: str, sample: TypeSample) -> Any:
+    """A value of ``kind`` (see loader.clarifai.scan): the type's own value where it fits."""
+    if kind.startswith("list:"):
+        make = _JSON_KINDS.get(kind.removeprefix("list:"))
+        return [make(), make()] if make is not None else sample.value()
+    if kind in _JSON_KINDS:
+        return _JSON_KINDS[kind]()
+    if kind == "image":
+        return encode_png(sample_image())
+    if kind == "audio":
+        return encode_wav(sample_audio())
+    if kind in ("video", "bytes"):
+        return sample.blob()
+    natural = sample.value()
+    if kind == "tensor" and not isinstance(natural, np.ndarray):
+        return sample_tensor()
+    return natural
+
+
+def _hinted_inputs(hints: Sequence[InputHint], sample: TypeSample) -> dict[str, Any]:
+    """Values for the arguments that must be sent (the streamed one too); the first argument
+    when all have defaults."""
+    chosen = [hint for hint in hints if hint.required or hint.streamed] or list(hints[:1])
+    return {hint.name: _hint_value(hint.kind, sample) for hint in chosen}
+
+
+def _hinted_sample(hints: Mapping[Hook, Sequence[InputHint]], sample: TypeSample) -> Sample:
+    usual = {sample.name: sample.value()}
+    predict = hints.get("predict") or hints.get("generate")
+    inputs = _hinted_inputs(predict, sample) if predict else usual
+    generate = _hinted_inputs(hints["generate"], sample) if hints.get("generate") else None
+    stream_hints = hints.get("stream")
+    first = _hinted_inputs(stream_hints, sample) if stream_hints else inputs
+    stream = _stream_requests(first, (), sample.chunked)  # only arrays are cut in pieces
+    return Sample(inputs, stream, dict(sample.parameters), generate)
+
+
+def build_sample(
+    config: BundleConfig, hints: Mapping[Hook, Sequence[InputHint]] | None = None
+) -> Sample:
+    """Sample inputs for a bundle: its declared inputs when it has some, else values for the
+    arguments ``hints`` say its methods take, else the type's usual.
 
     >>> build_sample(BundleConfig(name="m", model_type="text_generation")).inputs
     {'prompt': 'the cat'}
+    >>> build_sample(BundleConfig(name="m"), {"predict": (InputHint("text", "text"),)}).inputs
+    {'text': 'the cat'}
     """
     sample = TYPE_SAMPLES[config.model_type]
+    if not config.inputs and hints:
+        return _hinted_sample(hints, sample)
     if config.inputs:
         inputs = {spec.name: _value(spec, sample) for spec in config.inputs if not spec.optional}
     else:

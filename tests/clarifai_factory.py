@@ -53,3 +53,73 @@ def write_clarifai(
         else:
             path.write_text(textwrap.dedent(content), encoding="utf-8")
     return folder
+
+
+# Model code following the patterns of published Clarifai models, written for modelrt's tests.
+
+#: SDK 10.9-11.0 proto style: ``ModelRunner.predict(request)``; like the published models it reads
+#: the model version id first and only then the output_info params (an empty id leaves them unset).
+LEGACY_PROTO_MODEL = """
+    from google.protobuf import json_format
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+    from clarifai_grpc.grpc.api.status import status_code_pb2
+    from clarifai.runners.models.model_runner import ModelRunner
+
+
+    def _reply(text):
+        output = resources_pb2.Output()
+        output.data.text.raw = text
+        output.status.code = status_code_pb2.SUCCESS
+        return service_pb2.MultiOutputResponse(outputs=[output])
+
+
+    class LegacyWriter(ModelRunner):
+        def _settings(self, request):
+            info = None
+            if request.model.model_version.id != "":
+                info = json_format.MessageToDict(
+                    request.model.model_version.output_info, preserving_proto_field_name=True
+                )
+            return info.get("params", {})
+
+        def predict(self, request: service_pb2.PostModelOutputsRequest):
+            params = self._settings(request)
+            prefix = params.get("prefix", ">")
+            texts = [prefix + item.data.text.raw for item in request.inputs]
+            return _reply(" ".join(texts) + " @" + request.model.model_version.id)
+
+        def generate(self, request: service_pb2.PostModelOutputsRequest):
+            count = int(self._settings(request).get("count", 2))
+            for index in range(count):
+                yield _reply(f"{request.inputs[0].data.text.raw}{index}")
+"""
+
+#: Later SDKs, proto style: a ModelClass whose code defines the platform's RPC methods itself.
+RPC_METHOD_MODEL = """
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+    from clarifai_grpc.grpc.api.status import status_code_pb2
+    from clarifai.runners.models.model_class import ModelClass
+
+
+    def _reply(text):
+        output = resources_pb2.Output()
+        output.data.text.raw = text
+        output.status.code = status_code_pb2.SUCCESS
+        return service_pb2.MultiOutputResponse(outputs=[output])
+
+
+    class Relay(ModelClass):
+        def load_model(self):
+            self.mark = "*"
+
+        def PostModelOutputs(self, request):
+            return _reply(self.mark + request.inputs[0].data.text.raw)
+
+        def GenerateModelOutputs(self, request):
+            for letter in request.inputs[0].data.text.raw:
+                yield _reply(letter)
+
+        def StreamModelOutputs(self, request_iterator):
+            for request in request_iterator:
+                yield _reply(request.inputs[0].data.text.raw[::-1])
+"""

@@ -6,10 +6,13 @@ serves it like any native model (and answers UNIMPLEMENTED for the rest).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from loader.clarifai.checkpoints import explain_failure
 from loader.clarifai.types import is_platform_class
 from loader.errors import BundleError
 from registry.runner import ModelContext, ModelRunner
@@ -77,8 +80,37 @@ class ClarifaiRunner(ModelRunner):
         # Looked up on the class: an SDK base built without its __init__ may answer instance
         # lookups of missing names badly (the real BaseRunner recurses in __getattr__).
         load = getattr(type(self.model), "load_model", None)
-        if callable(load):
+        if not callable(load):
+            return
+        with self.checkpoint_errors():
             load(self.model)
+
+    @contextmanager
+    def checkpoint_errors(self) -> Iterator[None]:
+        """Turn a failure to open missing checkpoint files into the error that says so."""
+        try:
+            yield
+        except Exception as exc:
+            missing = explain_failure(self.context.bundle_dir, exc)
+            if missing is None:
+                raise
+            raise missing from exc
+
+
+def _explained(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """``hook`` with checkpoint failures explained, in the call and in the items it yields."""
+
+    def items(runner: ClarifaiRunner, produced: Iterator[Any]) -> Iterator[Any]:
+        with runner.checkpoint_errors():
+            yield from produced
+
+    @functools.wraps(hook)
+    def call(runner: ClarifaiRunner, *args: Any) -> Any:
+        with runner.checkpoint_errors():
+            result = hook(runner, *args)
+        return items(runner, result) if isinstance(result, Iterator) else result
+
+    return call
 
 
 def adapter_class(
@@ -89,7 +121,7 @@ def adapter_class(
 ) -> type[ClarifaiRunner]:
     """A subclass of ``base`` for ``model_class`` with exactly ``hooks`` implemented."""
     namespace = {
-        **hooks,
+        **{name: _explained(hook) for name, hook in hooks.items()},
         **attributes,
         "model_class": model_class,
         "__module__": base.__module__,

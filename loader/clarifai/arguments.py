@@ -69,7 +69,7 @@ def _platform(value: Any, annotation: Any, name: str) -> Any:
         if isinstance(value, str):
             return annotation(value)
         if isinstance(value, Mapping):
-            return annotation(value.get("text", ""), value.get("url"))
+            return annotation(*_text_fields(value))
     elif name == "Concept" and isinstance(value, Mapping):
         return annotation(name=value["name"], value=value.get("value", 1.0), id=value.get("id"))
     elif name == "Region" and isinstance(value, Mapping):
@@ -88,6 +88,20 @@ def _platform(value: Any, annotation: Any, name: str) -> Any:
     elif name == "JSON":
         return annotation(value)
     raise _MismatchError(f"cannot convert {_kind(value)} to {name}")
+
+
+def _text_fields(value: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(text, url) of a JSON object sent for a Text: only those keys, strings, at least one."""
+    unknown = sorted(str(key) for key in value if key not in ("text", "url"))
+    if unknown:
+        keys = ", ".join(repr(key) for key in unknown)
+        raise _MismatchError(f"a JSON object sent as Text takes only 'text' and 'url', not {keys}")
+    if not value:
+        raise _MismatchError("an empty JSON object is not Text; send text, or {'text': ...}")
+    text, url = value.get("text", ""), value.get("url")
+    if not isinstance(text, str) or not isinstance(url, str | None):
+        raise _MismatchError("a JSON object sent as Text needs string 'text' and 'url' values")
+    return text, url
 
 
 def _concept_type(region_type: Any) -> Any:

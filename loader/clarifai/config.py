@@ -161,6 +161,15 @@ class ClarifaiConfig(BaseModel):
     def labels(self) -> tuple[str, ...]:
         return tuple(concept.label for concept in self.concepts)
 
+    def platform_ids(self) -> dict[str, str]:
+        """The ids the platform puts in every request to the model (model type, user, app)."""
+        model = self.model
+        return {
+            "model_type_id": model.model_type_id,
+            "user_id": model.user_id or "",
+            "app_id": model.app_id or "",
+        }
+
     def concept_names(self) -> dict[str, str]:
         """Concept id -> name, to name the concepts a model answers with ids only."""
         return {c.id: c.name for c in self.concepts if c.name}

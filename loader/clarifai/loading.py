@@ -10,8 +10,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from loader.clarifai.adapter import ClarifaiRunner, check_constructible
-from loader.clarifai.checkpoints import shipped_checkpoints
-from loader.clarifai.config import bundle_config, read_clarifai_config
+from loader.clarifai.checkpoints import check_checkpoints
+from loader.clarifai.config import ClarifaiConfig, bundle_config, read_clarifai_config
 from loader.clarifai.layout import model_module
 from loader.clarifai.proto_style import proto_hooks, proto_runner
 from loader.clarifai.pythonic import method_runner
@@ -75,7 +75,7 @@ def find_model_class(module: ModuleType) -> type:
     raise BundleError(f"{path} defines several model classes ({names}); keep exactly one")
 
 
-def runner_for(model_class: type, concept_names: dict[str, str]) -> type[ClarifaiRunner]:
+def runner_for(model_class: type, config: ClarifaiConfig) -> type[ClarifaiRunner]:
     """The adapter for either API style: marked methods, else proto-style hooks."""
     check_constructible(model_class)
     methods = method_specs(model_class)
@@ -83,10 +83,11 @@ def runner_for(model_class: type, concept_names: dict[str, str]) -> type[Clarifa
         return method_runner(model_class, methods)
     hooks = proto_hooks(model_class)
     if hooks:
-        return proto_runner(model_class, hooks, concept_names)
+        return proto_runner(model_class, hooks, config.concept_names(), config.platform_ids())
     raise BundleError(
         f"model class {model_class.__name__} has no @ModelClass.method methods and no"
-        " predict/generate/stream(request) methods"
+        " proto-style methods (predict/generate/stream(request), or PostModelOutputs/"
+        "GenerateModelOutputs/StreamModelOutputs(request))"
     )
 
 
@@ -95,9 +96,7 @@ def clarifai_load(
 ) -> tuple[type[ModelRunner], type | None]:
     """Import the folder's model code and return the adapter class that serves it."""
     config = read_clarifai_config(prepared.root)
-    checkpoints = shipped_checkpoints(prepared.root, config.checkpoints)
-    if checkpoints is not None:
-        logger.info("%s: checkpoints served from %s", config.name, checkpoints)
+    check_checkpoints(prepared.root, config.checkpoints)
     if importlib.util.find_spec("clarifai") is None:
         package.provide({"clarifai": SDK_STAND_IN})
     module_name = model_module(prepared.root)
@@ -108,6 +107,6 @@ def clarifai_load(
         package.add_module_folder(folder)
     module = import_code(package, module_name, problems)
     model_class = find_model_class(module)
-    runner = runner_for(model_class, config.concept_names())
+    runner = runner_for(model_class, config)
     methods = method_specs(model_class)  # empty for the proto style: its answers vary
     return runner, output_schema(model_class, methods) if methods else None

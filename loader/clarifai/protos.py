@@ -1,11 +1,15 @@
 """modelrt requests <-> the platform's PostModelOutputsRequest / MultiOutputResponse messages.
 
-Uses the real clarifai-grpc messages. A request becomes one input: text -> ``data.text.raw``;
+Uses the real clarifai-grpc messages, filled in as the platform fills them: the model id and a
+model version id (``model_id``/``version_id`` and ``model.id``/``model.model_version.id``; the
+version id is the modelrt version), the user and app ids when config.yaml names them, and the
+call's parameters as ``model.model_version.output_info.params``. Models written for SDK 10.9-11.0
+read the version id before anything else. A request becomes one input: text -> ``data.text.raw``;
 bytes -> ``data.image.base64`` (``data.audio``/``data.video`` when the input's name says audio or
 video); a tensor -> ``data.ndarray``; JSON -> ``data.metadata[name]``; a second value for a field
-already taken -> ``data.parts`` with the input's name as id. Parameters go to
-``model.model_version.output_info.params``. An output's text, concepts, regions, embeddings and
-metadata come back as structured JSON; its image/audio/video bytes and ndarray as named outputs.
+already taken -> ``data.parts`` with the input's name as id. An output's text, concepts,
+regions, embeddings and metadata come back as structured JSON; its image/audio/video bytes and
+ndarray as named outputs.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import base64
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -86,21 +91,45 @@ def _from_struct(value: Any) -> Any:
     return [_from_struct(v) for v in value]
 
 
-class ProtoCodec:
-    """Converts requests and responses for one model (its id and concept names)."""
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What the platform says about the model in every request: ids and type."""
 
-    def __init__(self, model_id: str, concept_names: Mapping[str, str]) -> None:
+    model_id: str
+    version_id: str
+    model_type_id: str = ""
+    user_id: str = ""
+    app_id: str = ""
+
+    def fill(self, message: Any) -> None:
+        """Set the ids of a PostModelOutputsRequest where platform-written models read them."""
+        message.model_id = self.model_id
+        message.version_id = self.version_id
+        message.model.id = self.model_id
+        message.model.model_type_id = self.model_type_id
+        message.model.model_version.id = self.version_id
+        if self.user_id or self.app_id:
+            message.user_app_id.user_id = self.user_id
+            message.user_app_id.app_id = self.app_id
+            message.model.user_id = self.user_id
+            message.model.app_id = self.app_id
+
+
+class ProtoCodec:
+    """Converts requests and responses for one model (its identity and concept names)."""
+
+    def __init__(self, identity: ModelIdentity, concept_names: Mapping[str, str]) -> None:
         self.messages = grpc_messages()
-        self.model_id = model_id
+        self.identity = identity
         self.concept_names = dict(concept_names)
 
     def request(self, request: Request) -> Any:
         """The PostModelOutputsRequest for one modelrt request (see the module docstring)."""
-        message = self.messages.service.PostModelOutputsRequest(model_id=self.model_id)
-        message.model.id = self.model_id
-        if request.parameters:
-            params = message.model.model_version.output_info.params
-            params.update(_plain_json(request.parameters))
+        message = self.messages.service.PostModelOutputsRequest()
+        self.identity.fill(message)
+        params = message.model.model_version.output_info.params
+        params.SetInParent()  # present even when empty: models read output_info["params"]
+        params.update(_plain_json(request.parameters))
         item = message.inputs.add()
         item.id = request.id
         used: set[str] = set()

@@ -16,7 +16,7 @@ PLATFORM_TYPES = frozenset(
     {"Text", "Image", "Audio", "Video", "Concept", "Region", "Frame", "JSON", "NamedFields"}
 )
 MEDIA_TYPES = frozenset({"Image", "Audio", "Video"})
-_KNOWN = PLATFORM_TYPES | {"Param", "ModelClass", "ModelRunner", "MessageData"}
+_KNOWN = PLATFORM_TYPES | {"Param", "ModelClass", "ModelRunner", "MessageData", "Stream"}
 _ITERATORS = (
     collections.abc.Iterator,
     collections.abc.Iterable,
@@ -56,14 +56,25 @@ def is_pil_image(value: Any) -> bool:
     )
 
 
+def _is_stream(klass: Any) -> bool:
+    """The SDK's ``Stream`` class (real or stand-in), which marks streamed values."""
+    return isinstance(klass, type) and platform_name(klass) == "Stream"
+
+
 def iterator_item(annotation: Any) -> Any | None:
-    """``X`` for ``Iterator[X]`` (or Iterable/Generator), else None."""
-    if get_origin(annotation) in _ITERATORS:
+    """``X`` for ``Iterator[X]`` (or Iterable/Generator, or the SDK's ``Stream[X]``), else None.
+
+    >>> from loader.clarifai.sdk.runners.utils.data_types import Stream, Text
+    >>> iterator_item(Stream[Text]) is Text, iterator_item(Stream), iterator_item(Text)
+    (True, typing.Any, None)
+    """
+    origin = get_origin(annotation)
+    if origin in _ITERATORS or _is_stream(origin):
         args = get_args(annotation)
         return args[0] if args else Any
     if annotation in _ITERATORS or annotation in (typing.Iterator, typing.Iterable):
         return Any
-    return None
+    return Any if _is_stream(annotation) else None
 
 
 def optional_inner(annotation: Any) -> tuple[Any, ...] | None:

@@ -248,14 +248,15 @@ def test_checkpoints_are_served_from_the_bundle(served: Client) -> None:
     assert served.predict("biased", {"x": 2.0}).structured == 42.0
 
 
-def test_missing_checkpoints_fail_the_load_saying_nothing_is_downloaded(
+def test_missing_upload_time_checkpoints_fail_the_load_saying_nothing_is_downloaded(
     start_server: Callable[..., RunningServer], tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    write_clarifai(store, "needs-weights", UNUSED_CHECKPOINTS, config={"checkpoints": CHECKPOINTS})
+    upload_time = {**CHECKPOINTS, "when": "upload"}
+    write_clarifai(store, "needs-weights", UNUSED_CHECKPOINTS, config={"checkpoints": upload_time})
     server = start_server(store)
     with Client(server.address, timeout=20) as client:
         info = client.get_model("needs-weights")
     assert info.state == "FAILED"
-    assert "never downloads checkpoints at run time" in info.reason
+    assert "never downloads checkpoints" in info.reason
     assert "1/checkpoints/" in info.reason

@@ -6,19 +6,22 @@ import importlib.util
 import io
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import pytest
+from google.protobuf import json_format
 from PIL import Image as PILImage
 
 from loader.bundle import import_bundle, prepare_bundle
-from loader.clarifai.arguments import call_arguments, convert, streamed_items
+from loader.clarifai.arguments import argument_value, call_arguments, convert, streamed_items
 from loader.clarifai.checkpoints import shipped_checkpoints
 from loader.clarifai.config import bundle_config, parse_clarifai_config
 from loader.clarifai.layout import clarifai_layout
-from loader.clarifai.protos import ModelAnswerError, ProtoCodec
+from loader.clarifai.proto_style import proto_hooks
+from loader.clarifai.protos import ModelAnswerError, ModelIdentity, ProtoCodec
 from loader.clarifai.results import to_output
 from loader.clarifai.sdk.runners.models.model_class import ModelClass
 from loader.clarifai.sdk.runners.utils.data_types import Concept, Image, Region, Text
@@ -357,6 +360,23 @@ def test_text_concept_and_region_are_built_from_text_and_json() -> None:
     assert (region.box, region.concepts[0].name) == ([0, 0, 1, 1], "dog")
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"question": "why?"}, r"takes only 'text' and 'url', not 'question'"),
+        ({}, r"an empty JSON object is not Text"),
+        ({"text": 3}, r"needs string 'text' and 'url' values"),
+    ],
+)
+def test_json_objects_that_are_not_text_are_refused_for_text(value: Any, message: str) -> None:
+    assert convert({"text": "hi", "url": "u"}, Text) == Text("hi", "u")
+    spec = method_spec("predict", Several.caption)  # any method: only the argument matters
+    argument = replace(spec.arguments[0], name="prompt", annotation=Text)
+    with pytest.raises(InvalidInputError, match=message) as caught:
+        argument_value(argument, value, "predict")
+    assert caught.value.metadata == {"input": "prompt"}
+
+
 def test_arguments_come_from_inputs_then_parameters_then_param_defaults() -> None:
     spec = method_specs(Several)["predict"]
     assert call_arguments(spec, Request(inputs={"prompt": "p"})) == {
@@ -434,7 +454,7 @@ def test_outputs_become_json_and_named_blobs() -> None:
 
 
 def test_request_becomes_a_post_model_outputs_request() -> None:
-    codec = ProtoCodec("m", {})
+    codec = ProtoCodec(ModelIdentity("m", "1"), {})
     inputs = {
         "prompt": "hi",
         "image": b"img",
@@ -451,8 +471,19 @@ def test_request_becomes_a_post_model_outputs_request() -> None:
     assert message.model.model_version.output_info.params["max_tokens"] == 5
 
 
+def test_request_carries_the_ids_the_platform_sends() -> None:
+    identity = ModelIdentity("m", "3", "text-to-text", user_id="acme", app_id="main")
+    message = ProtoCodec(identity, {}).request(Request(inputs={"text": "hi"}))
+    assert (message.model_id, message.version_id) == ("m", "3")
+    assert (message.model.id, message.model.model_version.id) == ("m", "3")
+    assert message.model.model_type_id == "text-to-text"
+    assert (message.user_app_id.user_id, message.user_app_id.app_id) == ("acme", "main")
+    output_info = json_format.MessageToDict(message.model.model_version.output_info)
+    assert output_info == {"params": {}}  # present, so output_info["params"] works
+
+
 def test_response_concepts_regions_and_images_come_back(tmp_path: Path) -> None:
-    codec = ProtoCodec("m", {"7": "cat"})
+    codec = ProtoCodec(ModelIdentity("m", "1"), {"7": "cat"})
     response = codec.messages.service.MultiOutputResponse()
     output = response.outputs.add()
     output.status.code = 10000
@@ -469,9 +500,28 @@ def test_response_concepts_regions_and_images_come_back(tmp_path: Path) -> None:
 
 
 def test_failure_status_in_a_response_raises() -> None:
-    codec = ProtoCodec("m", {})
+    codec = ProtoCodec(ModelIdentity("m", "1"), {})
     response = codec.messages.service.MultiOutputResponse()
     response.status.code = 10020
     response.status.description = "Failure"
     with pytest.raises(ModelAnswerError, match=r"status 10020: Failure"):
         codec.response(response)
+
+
+def test_the_platform_rpc_method_wins_over_the_short_name_of_a_hook() -> None:
+    class Both(ModelClass):
+        def predict(self, request: Any) -> Any: ...
+
+        def PostModelOutputs(self, request: Any) -> Any: ...
+
+        def StreamModelOutputs(self, request_iterator: Any) -> Any: ...
+
+    assert proto_hooks(Both) == {"predict": "PostModelOutputs", "stream": "StreamModelOutputs"}
+
+
+def test_a_platform_rpc_method_taking_more_than_the_request_is_refused() -> None:
+    class Odd(ModelClass):
+        def GenerateModelOutputs(self, request: Any, extra: int) -> Any: ...
+
+    with pytest.raises(BundleError, match=r"GenerateModelOutputs\(request, extra\)"):
+        proto_hooks(Odd)

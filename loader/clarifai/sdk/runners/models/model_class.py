@@ -21,8 +21,8 @@ class ModelClass:
     ...         return text
     """
 
-    def __init__(self) -> None:
-        self._thread_local = threading.local()
+    #: Token counts the model reported per thread (modelrt keeps, but does not report, them).
+    _usage = threading.local()
 
     @staticmethod
     def method(func: F) -> F:
@@ -39,5 +39,9 @@ class ModelClass:
         completion_tokens: int | None = None,
         cached_tokens: int | None = None,
     ) -> None:
-        """Token counts of the next output (kept; modelrt does not report them)."""
-        self._thread_local.token_context = (prompt_tokens, completion_tokens, cached_tokens)
+        """Record the token counts of the output being produced on this thread."""
+        ModelClass._usage.last = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cached_tokens": cached_tokens,
+        }
