@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     model_store: Path = Field(
         default=Path("model-store"),
+        validate_default=True,
         description="Folder of bundles (folders or zips) to serve; with store_url, this "
         "replica's cache of the bucket.",
     )
@@ -162,6 +164,13 @@ class ServerSettings(BaseSettings):
                     "turn the check off)"
                 )
         return token
+
+    @field_validator("model_store", "work_dir", "venv_dir")
+    @classmethod
+    def _path_is_absolute(cls, path: Path | None) -> Path | None:
+        # Made absolute once, against the directory the server starts in: build steps run in
+        # other directories (pip runs in the bundle's), where a relative path means another place.
+        return None if path is None else Path(os.path.abspath(path.expanduser()))
 
     @field_validator("store_url")
     @classmethod
