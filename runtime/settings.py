@@ -18,6 +18,7 @@ from pydantic_settings import (
 
 from runtime.bucket import parse_store_url
 from runtime.loops import LoopChoice
+from runtime.venv_installers import InstallerChoice
 
 MiB = 1024 * 1024
 
@@ -124,6 +125,12 @@ class ServerSettings(BaseSettings):
     )
     venv_dir: Path | None = Field(
         default=None, description="Where bundle venvs live; default <model_store>/.modelrt/venvs."
+    )
+    venv_installer: InstallerChoice = Field(
+        default="auto",
+        description="What builds bundle venvs: uv when found on PATH or as the uv package, else "
+        "pip (auto; a uv failure is retried with pip), or only uv, or only venv + pip (which, "
+        "unlike uv, reads pip.conf and PIP_* settings).",
     )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
     metrics_port: int | None = Field(
