@@ -21,13 +21,12 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from loader.requirements import logical_lines
+from loader.requirements import PROVIDERS, installed_providers, logical_lines
 from runtime.venv_installers import (
     InstallerChoice,
     InstallJob,
@@ -300,15 +299,14 @@ def _normalise(line: str, path: Path) -> tuple[str | None, str | None]:
 
 def _skip_note(line: str, name: str, provided: Mapping[str, str] | None) -> str:
     if provided is None:
-        try:
-            version: str | None = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = None
+        installed = dict(installed_providers(name))
     else:
-        version = provided.get(name)
-    if version is None:
+        candidates = (name, *PROVIDERS.get(name, ()))
+        installed = {dist: provided[dist] for dist in candidates if dist in provided}
+    if not installed:
         return f"{line} not installed: {name} is left to the server, which does not provide it"
-    return f"{line} not installed: the server provides {name} {version}"
+    dist, version = next(iter(installed.items()))
+    return f"{line} not installed: the server provides {dist} {version}"
 
 
 def _is_complete(venv: Path) -> bool:

@@ -354,3 +354,16 @@ def test_relative_requirements_and_cache_paths_build_a_working_venv(
 
     assert env.python.is_absolute()
     assert run_in(env, "import tinyone; print(tinyone.VERSION)", tmp_path / "bundle") == "1.0"
+
+
+@pytest.mark.timeout(10)
+def test_a_kept_pin_names_the_other_build_the_server_provides(tmp_path: Path) -> None:
+    reqs = write(tmp_path / "reqs.txt", "tensorflow==2.9.0\nonnxruntime-gpu\n")
+
+    plan = plan_requirements(reqs, provided={"tensorflow-cpu": "2.16.1", "onnxruntime": "1.18"})
+
+    assert plan.install == ()
+    assert plan.notes == (
+        "tensorflow==2.9.0 not installed: the server provides tensorflow-cpu 2.16.1",
+        "onnxruntime-gpu not installed: the server provides onnxruntime 1.18",
+    )
