@@ -121,7 +121,10 @@ class ModelRunner:
         raise HookNotImplementedError(f"{type(self).__name__} does not implement predict")
 
     def predict_batch(self, requests: list[Request]) -> list[Any]:
-        """Answer a batch of requests with a list of the same length, in order."""
+        """Answer a batch of requests with a list of the same length, in order.
+
+        A ModelrtError (``InvalidInputError``...) in a request's place fails only that request.
+        """
         raise HookNotImplementedError(f"{type(self).__name__} does not implement predict_batch")
 
     def generate(self, request: Request) -> Iterator[Any] | AsyncIterator[Any]:

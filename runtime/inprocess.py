@@ -263,7 +263,11 @@ class InProcessExecutor(Executor):
                 f"{len(requests)} requests",
                 model=self.context.name,
             )
-        return [self._shape(result) for result in results]
+        # A ModelrtError in a request's place (a refused input, say) fails only that request.
+        return [
+            ItemFailure(result) if isinstance(result, ModelrtError) else self._shape(result)
+            for result in results
+        ]
 
     # -- streaming -------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from functools import partial
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -29,6 +30,7 @@ from runtime.servicer import ModelRuntimeServicer, add_to_server
 from runtime.settings import ServerSettings
 from runtime.tls import server_credentials
 from runtime.uploads import Uploads, UploadSettings
+from runtime.venvs import ensure_venv
 from runtime.workers import WorkerSettings, make_worker_factory
 
 logger = logging.getLogger(__name__)
@@ -158,6 +160,7 @@ class ModelServer:
             max_sync_workers=settings.max_sync_workers,
             max_concurrent_streams=settings.max_concurrent_streams,
             venv_dir=settings.venv_path if settings.install_requirements else None,
+            make_env=partial(ensure_venv, installer=settings.venv_installer),
         )
         factory: ExecutorFactory
         if settings.execution == "process":

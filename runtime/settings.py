@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from pydantic_settings import (
 
 from runtime.bucket import parse_store_url
 from runtime.loops import LoopChoice
+from runtime.venv_installers import InstallerChoice
 
 MiB = 1024 * 1024
 
@@ -37,6 +39,7 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     model_store: Path = Field(
         default=Path("model-store"),
+        validate_default=True,
         description="Folder of bundles (folders or zips) to serve; with store_url, this "
         "replica's cache of the bucket.",
     )
@@ -123,6 +126,12 @@ class ServerSettings(BaseSettings):
     venv_dir: Path | None = Field(
         default=None, description="Where bundle venvs live; default <model_store>/.modelrt/venvs."
     )
+    venv_installer: InstallerChoice = Field(
+        default="auto",
+        description="What builds bundle venvs: uv when found on PATH or as the uv package, else "
+        "pip (auto; a uv failure is retried with pip), or only uv, or only venv + pip (which, "
+        "unlike uv, reads pip.conf and PIP_* settings).",
+    )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
     metrics_port: int | None = Field(
         default=8002, ge=0, le=65535, description="Prometheus /metrics port; null disables it."
@@ -162,6 +171,13 @@ class ServerSettings(BaseSettings):
                     "turn the check off)"
                 )
         return token
+
+    @field_validator("model_store", "work_dir", "venv_dir")
+    @classmethod
+    def _path_is_absolute(cls, path: Path | None) -> Path | None:
+        # Made absolute once, against the directory the server starts in: build steps run in
+        # other directories (pip runs in the bundle's), where a relative path means another place.
+        return None if path is None else Path(os.path.abspath(path.expanduser()))
 
     @field_validator("store_url")
     @classmethod

@@ -14,22 +14,31 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from loader.requirements import logical_lines
-from registry.errors import ErrorCode, ModelrtError
+from loader.requirements import PROVIDERS, installed_providers, logical_lines
+from runtime.venv_installers import (
+    InstallerChoice,
+    InstallJob,
+    VenvError,
+    create_with_uv,
+    create_with_venv,
+    install_with_pip,
+    install_with_uv,
+    pick_installer,
+)
+
+__all__ = ["KEEP", "BundleEnv", "RequirementsPlan", "ServerEnv", "VenvError", "ensure_venv"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +56,12 @@ KEEP: frozenset[str] = frozenset(
 )
 
 COMPLETE_MARKER = ".modelrt-complete"
-"""Written into a venv after pip succeeded; a venv without it is never used."""
+"""Written into a venv after its install succeeded; a venv without it is never used."""
 
 _SERVER_PTH = "_modelrt_server_site.pth"
-_TAIL_LINES = 15
 _LOCK_POLL_S = 0.2
 _LOCK_MARGIN_S = 30.0
 _PROBE_TIMEOUT_S = 60.0
-# Kept packages the server lacks get a constraint no release satisfies, so that no dependency of
-# a bundle can pull one in (a transitive torch is gigabytes of CUDA).
-_UNSATISFIABLE = "===not-provided-by-the-server"
 
 _TRAILING_OPTION = re.compile(r"\s--?[A-Za-z]")
 _OPTION = re.compile(r"(--?[A-Za-z][\w-]*)(?:=|\s+|$)(.*)")
@@ -75,17 +80,6 @@ for name in json.loads(sys.argv[1]):
 print(json.dumps({"version": platform.python_version(), "site_dirs": site.getsitepackages(),
                   "provided": provided}))
 """
-
-
-class VenvError(ModelrtError):
-    """A bundle's requirements could not be installed; the message carries pip's reason.
-
-    >>> VenvError("pip failed: ERROR: No matching distribution found for x==9").reason
-    'REQUIREMENTS_INSTALL_FAILED'
-    """
-
-    code = ErrorCode.FAILED_PRECONDITION
-    reason = "REQUIREMENTS_INSTALL_FAILED"
 
 
 @dataclass(frozen=True)
@@ -199,15 +193,19 @@ def ensure_venv(
     keep: Collection[str] = KEEP,
     timeout_s: float = 900,
     base_python: str = sys.executable,
+    installer: InstallerChoice = "auto",
 ) -> BundleEnv:
     """Return the interpreter for a bundle: a cached or new venv with its requirements installed.
 
     Nothing left to install after the keep filter means the server's own python. A venv is built
     once per key, under a lock shared by threads and processes, and only a complete one is used.
+    ``installer``: uv when found, else pip (auto; a failed uv build is retried with pip), or one
+    of them. Relative paths are taken from the current directory, once, here.
 
     >>> ensure_venv(Path("bundle/requirements.txt"), Path("/var/cache/venvs"))  # doctest: +SKIP
     BundleEnv(python=PosixPath('/var/cache/venvs/3f2a9c0d41b7e865-1c9e04aa/bin/python'), ...)
     """
+    requirements, cache_dir = Path(os.path.abspath(requirements)), Path(os.path.abspath(cache_dir))
     server = probe_server(base_python, keep)
     plan = plan_requirements(requirements, keep, server.provided)
     if not plan.install:
@@ -218,7 +216,8 @@ def ensure_venv(
         cache_dir.mkdir(parents=True, exist_ok=True)
         with _locked(cache_dir / f"{key}.lock", timeout_s + _LOCK_MARGIN_S):
             if not _is_complete(link):
-                _build(link, plan, server, keep, base_python, requirements, timeout_s)
+                job = _Build(link, plan, server, keep, base_python, requirements, installer)
+                _build(job, timeout_s)
     logger.debug("venv %s: using %s", key, link.resolve())
     return BundleEnv(python=link.resolve() / "bin" / "python", key=key, notes=plan.notes)
 
@@ -300,15 +299,14 @@ def _normalise(line: str, path: Path) -> tuple[str | None, str | None]:
 
 def _skip_note(line: str, name: str, provided: Mapping[str, str] | None) -> str:
     if provided is None:
-        try:
-            version: str | None = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = None
+        installed = dict(installed_providers(name))
     else:
-        version = provided.get(name)
-    if version is None:
+        candidates = (name, *PROVIDERS.get(name, ()))
+        installed = {dist: provided[dist] for dist in candidates if dist in provided}
+    if not installed:
         return f"{line} not installed: {name} is left to the server, which does not provide it"
-    return f"{line} not installed: the server provides {name} {version}"
+    dist, version = next(iter(installed.items()))
+    return f"{line} not installed: the server provides {dist} {version}"
 
 
 def _is_complete(venv: Path) -> bool:
@@ -336,35 +334,41 @@ def _locked(lock_path: Path, wait_s: float) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _build(
-    link: Path,
-    plan: RequirementsPlan,
-    server: ServerEnv,
-    keep: Collection[str],
-    base_python: str,
-    requirements: Path,
-    timeout_s: float,
-) -> None:
-    """Build the venv in a fresh sibling folder; point ``link`` at it only once it is complete.
+@dataclass(frozen=True)
+class _Build:
+    link: Path
+    plan: RequirementsPlan
+    server: ServerEnv
+    keep: Collection[str]
+    base_python: str
+    requirements: Path
+    installer: InstallerChoice
+
+
+def _build(build: _Build, timeout_s: float) -> None:
+    """Build the venv in a fresh sibling folder; point the link at it only once it is complete.
 
     The folder never moves (a moved venv has stale script shebangs); the symlink swap is the
     atomic step. Leftovers of crashed builds of this key are removed first (we hold the lock).
     """
+    link = build.link
     _remove_leftovers(link)
     venv = link.with_name(f"{link.name}-{uuid.uuid4().hex[:8]}")
     started = time.monotonic()
-    deadline = started + timeout_s
-    logger.info("venv %s: building for %s: %s", link.name, requirements, " ".join(plan.install))
+    kept = {canonicalize_name(name) for name in build.keep}
+    job = InstallJob(
+        venv=venv,
+        base_python=build.base_python,
+        requirements=venv / "requirements.txt",
+        cwd=build.requirements.parent,
+        pinned={name: v for name, v in build.server.provided.items() if name in kept},
+        refused=tuple(sorted(kept - set(build.server.provided))),
+        deadline=started + timeout_s,
+    )
+    installs = " ".join(build.plan.install)
+    logger.info("venv %s: building for %s: %s", link.name, build.requirements, installs)
     try:
-        create = [base_python, "-m", "venv", "--system-site-packages", str(venv)]
-        _run(create, deadline, None, f"creating the venv {venv}")
-        _write_server_pth(venv, server.site_dirs)
-        (venv / "requirements.txt").write_text("\n".join(plan.install) + "\n", encoding="utf-8")
-        (venv / "constraints.txt").write_text(_constraints(server, keep), encoding="utf-8")
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input"]
-        pip += ["--disable-pip-version-check", "-r", str(venv / "requirements.txt")]
-        pip += ["-c", str(venv / "constraints.txt")]
-        _run(pip, deadline, requirements.parent, f"pip install -r {requirements}")
+        used = _install(job, build)
         (venv / COMPLETE_MARKER).write_text(f"{time.time():.0f}\n", encoding="utf-8")
         temporary_link = link.with_name(f".{venv.name}.link")
         os.symlink(venv.name, temporary_link)
@@ -372,9 +376,34 @@ def _build(
     except BaseException as exc:
         shutil.rmtree(venv, ignore_errors=True)
         if isinstance(exc, VenvError):
-            exc.metadata.update(key=link.name, requirements=str(requirements))
+            exc.metadata.update(key=link.name, requirements=str(build.requirements))
         raise
-    logger.info("venv %s: built in %.1fs", link.name, time.monotonic() - started)
+    logger.info("venv %s: built with %s in %.1fs", link.name, used, time.monotonic() - started)
+
+
+def _install(job: InstallJob, build: _Build) -> str:
+    """Create and fill the venv with uv or pip (see ``ensure_venv``); the one used."""
+    uv = pick_installer(build.installer)
+    if uv is not None:
+        try:
+            create_with_uv(uv, job)
+            _prepare(job, build)
+            install_with_uv(uv, job)
+            return "uv"
+        except VenvError as exc:
+            if build.installer == "uv":
+                raise
+            logger.warning("venv %s: uv failed, trying pip: %s", build.link.name, exc)
+            shutil.rmtree(job.venv, ignore_errors=True)
+    create_with_venv(job)
+    _prepare(job, build)
+    install_with_pip(job)
+    return "pip"
+
+
+def _prepare(job: InstallJob, build: _Build) -> None:
+    _write_server_pth(job.venv, build.server.site_dirs)
+    job.requirements.write_text("\n".join(build.plan.install) + "\n", encoding="utf-8")
 
 
 def _remove_leftovers(link: Path) -> None:
@@ -405,56 +434,3 @@ def _write_server_pth(venv: Path, site_dirs: tuple[str, ...]) -> None:
         raise VenvError(f"venv {venv} has no site-packages folder")
     lines = [f"import site; site.addsitedir({directory!r})" for directory in site_dirs]
     (site_packages[0] / _SERVER_PTH).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _constraints(server: ServerEnv, keep: Collection[str]) -> str:
-    """Kept packages pinned to the server's versions (or made uninstallable) for dependencies."""
-    lines = [f"{name}=={version}" for name, version in sorted(server.provided.items())]
-    missing = sorted({canonicalize_name(name) for name in keep} - set(server.provided))
-    lines += [f"{name}{_UNSATISFIABLE}" for name in missing]
-    return "\n".join(lines) + "\n"
-
-
-def _run(argv: list[str], deadline: float, cwd: Path | None, what: str) -> None:
-    """Run a build step in its own process group, killed as a whole when the deadline passes."""
-    timeout = max(deadline - time.monotonic(), 1.0)
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process.pid)
-        stdout, stderr = process.communicate()
-        raise VenvError(
-            f"{what} timed out after {timeout:.0f}s:\n{_tail(stdout, stderr)}"
-        ) from None
-    except BaseException:
-        _kill_group(process.pid)
-        process.wait()
-        raise
-    if process.returncode != 0:
-        tail = _tail(stdout, stderr)
-        raise VenvError(f"{what} failed (exit code {process.returncode}):\n{tail}")
-
-
-def _kill_group(pid: int) -> None:
-    """Kill the step and whatever it started (pip runs build backends in subprocesses)."""
-    with suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _tail(stdout: str, stderr: str) -> str:
-    """pip's reason: the last meaningful lines, from stderr when it has any."""
-    for text in (stderr, stdout):
-        lines = [line.rstrip() for line in text.splitlines()]
-        meaningful = [line for line in lines if line.strip() and not line.startswith("[notice]")]
-        if meaningful:
-            return "\n".join(meaningful[-_TAIL_LINES:])
-    return "(no output)"

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from loader.errors import BundleError
-from loader.gesund.images import model_input
+from loader.gesund.images import IMAGE_MODEL_TYPES, model_input
 from loader.gesund.platform import GesundPackage
 from loader.gesund.response import NO_LOSS, answer, field_names, with_loss
 from loader.gesund.steps import Steps
 from loader.importer import BundlePackage
 from loader.requirements import RequirementProblem
-from registry.errors import HookNotImplementedError
+from registry.errors import HookNotImplementedError, InvalidInputError
 from registry.runner import ModelContext, ModelRunner, Request
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class GesundBinding:
     fields: frozenset[str] | None  # the registered Response's keys; None: no schema
     package: GesundPackage
     weights: Path
+    image_model: bool = False  # its input must be an image (see images.model_input)
 
 
 @contextlib.contextmanager
@@ -77,7 +78,7 @@ class GesundRunner(ModelRunner):
 
     def predict(self, request: Request) -> Any:
         steps = self._steps()
-        x = model_input(request)
+        x = model_input(request, image_model=self.binding.image_model)
         with _no_grad():
             y_pred = steps.predict(steps.preprocess(x, False))
             loss = self._loss(steps, y_pred, request)
@@ -105,13 +106,22 @@ class GesundBatchRunner(GesundRunner):
     """With batching on: requests reach preprocess together, as a list with ``batch=True``."""
 
     def predict_batch(self, requests: list[Request]) -> list[Any]:
+        """One answer per request; a request whose input is refused gets its InvalidInputError
+        in its place (failing only that request) and the others are batched without it."""
         steps = self._steps()
-        batched = [
-            i for i, request in enumerate(requests) if GROUND_TRUTH not in request.parameters
-        ]
         answers: dict[int, Any] = {}
+        inputs: list[Any] = []
+        batched: list[int] = []
+        for index, request in enumerate(requests):
+            if GROUND_TRUTH in request.parameters:
+                continue
+            try:
+                inputs.append(model_input(request, image_model=self.binding.image_model))
+            except InvalidInputError as exc:
+                answers[index] = exc
+                continue
+            batched.append(index)
         if batched:
-            inputs = [model_input(requests[i]) for i in batched]
             contexts = [_context(requests[i], self.context.name) for i in batched]
             with _no_grad():
                 outs = steps.postprocess(
@@ -128,7 +138,10 @@ class GesundBatchRunner(GesundRunner):
             )
         for index, request in enumerate(requests):
             if index not in answers:  # ground truth: its own prediction feeds the loss
-                answers[index] = self.predict(request)
+                try:
+                    answers[index] = self.predict(request)
+                except InvalidInputError as exc:
+                    answers[index] = exc
         return [answers[index] for index in range(len(requests))]
 
 
@@ -158,6 +171,7 @@ def gesund_load(
         field_names(schema) if schema is not None else None,
         package,
         prepared.root / weights,
+        image_model=prepared.config.model_type in IMAGE_MODEL_TYPES,
     )
     base = GesundBatchRunner if prepared.config.batching.max_batch_size > 1 else GesundRunner
     runner = type(

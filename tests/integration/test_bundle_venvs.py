@@ -10,6 +10,7 @@ import pytest
 from modelrt import codec
 from modelrt.v1 import model_pb2, runtime_pb2
 from tests.bundle_factory import write_bundle
+from tests.wheel_factory import write_wheel
 
 SIX = """
     import sys
@@ -20,6 +21,17 @@ SIX = """
     class Six(ModelRunner):
         def predict(self, request):
             return {{"six": six.__version__, "python": sys.executable}}
+"""
+
+TINY = """
+    import sys
+    import tinyone
+    from registry import ModelRunner, register
+
+    @register("{name}")
+    class Tiny(ModelRunner):
+        def predict(self, request):
+            return {{"tinyone": tinyone.VERSION, "python": sys.executable}}
 """
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -52,3 +64,22 @@ def test_a_pinned_requirement_is_what_the_bundle_sees(start_server, tmp_path: Pa
     model = stub.GetModel(runtime_pb2.GetModelRequest(name="broken-pin"), timeout=10).model
     assert model.state == model_pb2.MODEL_STATE_FAILED
     assert "No matching distribution" in model.reason
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_relative_model_store_serves_bundles_with_installed_requirements(
+    start_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installer: str
+) -> None:
+    bundle = write_bundle(
+        tmp_path / "store", "tiny", TINY.format(name="tiny"),
+        files={"requirements.txt": "./wheels/tinyone-1.0-py3-none-any.whl\n"},
+    )  # fmt: skip
+    write_wheel(bundle / "wheels", "tinyone", "1.0")
+    monkeypatch.chdir(tmp_path)  # the README's `--model-store model-store`, from where it lies
+
+    server = start_server(Path("store"), install_requirements=True, venv_installer=installer)
+    reply = server.stub().Predict(runtime_pb2.PredictRequest(model="tiny"), timeout=30)
+
+    result = codec.json_to_python(reply.structured)
+    assert result["tinyone"] == "1.0"
+    assert result["python"].startswith(str(tmp_path / "store" / ".modelrt" / "venvs"))

@@ -213,7 +213,7 @@ def test_an_error_in_bundle_code_is_internal_with_an_error_id(
     server = start_server(store)
 
     with _client(server) as client, pytest.raises(InternalError) as caught:
-        client.predict("torch-net", {"image": b"not an image"})  # preprocess asserts an array
+        client.predict("torch-net", {"image": PIXELS.astype(np.float32)})  # preprocess: uint8
 
     assert "error id" in str(caught.value)
 
@@ -227,3 +227,63 @@ def test_several_inputs_without_an_image_name_are_invalid_argument(
 
     with _client(server) as client, pytest.raises(InvalidArgumentError, match="'image' or 'input'"):
         client.predict("torch-net", {"left": PIXELS, "right": np.zeros(3)})
+
+
+NOT_IMAGES = {
+    "text": ("a chest x-ray", "got text"),
+    "random bytes": (bytes(range(7, 64)), "got 57 bytes that are not a PNG or JPEG file"),
+    "a JSON object": ({"pixels": [1, 2, 3]}, "got a JSON object"),
+    "a JSON number": (3.5, "got a JSON number"),
+    "a string tensor": (np.array([["a", "b"], ["c", "d"]]), "got a tensor of <U1"),
+    "a 1-D tensor": (np.arange(12, dtype=np.uint8), "got a tensor of shape [12]"),
+}
+
+
+@pytest.mark.parametrize("sent", NOT_IMAGES.values(), ids=NOT_IMAGES.keys())
+def test_an_image_model_refuses_a_value_that_is_no_image_naming_the_input(
+    start_server: Callable[..., Server], tmp_path: Path, sent: tuple[Any, str]
+) -> None:
+    value, got = sent
+    store = _store(tmp_path)
+    torch_zip(store)
+    server = start_server(store)
+
+    with _client(server) as client:
+        with pytest.raises(InvalidArgumentError) as caught:
+            client.predict("torch-net", {"scan": value})
+        prediction = client.predict("torch-net", {"image": gf.png(PIXELS)})  # still serving
+
+    assert "input 'scan' must be a PNG or JPEG image (bytes) or an image tensor" in str(
+        caught.value
+    )
+    assert got in str(caught.value)
+    assert prediction.structured["logits"] == pytest.approx(LOGITS)
+
+
+def test_an_undecodable_image_in_a_batch_fails_only_its_own_request(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    store = _store(tmp_path)
+    settings = "batching: {max_batch_size: 4, max_queue_delay_ms: 1000}\n"
+    onnx_zip(store, **{"modelrt-gesund.yaml": settings})
+    server = start_server(store)
+    images = [gf.image(4 + i, 4) for i in range(3)]
+    broken = gf.png(PIXELS)[:40]  # a PNG cut short: its header, then nothing
+
+    def send(value: Any) -> Any:
+        try:
+            return client.predict("onnx-net", {"image": value})
+        except InvalidArgumentError as exc:
+            return exc
+
+    with _client(server) as client:
+        client.predict("onnx-net", {"image": PIXELS})  # warm up: the first call pays the load
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(send, [gf.png(p) for p in images] + [broken]))
+
+    *good, refused = answers
+    assert isinstance(refused, InvalidArgumentError)
+    assert "input 'image' is not a readable PNG/JPEG image" in str(refused)
+    assert max(a.structured["batch_size"] for a in good) > 1
+    for answer, pixels in zip(good, images, strict=True):
+        assert answer.structured["logits"] == pytest.approx(gf.expected_logits(pixels))

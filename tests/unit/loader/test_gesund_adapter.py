@@ -66,6 +66,35 @@ def test_other_bytes_text_and_json_pass_unchanged() -> None:
     assert model_input(Request(inputs={"json": {"a": 1}})) == {"a": 1}
 
 
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (b"\x00\x01", "got 2 bytes that are not a PNG or JPEG file"),
+        ("a scan", "got text"),
+        ([1, 2], "got a JSON array"),
+        (True, "got a JSON boolean"),
+        (None, "got a JSON null"),
+        (np.zeros((0, 4, 3), np.uint8), "got a tensor of shape [0, 4, 3]"),
+        (np.zeros((4, 4), bool), "got a tensor of bool"),
+    ],
+)
+def test_an_image_model_refuses_values_that_are_no_image(value: Any, got: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        model_input(Request(inputs={"scan": value}), image_model=True)
+
+    assert str(caught.value) == (
+        "input 'scan' must be a PNG or JPEG image (bytes) or an image tensor (HxW or HxWxC"
+        f" numbers); {got}"
+    )
+    assert caught.value.metadata == {"input": "scan"}
+
+
+def test_an_image_model_takes_grayscale_and_float_tensors() -> None:
+    gray = np.ones((5, 4), np.float32)
+
+    assert model_input(Request(inputs={"image": gray}), image_model=True).shape == (5, 4)
+
+
 def test_several_inputs_pick_image_then_input() -> None:
     assert model_input(Request(inputs={"meta": "x", "image": "pic", "input": "in"})) == "pic"
     assert model_input(Request(inputs={"meta": "x", "input": "in"})) == "in"

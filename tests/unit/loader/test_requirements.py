@@ -8,9 +8,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from loader.errors import RequirementsError
 from loader.requirements import (
+    PROVIDERS,
     RequirementProblem,
     check_requirements,
     describe_import_error,
@@ -227,3 +229,82 @@ def test_describe_import_error_for_a_missing_name_or_no_module_name() -> None:
         "bundle code failed to import from 'numpy': cannot import name 'x'"
     )
     assert describe_import_error(bare, []) == "bundle code failed to import: something odd"
+
+
+def fake_distributions(site: Path, versions: dict[str, str]) -> None:
+    for name, version in versions.items():
+        dist = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        dist.mkdir(parents=True)
+        text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        (dist / "METADATA").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def other_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU, GPU and headless builds that stand in for the names bundles usually ask for."""
+    fake_distributions(
+        tmp_path / "site",
+        {
+            "tensorflow-cpu": "2.16.1",
+            "onnxruntime-gpu": "1.18.0",
+            "opencv-python-headless": "4.10.0.84",
+            "pillow-simd": "9.0.0.post1",
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+
+@pytest.mark.usefixtures("other_builds")
+def test_a_requirement_is_met_by_another_build_of_the_same_package(tmp_path: Path) -> None:
+    path = write_requirements(
+        tmp_path,
+        """
+        tensorflow>=2.16
+        tensorflow-gpu>=2
+        onnxruntime==1.18.0
+        opencv-python>=4.10
+        pillow==9.0.0.post1
+        """,
+    )
+
+    assert check_requirements(path) == []
+
+
+@pytest.mark.usefixtures("other_builds")
+def test_another_build_at_a_wrong_version_is_named_in_the_problem(tmp_path: Path) -> None:
+    path = write_requirements(tmp_path, "tensorflow==2.9.0\nopencv-contrib-python\n", "reqs.txt")
+
+    assert check_requirements(path) == [
+        RequirementProblem(
+            name="tensorflow",
+            wanted="==2.9.0",
+            found="2.16.1",
+            message="tensorflow==2.9.0 is required but tensorflow-cpu 2.16.1 is installed",
+            source="reqs.txt",
+        ),
+        RequirementProblem(  # the headless build lacks the contrib modules
+            name="opencv-contrib-python",
+            wanted="",
+            found=None,
+            message="opencv-contrib-python is required but is not installed",
+            source="reqs.txt",
+        ),
+    ]
+
+
+def test_providers_table_uses_canonical_names_and_never_names_a_package_for_itself() -> None:
+    for name, others in PROVIDERS.items():
+        assert canonicalize_name(name) == name
+        assert all(canonicalize_name(other) == other != name for other in others)
+    assert set(PROVIDERS["tensorflow"]) >= {"tensorflow-cpu", "tensorflow-gpu"}
+    assert "onnxruntime-gpu" in PROVIDERS["onnxruntime"]
+    assert "opencv-python" not in PROVIDERS["opencv-contrib-python"]
+
+
+def test_describe_import_error_names_the_file_that_asks(tmp_path: Path) -> None:
+    path = write_requirements(tmp_path, f"{MISSING}>=2\n", "reqs.txt")
+    error = ModuleNotFoundError(f"No module named {MISSING!r}", name=MISSING)
+
+    message = describe_import_error(error, check_requirements(path))
+
+    assert message.endswith(f"(reqs.txt asks for {MISSING}>=2)")

@@ -30,13 +30,13 @@ def write_yaml(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_defaults() -> None:
+def test_defaults(tmp_path: Path) -> None:
     settings = load_settings({})
     assert settings == ServerSettings()
     assert settings.host == "127.0.0.1"
     assert settings.port == 50051
     assert settings.max_message_bytes == 256 * MiB
-    assert settings.model_store == Path("model-store")
+    assert settings.model_store == tmp_path / "model-store"
     assert settings.strict_requirements is False
     assert settings.log_level == "INFO"
 
@@ -46,6 +46,19 @@ def test_unpack_dir_defaults_inside_the_store_unless_work_dir_is_set(tmp_path: P
     assert load_settings({"model_store": tmp_path, "work_dir": tmp_path / "w"}).unpack_dir == (
         tmp_path / "w"
     )
+
+
+def test_relative_store_work_and_venv_dirs_are_made_absolute_against_the_start_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELRT_VENV_DIR", "cache/../venvs")
+    settings = load_settings({"model_store": Path("store"), "work_dir": Path("./unpacked")})
+
+    assert settings.model_store == tmp_path / "store"
+    assert settings.unpack_dir == tmp_path / "unpacked"
+    assert settings.venv_path == tmp_path / "venvs"
+    monkeypatch.delenv("MODELRT_VENV_DIR")
+    assert load_settings({"model_store": "store"}).venv_path == tmp_path / "store/.modelrt/venvs"
 
 
 def test_cli_overrides_apply_and_none_means_not_given() -> None:

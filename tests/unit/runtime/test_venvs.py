@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from registry.errors import ErrorCode
+from runtime.venv_installers import InstallerChoice, find_uv, pick_installer
 from runtime.venvs import (
     COMPLETE_MARKER,
     KEEP,
@@ -24,6 +25,7 @@ from runtime.venvs import (
     probe_server,
     requirements_key,
 )
+from tests.wheel_factory import write_wheel
 
 slow = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -254,3 +256,114 @@ def test_unknown_package_raises_pip_reason_and_leaves_only_the_lock(tmp_path: Pa
     assert caught.value.reason == "REQUIREMENTS_INSTALL_FAILED"
     key = requirements_key(reqs, server=probe_server(sys.executable))
     assert [path.name for path in cache.iterdir()] == [f"{key}.lock"]
+
+
+# --- installers: uv when found, pip as the fallback (offline: local wheels) ----------------------
+
+
+def built_with(records: list[logging.LogRecord]) -> list[str]:
+    messages = [record.getMessage() for record in records if record.name == "runtime.venvs"]
+    return [
+        message.split(" built with ")[1].split()[0]
+        for message in messages
+        if " built with " in message
+    ]
+
+
+def local_wheel_requirements(root: Path, requires: tuple[str, ...] = ()) -> Path:
+    write_wheel(root / "bundle" / "wheels", "tinyone", "1.0", requires)
+    return write(root / "bundle" / "requirements.txt", "./wheels/tinyone-1.0-py3-none-any.whl\n")
+
+
+def own_packages(env: BundleEnv) -> set[str]:
+    site_packages = sorted(env.python.parents[1].glob("lib/python*/site-packages"))
+    return {dist.metadata["Name"] for dist in metadata.distributions(path=[str(site_packages[0])])}
+
+
+@pytest.mark.timeout(10)
+def test_find_uv_takes_the_one_on_path_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = write(tmp_path / "bin" / "uv", "#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+
+    assert find_uv() == str(fake)
+    assert pick_installer("auto") == str(fake)
+    assert pick_installer("pip") is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_auto_builds_with_uv_and_keeps_the_server_numpy_for_a_dependency(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    reqs = local_wheel_requirements(tmp_path, ("numpy>=1.20",))
+    caplog.set_level(logging.INFO, logger="runtime.venvs")
+
+    env = ensure_venv(reqs, tmp_path / "venvs")
+
+    assert built_with(caplog.records) == ["uv"]
+    assert own_packages(env) == {"tinyone"}
+    code = "import numpy, tinyone; print(tinyone.VERSION, numpy.__version__)"
+    assert run_in(env, code, tmp_path) == f"1.0 {metadata.version('numpy')}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_pip_installer_builds_the_same_venv_without_uv(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reqs = local_wheel_requirements(tmp_path, ("numpy>=1.20",))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no uv on PATH; the uv package is not asked
+    caplog.set_level(logging.INFO, logger="runtime.venvs")
+
+    env = ensure_venv(reqs, tmp_path / "venvs", installer="pip")
+
+    assert built_with(caplog.records) == ["pip"]
+    assert "tinyone" in own_packages(env)
+    assert "numpy" not in own_packages(env)
+    assert run_in(env, "import tinyone; print(tinyone.VERSION)", tmp_path) == "1.0"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_uv_refuses_a_dependency_that_needs_another_version_of_a_kept_package(
+    tmp_path: Path,
+) -> None:
+    reqs = local_wheel_requirements(tmp_path, ("numpy<1.0",))
+
+    with pytest.raises(VenvError) as caught:
+        ensure_venv(reqs, tmp_path / "venvs", installer="uv")
+
+    numpy = metadata.version("numpy")
+    assert f"tinyone 1.0 needs numpy<1.0 but the server provides numpy {numpy}" in str(caught.value)
+    assert [path.suffix for path in (tmp_path / "venvs").iterdir()] == [".lock"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_relative_requirements_and_cache_paths_build_a_working_venv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installer: InstallerChoice
+) -> None:
+    local_wheel_requirements(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    env = ensure_venv(Path("bundle/requirements.txt"), Path("venvs"), installer=installer)
+
+    assert env.python.is_absolute()
+    assert run_in(env, "import tinyone; print(tinyone.VERSION)", tmp_path / "bundle") == "1.0"
+
+
+@pytest.mark.timeout(10)
+def test_a_kept_pin_names_the_other_build_the_server_provides(tmp_path: Path) -> None:
+    reqs = write(tmp_path / "reqs.txt", "tensorflow==2.9.0\nonnxruntime-gpu\n")
+
+    plan = plan_requirements(reqs, provided={"tensorflow-cpu": "2.16.1", "onnxruntime": "1.18"})
+
+    assert plan.install == ()
+    assert plan.notes == (
+        "tensorflow==2.9.0 not installed: the server provides tensorflow-cpu 2.16.1",
+        "onnxruntime-gpu not installed: the server provides onnxruntime 1.18",
+    )
