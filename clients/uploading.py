@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from modelrt.v1 import model_pb2, runtime_pb2
 
@@ -53,15 +54,56 @@ def bundle_archive(path: Path) -> Iterator[Path]:
         archive.unlink(missing_ok=True)
 
 
+def _is_inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _link_entry(link: Path, name: str, root: Path) -> zipfile.ZipInfo:
+    """A zip entry that recreates ``link`` as a link; BundleFileError when it leaves the folder.
+
+    The server's unpacker accepts a link only when it resolves, through every link on the way,
+    inside the bundle; a link that would be refused there is refused here, before any upload.
+    """
+    target = os.readlink(link)
+    try:
+        resolved = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing target, or a loop
+        raise BundleFileError(
+            f"{name} is a symlink to {target!r} that cannot be resolved; remove it or "
+            "replace it with the file"
+        ) from None
+    # As the unpacker reads it: relative to the link's folder, never climbing out, even on the way.
+    lexical = os.path.normpath(PurePosixPath(name).parent / target.replace("\\", "/"))
+    climbs = lexical == ".." or lexical.startswith("../")
+    if os.path.isabs(target) or climbs or not _is_inside(resolved, root):
+        raise BundleFileError(
+            f"{name} is a symlink to {target!r}, which leaves the bundle folder; the server "
+            "refuses such links: copy the file into the folder instead"
+        )
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3  # unix: the mode below is read as a file type
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
 def _zip_folder(folder: Path, archive: Path) -> None:
+    """Zip ``folder``; links inside it stay links, links that leave it are refused."""
+    root = folder.resolve()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
-            for file in sorted(files):
-                if file.endswith(".pyc"):
-                    continue
-                full = Path(root) / file
-                out.write(full, full.relative_to(folder).as_posix())
+        for here, dirs, files in os.walk(folder):
+            dirs.sort()
+            names = [*(d for d in dirs if d not in _SKIPPED_DIRS), *sorted(files)]
+            # Links to folders are stored as links and not walked into (like the unpacker's).
+            dirs[:] = [
+                d for d in dirs if d not in _SKIPPED_DIRS and not (Path(here) / d).is_symlink()
+            ]
+            for entry in names:
+                full = Path(here) / entry
+                name = full.relative_to(folder).as_posix()
+                if full.is_symlink():
+                    out.writestr(_link_entry(full, name, root), os.readlink(full))
+                elif entry in files and not entry.endswith(".pyc"):
+                    out.write(full, name)
 
 
 def measure(archive: Path) -> tuple[int, str]:
