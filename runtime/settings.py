@@ -33,7 +33,10 @@ class ServerSettings(BaseSettings):
         env_prefix="MODELRT_", extra="forbid", frozen=True, hide_input_in_errors=True
     )
 
-    host: str = Field(default="127.0.0.1", description="Address to bind; 0.0.0.0 for all.")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address to bind; 0.0.0.0 for every interface, :: for IPv6.",
+    )
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     model_store: Path = Field(
         default=Path("model-store"),
@@ -132,7 +135,11 @@ class ServerSettings(BaseSettings):
     )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
     metrics_port: int | None = Field(
-        default=8002, ge=0, le=65535, description="Prometheus /metrics port; null disables it."
+        default=8002,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port; 0 picks a free one; --no-metrics (null in a "
+        "file) serves none.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="The server's log level."
