@@ -66,6 +66,12 @@ class CommandError(click.ClickException):
             click.echo(f"error: {self.format_message()}", err=True)
 
 
+class UsageCommandError(CommandError):
+    """A usage error (missing argument, unknown option) shown as a CommandError: exit code 2."""
+
+    exit_code = 2
+
+
 def command_error(exc: Exception, json_output: bool) -> CommandError | None:
     """The CommandError to show for ``exc``; None when ``exc`` is not an expected failure."""
     error: CommandError
@@ -79,11 +85,9 @@ def command_error(exc: Exception, json_output: bool) -> CommandError | None:
     elif isinstance(exc, (InputError, CodecError)):
         error = CommandError(str(exc), code="INVALID_ARGUMENT", reason="INVALID_INPUT")
     elif json_output and isinstance(exc, click.UsageError):
-        error = CommandError(exc.format_message(), code="INVALID_ARGUMENT", reason="USAGE")
-        error.exit_code = exc.exit_code
+        error = UsageCommandError(exc.format_message(), code="INVALID_ARGUMENT", reason="USAGE")
     elif json_output and isinstance(exc, click.ClickException):
         error = CommandError(exc.format_message())
-        error.exit_code = exc.exit_code
     else:
         return None
     error.as_json = json_output
