@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -23,6 +24,11 @@ _FORMATS = {"": 0, "native": 1, "gesund": 2, "clarifai": 3}
 
 #: Called as bytes go out: ``progress(sent, total)``.
 Progress = Callable[[int, int], None]
+#: Called as an upload moves on: ``phase("pack")`` (zip and hash), ``phase("send")`` (the header,
+#: then the bytes) and ``phase("check")`` (all sent; the server checks and stores the bundle).
+Phase = Callable[[str], None]
+#: The server's rule for a namespace or version (a folder name in its store).
+_STORE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class BundleFileError(ValueError):
@@ -117,6 +123,19 @@ def measure(archive: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def check_upload_names(namespace: str, version: str) -> None:
+    """Refuse, before anything is zipped or sent, a namespace or version the server would refuse.
+
+    >>> check_upload_names("iris-v2", "")
+    """
+    for kind, value in (("namespace", namespace), ("version", version)):
+        if value and (not _STORE_NAME.match(value) or value in (".", "..")):
+            raise ValueError(
+                f"{kind} {value!r} is not allowed: use letters, digits, '.', '_' or '-' "
+                "(at most 128, starting with a letter or digit)"
+            )
+
+
 def _enum_value(enum: object, prefix: str, word: str, what: str) -> int:
     if not word:
         return 0
@@ -172,8 +191,15 @@ def upload_messages(
     header: runtime_pb2.UploadHeader,
     chunk_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
+    phase: Phase | None = None,
 ) -> Iterator[runtime_pb2.UploadRequest]:
-    """The header, then the archive in chunks, read lazily as gRPC asks for the next message."""
+    """The header, then the archive in chunks, read lazily as gRPC asks for the next message.
+
+    The server may answer as soon as it has the header (a refused namespace): gRPC then stops
+    asking for chunks, and the rest of the archive is never read.
+    """
+    if phase is not None:
+        phase("send")
     yield runtime_pb2.UploadRequest(header=header)
     sent = 0
     with archive.open("rb") as data:
@@ -182,3 +208,5 @@ def upload_messages(
             sent += len(chunk)
             if progress is not None:
                 progress(sent, header.total_size)
+    if phase is not None:
+        phase("check")

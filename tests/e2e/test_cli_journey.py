@@ -53,7 +53,9 @@ def test_init_run_local_upload_predict_delete(server: str, tmp_path: Path) -> No
     assert uploaded.returncode == 0, uploaded.stderr
     name, version, state = uploaded.stdout.split()[:3]
     assert (version, state) == ("1", "READY")
-    assert "uploaded [" in uploaded.stderr  # progress went to stderr (not a terminal here)
+    # Progress went to stderr, phase by phase, as plain lines (not a terminal here).
+    phases = [line.split(":")[0] for line in uploaded.stderr.splitlines() if "done in" in line]
+    assert phases == ["pack", "send", "check", "load"]
 
     red = json.dumps([[[255, 0, 0]] * 8] * 8)
     predicted = _run(
