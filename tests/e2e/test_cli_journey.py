@@ -26,7 +26,9 @@ def _run(*args: str, cwd: Path, address: str = "") -> subprocess.CompletedProces
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    process, address = start_serve(tmp_path / "store", tmp_path)
+    store = tmp_path / "store"
+    store.mkdir()  # as the README's tour does: serve refuses a store folder that does not exist
+    process, address = start_serve(store, tmp_path)
     try:
         yield address
     finally:
