@@ -93,9 +93,13 @@ class _LiveView:
             total = self._progress.tasks[-1].total or 1
             self._progress.update(task, total=total, completed=total)
 
+    def fail(self) -> None:
+        if self._task is not None:
+            label = self._progress.tasks[-1].description
+            self._progress.update(self._task, description=f"{label} [red]failed")
+
     def close(self) -> None:
         if self._task is not None:
-            self.end()
             self._progress.stop()
 
 
@@ -136,13 +140,16 @@ class UploadProgress:
         self.stream.write(line + "\n")
         self.stream.flush()
 
-    def _end_phase(self) -> None:
+    def _end_phase(self, ok: bool = True) -> None:
         if not self._phase:
             return
-        if self._live is not None:
+        took = self._clock() - self._phase_start
+        if self._live is not None and ok:
             self._live.end()
+        elif self._live is not None:
+            self._live.fail()
         else:
-            self._write(f"{self._phase}: done in {self._clock() - self._phase_start:.1f} s")
+            self._write(f"{self._phase}: {'done in' if ok else 'failed after'} {took:.1f} s")
         self._phase = ""
 
     def phase(self, name: str) -> None:
@@ -170,9 +177,9 @@ class UploadProgress:
             self._last_line = now
             self._write(f"send: {self.describe(sent, total)}")
 
-    def close(self) -> None:
-        """End the last phase and the display (call it whatever happened)."""
-        self._end_phase()
+    def close(self, ok: bool = True) -> None:
+        """End the last phase (as failed unless ``ok``) and the display; call it in every case."""
+        self._end_phase(ok)
         if self._live is not None:
             self._live.close()
             self._live = None

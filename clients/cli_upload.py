@@ -53,9 +53,12 @@ def upload(
             progress.phase("load")
             info = client.load_model(info.name, info.version)
     except (BundleFileError, ValueError) as exc:
+        progress.close(ok=False)
         raise CommandError(str(exc), code="INVALID_ARGUMENT") from None
-    finally:
-        progress.close()
+    except BaseException:
+        progress.close(ok=False)
+        raise
+    progress.close()
     if session.json_output:
         click.echo(dumps({**model_json(info), "sha256": result.sha256}))
     else:

@@ -374,6 +374,7 @@ def test_upload_under_a_namespace_taken_by_hand_is_refused_with_the_reason(
     assert result.exit_code == 1
     assert "[NAMESPACE_OWNED]" in _last_error_line(result)
     assert "check: done" not in result.stderr  # refused from the header, before any check
+    assert ": failed after" in result.stderr
 
 
 def test_upload_of_a_missing_card_word_is_one_error_line(run, tmp_path: Path) -> None:

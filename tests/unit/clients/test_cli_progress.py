@@ -80,6 +80,21 @@ def test_a_terminal_gets_a_live_display_of_the_phases() -> None:
     assert "done in" not in shown  # the plain lines are for pipes only
 
 
+def test_a_failed_upload_ends_its_phase_as_failed_not_done() -> None:
+    out = io.StringIO()
+    clock = _Clock()
+    progress = UploadProgress(out, interactive=False, clock=clock)
+    progress.phase("check")
+    clock.now += 1.5
+    progress.close(ok=False)
+    assert out.getvalue().splitlines()[-1] == "check: failed after 1.5 s"
+    live = io.StringIO()
+    shown = UploadProgress(live, interactive=True)
+    shown.phase("send")
+    shown.close(ok=False)
+    assert "failed" in live.getvalue()
+
+
 def test_close_without_any_phase_writes_nothing() -> None:
     out = io.StringIO()
     UploadProgress(out, interactive=True).close()
