@@ -8,7 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from clients.cli import cli
 from clients.uploading import BundleFileError, bundle_archive
 from loader.unpack import safe_unpack
 
@@ -75,3 +77,16 @@ def test_links_inside_the_folder_stay_links_that_the_unpacker_accepts(tmp_path: 
         unpacked = safe_unpack(archive, tmp_path / "unpacked")
     assert os.readlink(unpacked / "latest.bin") == "weights/w.bin"
     assert (unpacked / "w2" / "w.bin").read_bytes() == b"\x00" * 8
+
+
+def test_cli_upload_names_the_link_and_sends_nothing(tmp_path: Path) -> None:
+    folder = _bundle(tmp_path)
+    secret = tmp_path / "id_rsa"
+    secret.write_text("private key")
+    (folder / "key").symlink_to(secret)
+    # Nothing listens at this address: the refusal comes before any connection is tried.
+    result = CliRunner().invoke(cli, ["--address", "127.0.0.1:1", "upload", str(folder)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("error: key is a symlink to ")
+    assert "leaves the bundle folder" in result.stderr
+    assert "send" not in result.stderr
