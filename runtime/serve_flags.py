@@ -17,6 +17,7 @@ from typing import Any, Literal
 import click
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
 
 from runtime.settings import ServerSettings
 
@@ -114,12 +115,14 @@ def _option(field: str, info: FieldInfo) -> Callable[[Any], Any]:
     )
 
 
-def with_settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a click command function with one option per non-secret ServerSettings field.
+def with_settings_options(
+    command: Callable[..., Any], settings: type[BaseSettings] = ServerSettings
+) -> Callable[..., Any]:
+    """Decorate a click command function with one option per non-secret field of ``settings``.
 
     The values arrive as keyword arguments named after the fields; None when not given.
     """
-    for field, info in reversed(ServerSettings.model_fields.items()):
+    for field, info in reversed(settings.model_fields.items()):
         if not is_secret(info):
             command = _option(field, info)(command)
     return command

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import pytest
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
 from runtime.cli import serve
-from runtime.serve_flags import flag_name, is_secret
+from runtime.serve_flags import flag_name, is_secret, with_settings_options
 from runtime.settings import ServerSettings, load_settings
 
 pytestmark = pytest.mark.timeout(10)
@@ -104,3 +106,37 @@ def test_a_value_of_the_wrong_type_is_a_usage_error() -> None:
         _parse("--max-restarts", "many")
     with pytest.raises(click.BadParameter):
         _parse("--execution", "threads")
+
+
+class _NewFields(BaseSettings):
+    """Fields of the kinds other settings may add: optional numbers, choices, lists."""
+
+    memory_limit_mb: int | None = Field(default=None, description="Memory per worker.")
+    load_timeout_s: float = Field(default=60.0, description="Load timeout.")
+    venv_installer: Literal["auto", "uv", "pip"] = Field(default="auto", description="Installer.")
+    extra_paths: list[str] = Field(default_factory=list, description="Paths.")
+    fast: bool = Field(default=False, description="Go fast.")
+
+
+def test_fields_of_any_kind_get_a_typed_flag() -> None:
+    @click.command()
+    def command(**values: Any) -> None:
+        click.echo(repr(sorted(values.items())))
+
+    derived = with_settings_options(command, _NewFields)
+    with derived.make_context("x", ["--memory-limit-mb", "512", "--load-timeout-s", "2.5",
+                                    "--venv-installer", "uv", "--extra-paths", '["a", "b"]',
+                                    "--fast"]) as ctx:  # fmt: skip
+        values = dict(ctx.params)
+    assert values == {
+        "memory_limit_mb": 512, "load_timeout_s": 2.5, "venv_installer": "uv",
+        "extra_paths": ["a", "b"], "fast": True,
+    }  # fmt: skip
+    assert _NewFields(**values).extra_paths == ["a", "b"]
+    with pytest.raises(click.BadParameter):
+        derived.make_context("x", ["--venv-installer", "conda"])
+    with derived.make_context("x", []) as ctx:
+        assert set(ctx.params.values()) == {None}
+    help_texts = {p.name: getattr(p, "help", "") for p in derived.params}
+    assert help_texts["extra_paths"] == "Paths.  [default: []]"
+    assert help_texts["memory_limit_mb"] == "Memory per worker.  [default: unset]"
