@@ -56,8 +56,9 @@ def serve(config_file: Path | None, port_file: Path | None, no_metrics: bool, **
     """Serve the models of a model store over gRPC.
 
     Every setting is a flag of its name (derived from the server's settings); each one can also
-    come from MODELRT_<NAME> or the --config file, flags first. Tokens are not flags (a command line shows in ps): set MODELRT_ADMIN_TOKEN and
-    MODELRT_INFERENCE_TOKEN, or admin_token and inference_token in the --config file.
+    come from MODELRT_<NAME> or the --config file, flags first. Tokens are not flags (a command
+    line shows in ps): set MODELRT_ADMIN_TOKEN and MODELRT_INFERENCE_TOKEN, or admin_token and
+    inference_token in the --config file.
     """
     try:
         settings = load_settings(flags, config_file)
