@@ -109,6 +109,11 @@ def _zip_folder(folder: Path, archive: Path) -> None:
                 if full.is_symlink():
                     out.writestr(_link_entry(full, name, root), os.readlink(full))
                 elif entry in files and not entry.endswith(".pyc"):
+                    if not full.is_file():  # a FIFO would block the read; a socket has no bytes
+                        raise BundleFileError(
+                            f"{name} is not a regular file, folder or symlink; the server "
+                            "refuses such entries"
+                        )
                     out.write(full, name)
 
 

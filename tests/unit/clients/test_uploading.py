@@ -90,3 +90,10 @@ def test_cli_upload_names_the_link_and_sends_nothing(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[-1].startswith("error: key is a symlink to ")
     assert "leaves the bundle folder" in result.stderr
     assert "send" not in result.stderr
+
+
+def test_a_fifo_in_the_folder_is_refused_instead_of_blocking_the_zip(tmp_path: Path) -> None:
+    folder = _bundle(tmp_path)
+    os.mkfifo(folder / "pipe")
+    with pytest.raises(BundleFileError, match="pipe is not a regular file"), bundle_archive(folder):
+        pass
