@@ -19,8 +19,10 @@ from clients.errors import from_rpc_error
 from clients.types import ModelInfo, Prediction, StreamItem, UploadResult
 from clients.uploading import (
     CHUNK_BYTES,
+    Phase,
     Progress,
     bundle_archive,
+    check_upload_names,
     measure,
     upload_header,
     upload_messages,
@@ -340,16 +342,22 @@ class AsyncClient:
         progress: Progress | None = None,
         chunk_bytes: int = CHUNK_BYTES,
         timeout: float | None = None,
+        phase: Phase | None = None,
     ) -> UploadResult:
         """Upload a bundle (a folder, zipped on the fly, or a .zip) as a new model version.
 
         The namespace defaults to the bundle's own model name and the version to the next free
         one; ``model_type``, ``framework``, ``description`` and ``labels`` form its model card.
-        The server loads it unless ``skip_load``. ``progress(sent, total)`` follows the bytes.
+        The server loads it unless ``skip_load``. ``progress(sent, total)`` follows the bytes;
+        ``phase(name)`` is called as the upload moves on: "pack", "send", then "check". A
+        namespace or version the server would refuse is refused before anything is zipped.
 
         >>> await client.upload("examples/sentiment", model_type="classification").model.state
         'READY'
         """
+        check_upload_names(namespace, version)
+        if phase is not None:
+            phase("pack")
         with bundle_archive(Path(path)) as archive:
             size, digest = await asyncio.to_thread(measure, archive)
             header = upload_header(
@@ -357,7 +365,8 @@ class AsyncClient:
                 bundle_format=bundle_format, model_type=model_type, framework=framework,
                 description=description, labels=labels, skip_load=skip_load,
             )  # fmt: skip
-            messages = _read_in_thread(upload_messages(archive, header, chunk_bytes, progress))
+            chunks = upload_messages(archive, header, chunk_bytes, progress, phase)
+            messages = _read_in_thread(chunks)
             stub, _ = self._stubs()
             try:
                 reply = await stub.Upload(messages, timeout=self._deadline(timeout))

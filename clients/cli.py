@@ -30,6 +30,7 @@ from clients.cli_output import (
 from clients.cli_session import Session, pass_session
 from clients.cli_upload import upload
 from clients.sync_client import ItemStream
+from clients.types import ModelInfo
 from modelrt.v1 import value_pb2
 
 
@@ -71,6 +72,7 @@ _request_id = click.option("--request-id", default="", help="An id to follow the
 
 
 @click.group(cls=ModelrtGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="modelrt", prog_name="modelrt", message="%(prog)s %(version)s")
 @click.option(
     "--address",
     envvar="MODELRT_ADDRESS",
@@ -258,33 +260,73 @@ def get(session: Session, model: str, version: str) -> None:
     click.echo(dumps(model_json(info)) if session.json_output else render_model(info))
 
 
-@cli.command()
-@click.argument("model")
-@_version
-@pass_session
-def load(session: Session, model: str, version: str) -> None:
-    """Load (or reload) MODEL; exit code 1 when the load fails."""
-    info = session.client().load_model(model, version)
-    if session.json_output:
-        click.echo(dumps(model_json(info)))
-    else:
-        click.echo(f"{info.name} {info.version} {info.state}")
-    if info.state == "FAILED":
-        raise CommandError(f"{info.name} version {info.version} failed to load: {info.reason}")
+_all_versions = click.option(
+    "--all", "all_versions", is_flag=True, help="Every version of MODEL (not with --version)."
+)
 
 
-@cli.command()
-@click.argument("model")
-@_version
-@pass_session
-def unload(session: Session, model: str, version: str) -> None:
-    """Stop serving MODEL (every loaded version unless --version)."""
-    infos = session.client().unload_model(model, version)
+def _versions(session: Session, model: str, version: str, all_versions: bool) -> list[str]:
+    """The versions ``load`` and ``unload`` act on: --version, every one (--all) or the newest.
+
+    An empty list means the server does not list MODEL yet (a bundle placed in the store since
+    it started): LoadModel then finds it.
+    """
+    if version and all_versions:
+        raise CommandError("give --version or --all, not both", code="INVALID_ARGUMENT")
+    if version:
+        return [version]
+    known = [info.version for info in session.client().list_models(model)]  # oldest first
+    return known if all_versions else known[-1:]
+
+
+def _print_states(session: Session, infos: list[ModelInfo]) -> None:
+    """What ``load`` and ``unload`` both print: a JSON list, or "NAME VERSION STATE" lines."""
     if session.json_output:
         click.echo(dumps([model_json(info) for info in infos]))
     else:
         for info in infos:
             click.echo(f"{info.name} {info.version} {info.state}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--version", default="", help="The version to load (default: the newest).")
+@_all_versions
+@pass_session
+def load(session: Session, model: str, version: str, all_versions: bool) -> None:
+    """Load (or reload) the newest version of MODEL, --version V, or --all of them.
+
+    Prints NAME VERSION STATE per version (a JSON list with --json), as unload does; the exit
+    code is 1 when a load fails.
+    """
+    client = session.client()
+    versions = _versions(session, model, version, all_versions) or [""]
+    infos = [client.load_model(model, each) for each in versions]
+    _print_states(session, infos)
+    failed = [info for info in infos if info.state == "FAILED"]
+    if failed:
+        reasons = "; ".join(f"version {info.version}: {info.reason}" for info in failed)
+        raise CommandError(
+            f"{model} failed to load: {reasons}", code="FAILED_PRECONDITION", reason="LOAD_FAILED"
+        )
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--version", default="", help="The version to unload (default: the newest).")
+@_all_versions
+@pass_session
+def unload(session: Session, model: str, version: str, all_versions: bool) -> None:
+    """Stop serving the newest version of MODEL, --version V, or --all of them.
+
+    Other versions keep serving (calls without a version then reach the newest READY one): use
+    --all to stop serving MODEL entirely. Prints what load prints.
+    """
+    client = session.client()
+    # Not listed: the server answers NOT_FOUND (no version of MODEL can be loaded).
+    versions = _versions(session, model, version, all_versions) or [""]
+    infos = [info for each in versions for info in client.unload_model(model, each)]
+    _print_states(session, infos)
 
 
 @cli.command()

@@ -4,6 +4,7 @@ points (loaded only when used), and one place that turns expected errors into on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import IO, Any
@@ -18,16 +19,79 @@ PLUGIN_GROUP = "modelrt.cli"
 
 
 class CommandError(click.ClickException):
-    """An expected failure: shown as one "error: ..." line on stderr, exit code 1.
+    """An expected failure: one "error: ..." line on stderr (a JSON object under ``--json``).
+
+    ``code`` and ``reason`` follow the server's vocabulary (gRPC status name, ErrorInfo reason)
+    so that scripts read every failure the same way, whether the server or the CLI found it.
 
     >>> raise CommandError("NOT_FOUND: model 'nope' is not known [MODEL_NOT_FOUND]")
     """
 
     exit_code = 1
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "UNKNOWN",
+        reason: str = "",
+        detail: str | None = None,
+        error_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.detail = message if detail is None else detail
+        self.error_id = error_id
+        self.as_json = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The error as one JSON object: code, reason, message and error_id.
+
+        >>> CommandError("x", code="NOT_FOUND").to_json()["code"]
+        'NOT_FOUND'
+        """
+        return {
+            "code": self.code,
+            "reason": self.reason,
+            "message": self.detail,
+            "error_id": self.error_id,
+        }
+
     def show(self, file: IO[Any] | None = None) -> None:
-        """Print "error: MESSAGE" to stderr."""
-        click.echo(f"error: {self.format_message()}", err=True)
+        """Print "error: MESSAGE", or the JSON object under ``--json``, to stderr."""
+        if self.as_json:
+            click.echo(json.dumps(self.to_json(), ensure_ascii=False), err=True)
+        else:
+            click.echo(f"error: {self.format_message()}", err=True)
+
+
+class UsageCommandError(CommandError):
+    """A usage error (missing argument, unknown option) shown as a CommandError: exit code 2."""
+
+    exit_code = 2
+
+
+def command_error(exc: Exception, json_output: bool) -> CommandError | None:
+    """The CommandError to show for ``exc``; None when ``exc`` is not an expected failure."""
+    error: CommandError
+    if isinstance(exc, CommandError):
+        error = exc
+    elif isinstance(exc, ModelrtClientError):
+        error = CommandError(
+            str(exc), code=exc.code.name, reason=exc.reason, detail=exc.message,
+            error_id=exc.error_id,
+        )  # fmt: skip
+    elif isinstance(exc, (InputError, CodecError)):
+        error = CommandError(str(exc), code="INVALID_ARGUMENT", reason="INVALID_INPUT")
+    elif json_output and isinstance(exc, click.UsageError):
+        error = UsageCommandError(exc.format_message(), code="INVALID_ARGUMENT", reason="USAGE")
+    elif json_output and isinstance(exc, click.ClickException):
+        error = CommandError(exc.format_message())
+    else:
+        return None
+    error.as_json = json_output
+    return error
 
 
 def installed_plugins() -> list[EntryPoint]:
@@ -100,10 +164,14 @@ class ModelrtGroup(click.Group):
         return None if point is None else self._load(cmd_name, point)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; client, input and codec errors become one "error: ..." line."""
+        """Run the command; client, input and codec errors become one "error: ..." line, and
+        under ``--json`` every error (usage errors included) one JSON object on stderr."""
         try:
             return super().invoke(ctx)
-        except ModelrtClientError as exc:
-            raise CommandError(str(exc)) from None
-        except (InputError, CodecError) as exc:
-            raise CommandError(str(exc)) from None
+        except Exception as exc:
+            error = command_error(exc, bool(ctx.params.get("json_output")))
+            if error is None:
+                raise
+            if error is exc:
+                raise
+            raise error from None

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from clients.cli_group import CommandError
+from clients.cli_output import dumps
+from clients.cli_session import json_requested
 from clients.templates import (
     FRAMEWORKS,
     LAYOUTS,
@@ -63,14 +65,22 @@ def init(
         files = render(model_type, framework, model_name, layout)
         written = write_template(directory, files, force=force)
     except TemplateError as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError(str(exc), code="INVALID_ARGUMENT") from None
     except OSError as exc:
         raise CommandError(f"cannot write {directory}: {exc}") from None
+    steps = [f"python {directory / LAYOUTS[layout].build_script}", f"modelrt run-local {directory}"]
+    if json_requested():
+        click.echo(dumps({
+            "directory": str(directory), "name": model_name, "model_type": model_type,
+            "framework": framework, "layout": layout,
+            "files": [path.relative_to(directory).as_posix() for path in written], "next": steps,
+        }))  # fmt: skip
+        return
     click.echo(
         f"wrote {model_type} template {model_name!r} ({framework}, {layout}) to {directory}:"
     )
     for path in written:
         click.echo(f"  {path.relative_to(directory)}")
     click.echo("next:")
-    click.echo(f"  python {directory / LAYOUTS[layout].build_script}")
-    click.echo(f"  modelrt run-local {directory}")
+    for step in steps:
+        click.echo(f"  {step}")

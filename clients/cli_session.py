@@ -64,3 +64,14 @@ def _read_pem(path: Path | None, option: str) -> bytes | None:
 
 
 pass_session = click.make_pass_decorator(Session)
+
+
+def json_requested() -> bool:
+    """Whether the running command was given the global ``--json`` (for commands that need no
+    session, such as ``init``); False outside a command.
+
+    >>> json_requested()
+    False
+    """
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().params.get("json_output"))

@@ -34,20 +34,38 @@ def upload(
     labels: tuple[str, ...],
     no_load: bool,
 ) -> None:
-    """Upload the bundle at PATH (a folder, zipped on the fly, or a .zip) as a new version."""
-    progress = None if session.json_output else UploadProgress()
+    """Upload the bundle at PATH (a folder, zipped on the fly, or a .zip) as a new version.
+
+    Shows each phase: pack (zip and hash), send, check (the server unpacks, imports and stores
+    it) and load; a bar with rate and ETA on a terminal, plain lines on stderr otherwise. The
+    server judges --namespace and --version as soon as the upload starts.
+    """
+    progress = UploadProgress(interactive=False if session.json_output else None)
+    client = session.client()
     try:
-        result = session.client().upload(
+        result = client.upload(
             path, namespace=namespace, version=version, model_type=model_type,
             framework=framework, description=description, labels=labels,
-            skip_load=no_load, progress=progress,
+            skip_load=True, progress=progress, phase=progress.phase,
         )  # fmt: skip
+        info = result.model
+        if not no_load:  # its own phase: the wait for the load is shown apart from the check
+            progress.phase("load")
+            info = client.load_model(info.name, info.version)
     except (BundleFileError, ValueError) as exc:
-        raise CommandError(str(exc)) from None
-    info = result.model
+        progress.close(ok=False)
+        raise CommandError(str(exc), code="INVALID_ARGUMENT") from None
+    except BaseException:
+        progress.close(ok=False)
+        raise
+    progress.close()
     if session.json_output:
         click.echo(dumps({**model_json(info), "sha256": result.sha256}))
     else:
         click.echo(f"{info.name} {info.version} {info.state} sha256:{result.sha256}")
     if info.state == "FAILED":
-        raise CommandError(f"{info.name} version {info.version} failed to load: {info.reason}")
+        raise CommandError(
+            f"{info.name} version {info.version} failed to load: {info.reason}",
+            code="FAILED_PRECONDITION",
+            reason="LOAD_FAILED",
+        )

@@ -8,6 +8,7 @@ with its time. The exit code is 1 when any step fails; the worker is stopped in 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import tempfile
@@ -292,15 +293,25 @@ def run_local(path: Path, timeout_s: float, log_level: str) -> None:
     settings = WorkerSettings(
         start_timeout_s=timeout_s, hang_timeout_s=timeout_s, max_restarts=0, log_level=log_level
     )
-    failed: list[str] = []
+    # The global --json of `modelrt` (this command is its plugin): one JSON object at the end.
+    json_output = bool(click.get_current_context().find_root().params.get("json_output"))
+    checks: list[Check] = []
 
     def report(check: Check) -> None:
-        if not check.passed:
-            failed.append(check.name)
-        click.echo(check.line())
+        checks.append(check)
+        if not json_output:
+            click.echo(check.line())
 
     asyncio.run(check_bundle(path, settings, report))
+    failed = [check.name for check in checks if not check.passed]
+    if json_output:
+        click.echo(json.dumps({
+            "path": str(path), "passed": not failed,
+            "checks": [dataclasses.asdict(check) for check in checks],
+        }, ensure_ascii=False))  # fmt: skip
     if failed:
-        click.echo(f"error: {path}: failed {', '.join(failed)}", err=True)
+        if not json_output:
+            click.echo(f"error: {path}: failed {', '.join(failed)}", err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"{path}: every check passed")
+    if not json_output:
+        click.echo(f"{path}: every check passed")

@@ -35,13 +35,21 @@ class ServerSettings(BaseSettings):
         env_prefix="MODELRT_", extra="forbid", frozen=True, hide_input_in_errors=True
     )
 
-    host: str = Field(default="127.0.0.1", description="Address to bind; 0.0.0.0 for all.")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address to bind; 0.0.0.0 for every interface, :: for IPv6.",
+    )
     port: int = Field(default=50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
     model_store: Path = Field(
         default=Path("model-store"),
         validate_default=True,
         description="Folder of bundles (folders or zips) to serve; with store_url, this "
         "replica's cache of the bucket.",
+    )
+    create_model_store: bool = Field(
+        default=False,
+        description="Create model_store when it does not exist; unset, a missing folder (a "
+        "mistyped path) stops the server at start.",
     )
     store_url: str | None = Field(
         default=None,
@@ -114,7 +122,9 @@ class ServerSettings(BaseSettings):
     max_restarts: int = Field(
         default=5, ge=0, description="Crashes within restart_window_s before a model is FAILED."
     )
-    restart_window_s: float = Field(default=60.0, gt=0)
+    restart_window_s: float = Field(
+        default=60.0, gt=0, description="The window, in seconds, that max_restarts counts in."
+    )
     worker_start_timeout_s: float = Field(
         default=300.0, gt=0, description="Time a worker may take to import and load its model."
     )
@@ -134,9 +144,15 @@ class ServerSettings(BaseSettings):
     )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
     metrics_port: int | None = Field(
-        default=8002, ge=0, le=65535, description="Prometheus /metrics port; null disables it."
+        default=8002,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port; 0 picks a free one; --no-metrics (null in a "
+        "file) serves none.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The server's log level."
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token that Upload, LoadModel, UnloadModel and DeleteModel require. "

@@ -24,7 +24,7 @@ from loader.unpack import UnpackLimits, safe_unpack
 from registry.errors import ErrorCode, InvalidInputError, ModelrtError
 from runtime.engine import Engine
 from runtime.models import ModelRecord
-from runtime.store import Manifest, NamespaceOwnedError, check_name
+from runtime.store import Manifest, NamespaceOwnedError, VersionExistsError, check_name
 from runtime.validation import validate_bundle
 
 logger = logging.getLogger(__name__)
@@ -160,6 +160,7 @@ class Uploads:
     async def receive(self, header: UploadHeader) -> AsyncIterator[Upload]:
         """An Upload to write chunks to; its staging folder is gone when the block ends."""
         check_header(header, self.settings.max_upload_bytes)
+        self._check_target(header)  # before any chunk is read: a refusal costs the client nothing
         store = self.engine.store
         staged = await asyncio.to_thread(store.stage)
         upload = Upload(header, staged, self.settings.max_upload_bytes)
@@ -169,6 +170,21 @@ class Uploads:
             upload.close()
             # Shielded: a cancelled call must still remove what it staged.
             await asyncio.shield(self._clean_up(upload))
+
+    def _check_target(self, header: UploadHeader) -> None:
+        """Refuse, from the header alone, a namespace this server knows to be taken by a bundle
+        placed by hand, or a version it already serves. (A namespace owned by another model
+        class can only be told once the bundle is imported; commit checks that.)"""
+        if not header.namespace:
+            return
+        self.engine.check_owner(header.namespace, "")
+        if header.version and any(
+            record.version == header.version for record in self.engine.records(header.namespace)
+        ):
+            raise VersionExistsError(
+                f"model {header.namespace!r} already has version {header.version!r}",
+                metadata={"model": header.namespace, "version": header.version},
+            )
 
     async def _clean_up(self, upload: Upload) -> None:
         """Wait for a commit in progress (it moves files out of staging), then drop staging."""

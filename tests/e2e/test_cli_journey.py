@@ -26,7 +26,9 @@ def _run(*args: str, cwd: Path, address: str = "") -> subprocess.CompletedProces
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    process, address = start_serve(tmp_path / "store", tmp_path)
+    store = tmp_path / "store"
+    store.mkdir()  # as the README's tour does: serve refuses a store folder that does not exist
+    process, address = start_serve(store, tmp_path)
     try:
         yield address
     finally:
@@ -53,7 +55,9 @@ def test_init_run_local_upload_predict_delete(server: str, tmp_path: Path) -> No
     assert uploaded.returncode == 0, uploaded.stderr
     name, version, state = uploaded.stdout.split()[:3]
     assert (version, state) == ("1", "READY")
-    assert "uploaded [" in uploaded.stderr  # progress went to stderr (not a terminal here)
+    # Progress went to stderr, phase by phase, as plain lines (not a terminal here).
+    phases = [line.split(":")[0] for line in uploaded.stderr.splitlines() if "done in" in line]
+    assert phases == ["pack", "send", "check", "load"]
 
     red = json.dumps([[[255, 0, 0]] * 8] * 8)
     predicted = _run(

@@ -19,6 +19,14 @@ from clients.cli import cli
 from tests.integration.test_client import write_store
 
 MODELRT = Path(sys.executable).parent / "modelrt"
+ECHO_LIKE = """
+from registry import ModelRunner, register
+
+@register("{name}")
+class Echo(ModelRunner):
+    def predict(self, request):
+        return {{"ok": True}}
+"""
 
 
 @pytest.fixture
@@ -324,10 +332,49 @@ def test_upload_prints_progress_lines_then_the_stored_version(run, tmp_path: Pat
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("tripler 1 READY sha256:")
-    assert "uploaded [########################] 100%" in result.stderr
+    assert "send: [########################] 100%" in result.stderr
     assert run("predict", "tripler", "-i", "x=[1,2]").exit_code == 0
     assert run("delete", "tripler", "--yes").exit_code == 0
     assert "tripler" not in run("models").stdout
+
+
+def test_upload_shows_its_phases_in_order_and_json_keeps_stdout_clean(run, tmp_path: Path) -> None:
+    from tests.bundle_factory import write_bundle
+
+    bundle = write_bundle(tmp_path / "src", "phased", ECHO_LIKE.format(name="phased"))
+    result = run("--json", "upload", str(bundle))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["state"] == "READY"
+    started = [line.split(":")[0] for line in result.stderr.splitlines() if ": done in" not in line]
+    ended = [line.split(":")[0] for line in result.stderr.splitlines() if ": done in" in line]
+    assert ended == ["pack", "send", "check", "load"]
+    assert [phase for phase in started if phase in ended] == [
+        "pack",
+        "send",
+        "send",
+        "check",
+        "load",
+    ]
+
+
+def test_upload_refuses_a_bad_namespace_before_packing(run, tmp_path: Path) -> None:
+    result = run("upload", str(tmp_path), "--namespace", "no/slashes")
+    assert result.exit_code == 1
+    assert _last_error_line(result).startswith("error: namespace 'no/slashes' is not allowed")
+    assert "pack" not in result.stderr
+
+
+def test_upload_under_a_namespace_taken_by_hand_is_refused_with_the_reason(
+    run, tmp_path: Path
+) -> None:
+    from tests.bundle_factory import write_bundle
+
+    bundle = write_bundle(tmp_path / "src", "echo", ECHO_LIKE.format(name="echo"))
+    result = run("upload", str(bundle), "--namespace", "echo")
+    assert result.exit_code == 1
+    assert "[NAMESPACE_OWNED]" in _last_error_line(result)
+    assert "check: done" not in result.stderr  # refused from the header, before any check
+    assert ": failed after" in result.stderr
 
 
 def test_upload_of_a_missing_card_word_is_one_error_line(run, tmp_path: Path) -> None:
