@@ -96,7 +96,11 @@ async def _replies(
             yield message(**head, index=index, error=convert.item_error(item.error))
         else:
             reply = message(**head, index=index)
-            wire.write_output(reply, item)
+            try:
+                wire.write_output(reply, item)
+            except Exception as exc:  # this item fails alone, as a model error
+                error = convert.item_error(wire.unsendable(record.name, exc))
+                reply = message(**head, index=index, error=error)
             yield reply
         index += 1
 

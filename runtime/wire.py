@@ -123,20 +123,22 @@ def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
     try:
         write_output(response, output)
     except Exception as exc:  # the model's answer fails, never the instance
-        error = ModelExecutionError(
-            f"model {model!r} returned an output that cannot be sent: {_short(exc)}", model=model
-        )
-        if not isinstance(exc, codec.CodecError):
-            logger.error(
-                "encoding an answer of %s failed [%s]", model, error.error_id, exc_info=exc
-            )
-        return ItemFailure(error)
+        return ItemFailure(unsendable(model, exc))
     return response.SerializeToString()
 
 
-def _short(exc: Exception) -> str:
+def unsendable(model: str, exc: Exception) -> ModelExecutionError:
+    """The error for an output of ``model`` that write_output could not encode."""
+    known = isinstance(exc, codec.CodecError)
     text = " ".join(str(exc).split())[:200]
-    return text if isinstance(exc, codec.CodecError) else f"{type(exc).__name__}: {text}"
+    error = ModelExecutionError(
+        f"model {model!r} returned an output that cannot be sent: "
+        f"{text if known else f'{type(exc).__name__}: {text}'}",
+        model=model,
+    )
+    if not known:  # not a value the codec refused: keep the traceback for whoever debugs it
+        logger.error("encoding an answer of %s failed [%s]", model, error.error_id, exc_info=exc)
+    return error
 
 
 def response_bytes(model: str, version: str, request_id: str, answer: Encoded) -> bytes:

@@ -90,11 +90,14 @@ ALL_HOOKS = """
 
         def generate(self, request):
             for step in range(2):
-                yield {"pid": os.getpid(), "step": step}
+                if step and request.param("unsendable", ""):
+                    yield answer(request)
+                else:
+                    yield {"pid": os.getpid(), "step": step}
 
         def stream(self, requests):
-            for _ in requests:
-                yield {"pid": os.getpid()}
+            for request in requests:
+                yield answer(request)
 """
 
 MODELS = ("batched", "plain", "all-hooks")
@@ -199,6 +202,29 @@ def test_an_answer_that_cannot_be_encoded_fails_only_its_own_predict(start_serve
             assert caught.value.code() == grpc.StatusCode.INTERNAL, caught.value.details()
             assert f"model {model!r}" in caught.value.details()
     _assert_up(running, stub, pids)
+
+
+def test_a_streamed_item_that_cannot_be_encoded_fails_alone(start_server, tmp_path) -> None:
+    running = start_server(_store(tmp_path, ("all-hooks",)), hang_timeout_s=20)
+    stub = running.stub()
+    pids = {"all-hooks": _pid(stub.Predict(_good("all-hooks"), timeout=30))}
+    for unsendable in ("object", "deep"):
+        request = runtime_pb2.GenerateRequest(model="all-hooks")
+        request.parameters.update({"unsendable": unsendable})
+        first, second = list(stub.Generate(request, timeout=10))
+        assert _pid(first) == pids["all-hooks"]
+        assert second.error.code == grpc.StatusCode.INTERNAL.value[0], second
+        assert "model 'all-hooks'" in second.error.message
+
+        messages = [
+            runtime_pb2.StreamRequest(model="all-hooks", parameters=request.parameters),
+            runtime_pb2.StreamRequest(parameters=request.parameters),
+            runtime_pb2.StreamRequest(),
+        ]
+        replies = list(stub.Stream(iter(messages), timeout=10))
+        assert [reply.HasField("error") for reply in replies] == [True, True, False]
+        assert _pid(replies[2]) == pids["all-hooks"]
+    _assert_up(running, stub, pids, models=("all-hooks",))
 
 
 def test_undecodable_tensors_fail_only_their_own_generate_or_stream_item(
