@@ -70,7 +70,7 @@ def _undecodable(name: str, exc: Exception) -> InvalidInputError:
     if isinstance(exc, codec.CodecError):
         return InvalidInputError(f"{label}: {exc}", metadata={"input": name})
     # The codec checks what it knows of; anything else still fails this request alone.
-    logger.warning("%s could not be decoded: %s: %s", label, type(exc).__name__, exc)
+    logger.warning("%s could not be decoded: %s: %.200s", label, type(exc).__name__, exc)
     return InvalidInputError(
         f"{label} cannot be decoded ({type(exc).__name__})", metadata={"input": name}
     )
