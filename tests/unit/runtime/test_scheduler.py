@@ -115,10 +115,10 @@ def test_requests_arriving_while_a_delay_timer_is_due_all_get_their_answers(run)
 def test_requests_that_arrive_while_the_timer_is_pending_leave_together_after_it(run) -> None:
     async def main() -> RecordingExecutor:
         executor = RecordingExecutor()
-        batching = BatchingConfig(max_batch_size=4, max_queue_delay_ms=50)
+        batching = BatchingConfig(max_batch_size=4, max_queue_delay_ms=1000)
         scheduler = ModelScheduler("m", [executor], batching)
         first = scheduler.predict(_wire("1"))
-        await asyncio.sleep(0.005)  # the timer is pending: the batch waits to grow
+        await asyncio.sleep(0.01)  # the timer is pending: the batch waits to grow
         assert executor.batches == []
         rest = [scheduler.predict(_wire(rid)) for rid in ("2", "3")]
         await asyncio.gather(first, *rest)
