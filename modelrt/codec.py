@@ -28,7 +28,14 @@ _NUMERIC: dict[int, np.dtype[Any]] = {
     value_pb2.DATA_TYPE_FLOAT64: np.dtype("<f8"),
 }
 _BY_NUMPY = {dtype.newbyteorder("="): code for code, dtype in _NUMERIC.items()}
-_MAX_ELEMENTS = 2**40
+#: Most elements a tensor may have, counting its non-zero dimensions only (so [0, 2**62, 2**62]
+#: is refused too: numpy would refuse to build it).
+MAX_ELEMENTS = 2**40
+#: Most dimensions a tensor may have: numpy's own limit (64 since numpy 2, 32 before).
+MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+#: A STRING tensor decodes to a fixed-width array padded to its longest element (4 bytes per
+#: character): it may take at most this many bytes, plus 8 times the bytes sent.
+STRING_PADDING_ALLOWANCE = 64 << 20
 
 #: dtype names as people write them in configs and on the command line -> DataType.
 DTYPE_NAMES: dict[str, int] = {
@@ -48,14 +55,35 @@ def dtype_name(dtype: int) -> str:
     return name.removeprefix("DATA_TYPE_").lower()
 
 
-def _element_count(shape: list[int]) -> int:
+def _shape_text(shape: list[int]) -> str:
+    """A shape for an error message, cut short when it has many dimensions."""
+    if len(shape) <= 8:
+        return str(shape)
+    return f"[{', '.join(map(str, shape[:4]))}, ...] ({len(shape)} dimensions)"
+
+
+def element_count(shape: list[int]) -> int:
+    """The number of elements a tensor of ``shape`` holds; CodecError when no array can have it.
+
+    Checked in Python integers before numpy sees the shape: at most MAX_DIMS dimensions, none
+    negative, and at most MAX_ELEMENTS elements counting the non-zero dimensions only.
+
+    >>> element_count([2, 3])
+    6
+    """
+    if len(shape) > MAX_DIMS:
+        raise CodecError(f"shape has {len(shape)} dimensions; at most {MAX_DIMS} are supported")
     count = 1
+    extent = 1  # the product of the non-zero dimensions
     for dim in shape:
         if dim < 0:
-            raise CodecError(f"shape {shape} has a negative dimension")
+            raise CodecError(f"shape {_shape_text(shape)} has a negative dimension")
         count *= dim
-        if count > _MAX_ELEMENTS:
-            raise CodecError(f"shape {shape} is too large")
+        extent *= dim or 1
+        if extent > MAX_ELEMENTS:
+            raise CodecError(
+                f"shape {_shape_text(shape)} is too large (at most {MAX_ELEMENTS} elements)"
+            )
     return count
 
 
@@ -66,29 +94,25 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
     [0, 1, 2]
     """
     shape = tensor.shape[:]  # a list; cheaper than list() over the repeated field
-    count = _element_count(shape)
+    count = element_count(shape)
     dtype = tensor.dtype
     np_dtype = _NUMERIC.get(dtype)
     if np_dtype is not None:  # the common case first
         raw = tensor.raw_data  # each read of a bytes field makes a new bytes object: read it once
         if len(raw) != count * np_dtype.itemsize:
             raise CodecError(
-                f"{dtype_name(dtype)} tensor of shape {shape} needs {count * np_dtype.itemsize} "
-                f"bytes of raw_data, got {len(raw)}"
+                f"{dtype_name(dtype)} tensor of shape {_shape_text(shape)} needs "
+                f"{count * np_dtype.itemsize} bytes of raw_data, got {len(raw)}"
             )
         return np.ndarray(shape, np_dtype, raw)  # read-only, over the bytes: no copy
     if dtype in (value_pb2.DATA_TYPE_STRING, value_pb2.DATA_TYPE_BYTES):
         if len(tensor.string_data) != count:
             raise CodecError(
-                f"{dtype_name(dtype)} tensor of shape {shape} needs {count} elements in "
-                f"string_data, got {len(tensor.string_data)}"
+                f"{dtype_name(dtype)} tensor of shape {_shape_text(shape)} needs {count} "
+                f"elements in string_data, got {len(tensor.string_data)}"
             )
         if dtype == value_pb2.DATA_TYPE_STRING:
-            try:
-                items: list[Any] = [item.decode("utf-8") for item in tensor.string_data]
-            except UnicodeDecodeError as exc:
-                raise CodecError(f"string tensor element is not UTF-8: {exc}") from None
-            return np.array(items, dtype=str).reshape(shape)
+            return _string_array(list(tensor.string_data), shape)
         array = np.empty(count, dtype=object)
         array[:] = list(tensor.string_data)
         return array.reshape(shape)
@@ -96,12 +120,28 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
         expected = count * 2
         if len(tensor.raw_data) != expected:
             raise CodecError(
-                f"bfloat16 tensor of shape {shape} needs {expected} bytes, got "
+                f"bfloat16 tensor of shape {_shape_text(shape)} needs {expected} bytes, got "
                 f"{len(tensor.raw_data)}"
             )
         halves = np.frombuffer(tensor.raw_data, dtype="<u2").astype(np.uint32) << 16
         return halves.view(np.float32).reshape(shape)
     raise CodecError(f"tensor dtype {dtype} is not set or not supported")
+
+
+def _string_array(data: list[bytes], shape: list[int]) -> np.ndarray[Any, Any]:
+    """UTF-8 elements as a fixed-width str array, refused when padding would blow it up."""
+    try:
+        items = [item.decode("utf-8") for item in data]
+    except UnicodeDecodeError as exc:
+        raise CodecError(f"string tensor element is not UTF-8: {exc}") from None
+    longest = max(map(len, items), default=0)
+    padded = 4 * longest * len(items)
+    if padded > 8 * sum(map(len, data)) + STRING_PADDING_ALLOWANCE:
+        raise CodecError(
+            f"string tensor is too large: {len(items)} elements padded to the longest "
+            f"({longest} characters) would take {padded} bytes"
+        )
+    return np.array(items, dtype=str).reshape(shape)
 
 
 def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> value_pb2.Tensor:
@@ -135,7 +175,7 @@ def write_tensor(
     if kind == "S" or kind == "O":
         try:
             data = [bytes(x) for x in array.flat]
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise CodecError(
                 f"object array holds values that are not bytes or str: {exc}"
             ) from None

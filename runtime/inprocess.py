@@ -147,6 +147,8 @@ class InProcessExecutor(Executor):
             return shape_output(result, schema, self.context.name)
         except ModelExecutionError as exc:
             return ItemFailure(exc)
+        except Exception as exc:  # say, a result too deep to serialize: this item fails alone
+            return ItemFailure(model_failure(self.context.name, "", exc))
 
     # -- unary -----------------------------------------------------------------------------------
 
@@ -226,6 +228,8 @@ class InProcessExecutor(Executor):
                 request = decode_request(wire, specs)
             except ModelrtError as exc:
                 decoded.append(ItemFailure(exc))
+            except Exception as exc:  # fails this request alone, never its batch or instance
+                decoded.append(ItemFailure(model_failure(self.context.name, wire[1], exc)))
             else:
                 decoded.append(request)
                 valid.append(request)

@@ -96,7 +96,11 @@ class ModelScheduler:
         self._queue: deque[_Pending] = deque()
         self._closed: ModelrtError | None = None
         self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None  # ends a max_queue_delay_ms wait
+        # Ends a max_queue_delay_ms wait. The moment it is due is kept here rather than asked
+        # of the handle: uvloop answers a delay under half a millisecond with a plain Handle,
+        # which has no when(), and its clock is not time.monotonic() anyway.
+        self._timer: asyncio.Handle | None = None
+        self._timer_due = 0.0  # time.monotonic() when _timer fires
         self._pumping = False
         self._batched = self.batching.max_batch_size > 1  # read several times per request
 
@@ -169,12 +173,14 @@ class ModelScheduler:
         if size >= self.batching.max_batch_size or size in self.batching.preferred_batch_sizes:
             return True
         until = self._queue[0].enqueued + delay
-        if time.monotonic() >= until:
+        now = time.monotonic()
+        if now >= until:
             return True
-        if self._timer is None or self._timer.when() != until:
+        if self._timer is None or self._timer_due != until:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = self._loop.call_at(until, self._delay_over)
+            self._timer = self._loop.call_later(until - now, self._delay_over)
+            self._timer_due = until
         return False
 
     def _delay_over(self) -> None:

@@ -14,7 +14,7 @@ import grpc
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from registry.errors import ModelrtError
 from registry.runner import Request
-from runtime import convert, wire
+from runtime import convert, undecodable, wire
 from runtime.engine import Engine
 from runtime.errors import BadRequestError, ModelExecutionError
 from runtime.models import ModelRecord
@@ -96,7 +96,11 @@ async def _replies(
             yield message(**head, index=index, error=convert.item_error(item.error))
         else:
             reply = message(**head, index=index)
-            wire.write_output(reply, item)
+            try:
+                wire.write_output(reply, item)
+            except Exception as exc:  # this item fails alone, as a model error
+                error = convert.item_error(wire.unsendable(record.name, exc))
+                reply = message(**head, index=index, error=error)
             yield reply
         index += 1
 
@@ -224,7 +228,13 @@ def _predict_answers_bytes(name: str, handler: Handler) -> Handler:
     )
 
 
+def _registered(name: str, handler: Handler) -> Handler:
+    """A method's handler as it is served: undecodable requests refused, Predict answering
+    bytes."""
+    return undecodable.guard(name, _predict_answers_bytes(name, handler))
+
+
 def add_to_server(servicer: ModelRuntimeServicer, server: Any) -> None:
-    """Register ``servicer`` (runtime_pb2_grpc's registration, Predict answering bytes)."""
+    """Register ``servicer`` (runtime_pb2_grpc's registration, rewritten by ``_registered``)."""
     generated = runtime_pb2_grpc.add_ModelRuntimeServicer_to_server
-    add_rewritten(generated, servicer, server, _predict_answers_bytes)
+    add_rewritten(generated, servicer, server, _registered)

@@ -14,11 +14,13 @@ server's one event loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
 
 from loader.config import InputSpec
 from modelrt import codec
@@ -29,6 +31,7 @@ from runtime.errors import ModelExecutionError
 from runtime.inputs import check_inputs
 from runtime.outputs import ItemFailure, ModelOutput
 
+logger = logging.getLogger(__name__)
 #: Serialized protobuf: bytes, or a memoryview when it crossed through shared memory.
 Encoded = bytes | memoryview
 #: What an instance answers one Predict request with: the encoded response fields, or a failure.
@@ -52,13 +55,25 @@ def to_request(
     for name in inputs:  # cheaper than .items() over a protobuf map
         try:
             decoded[name] = codec.value_to_python(inputs[name])
-        except codec.CodecError as exc:
-            raise InvalidInputError(f"input {name!r}: {exc}", metadata={"input": name}) from None
+        except Exception as exc:
+            raise _undecodable(name, exc) from None
     try:
         params = codec.struct_to_dict(parameters)
-    except codec.CodecError as exc:
-        raise InvalidInputError(f"parameters: {exc}", metadata={"input": "parameters"}) from None
+    except Exception as exc:
+        raise _undecodable("parameters", exc) from None
     return Request(inputs=decoded, parameters=params, id=request_id)
+
+
+def _undecodable(name: str, exc: Exception) -> InvalidInputError:
+    """A value that cannot be decoded: always the request's error, never the instance's."""
+    label = "parameters" if name == "parameters" else f"input {name!r}"
+    if isinstance(exc, codec.CodecError):
+        return InvalidInputError(f"{label}: {exc}", metadata={"input": name})
+    # The codec checks what it knows of; anything else still fails this request alone.
+    logger.warning("%s could not be decoded: %s: %.200s", label, type(exc).__name__, exc)
+    return InvalidInputError(
+        f"{label} cannot be decoded ({type(exc).__name__})", metadata={"input": name}
+    )
 
 
 def write_output(message: OutputMessage, output: ModelOutput) -> None:
@@ -84,7 +99,10 @@ def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
     """The model's Request; raises InvalidInputError naming an undecodable, missing or mistyped
     input."""
     data, request_id = wire
-    message = runtime_pb2.PredictRequest.FromString(data)  # type: ignore[arg-type]  # any buffer
+    try:
+        message = runtime_pb2.PredictRequest.FromString(data)  # type: ignore[arg-type]
+    except DecodeError:  # the server parsed it already: only a caller inside the runtime errs
+        raise InvalidInputError("the request is not a valid PredictRequest message") from None
     request = to_request(message.inputs, message.parameters, request_id)
     check_inputs(request.inputs, specs)
     inputs = request.inputs
@@ -104,13 +122,23 @@ def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
     response = runtime_pb2.PredictResponse()
     try:
         write_output(response, output)
-    except codec.CodecError as exc:
-        return ItemFailure(
-            ModelExecutionError(
-                f"model {model!r} returned an output that cannot be sent: {exc}", model=model
-            )
-        )
+    except Exception as exc:  # the model's answer fails, never the instance
+        return ItemFailure(unsendable(model, exc))
     return response.SerializeToString()
+
+
+def unsendable(model: str, exc: Exception) -> ModelExecutionError:
+    """The error for an output of ``model`` that write_output could not encode."""
+    known = isinstance(exc, codec.CodecError)
+    text = " ".join(str(exc).split())[:200]
+    error = ModelExecutionError(
+        f"model {model!r} returned an output that cannot be sent: "
+        f"{text if known else f'{type(exc).__name__}: {text}'}",
+        model=model,
+    )
+    if not known:  # not a value the codec refused: keep the traceback for whoever debugs it
+        logger.error("encoding an answer of %s failed [%s]", model, error.error_id, exc_info=exc)
+    return error
 
 
 def response_bytes(model: str, version: str, request_id: str, answer: Encoded) -> bytes:

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from registry.errors import ModelrtError
+from runtime.errors import model_failure
 from runtime.executor import InstanceSpec
 from runtime.ipc import Channel, by_shared_memory, is_large
 
@@ -154,20 +155,36 @@ class WorkerServer:
             pass
 
     def _unary(self, message: tuple[str, int, Any]) -> bool:
-        """Run one unary trip and send its answers; False once the pipe is gone."""
+        """Run one unary trip and send its answers; False once the pipe is gone.
+
+        Only a failed send means the pipe is gone: anything the trip itself raises (a request
+        that cannot be decoded, an answer that cannot be encoded) is that trip's error.
+        """
         kind, call, requests = message
         try:
             if kind == "batch":
-                self.answer("result", call, self.executor.predict_batch_sync(requests))
+                answers = self._guarded(call, self.executor.predict_batch_sync, requests)
+                if answers is not None:
+                    self.answer("result", call, answers)
             else:
+                parts = self.executor.predict_each_sync(requests)
                 last = len(requests) - 1
-                for index, item in self.executor.predict_each_sync(requests):
+                while (part := self._guarded(call, next, parts, None)) is not None:
+                    index, item = part
                     self.answer("part", call, (index, item, index == last))
-        except ModelrtError as exc:
-            self.send("error", call, error_payload(exc))
         except (OSError, ValueError):  # the pipe is gone: the server stopped
             return False
         return True
+
+    def _guarded(self, call: int, run: Any, *args: Any) -> Any:
+        """``run(*args)``, or None after sending the call's error when it raised."""
+        try:
+            return run(*args)
+        except ModelrtError as exc:
+            self.send("error", call, error_payload(exc))
+        except Exception as exc:
+            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
+        return None
 
     def _dispatch(self, message: tuple[str, int, Any]) -> None:
         kind, call, payload = message
@@ -209,6 +226,8 @@ class WorkerServer:
             results = await self.executor.predict_batch(requests)
         except ModelrtError as exc:
             self.send("error", call, error_payload(exc))
+        except Exception as exc:
+            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
         else:
             self.answer("result", call, results)
 
@@ -222,6 +241,8 @@ class WorkerServer:
             await self.executor.predict_each(requests, send)
         except ModelrtError as exc:
             self.send("error", call, error_payload(exc))
+        except Exception as exc:
+            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
 
     async def _items(self, call: int, items: Any) -> None:
         try:
@@ -232,6 +253,8 @@ class WorkerServer:
             self.send("error", call, error_payload(exc))
         except asyncio.CancelledError:
             return
+        except Exception as exc:
+            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
         else:
             self.send("end", call)
 

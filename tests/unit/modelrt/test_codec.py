@@ -245,6 +245,65 @@ def test_huge_shape_is_refused_before_any_allocation() -> None:
         tensor_to_array(tensor)
 
 
+FAMILIES = [value_pb2.DATA_TYPE_FLOAT32, value_pb2.DATA_TYPE_STRING, BFLOAT16]
+
+
+@pytest.mark.parametrize("dtype", FAMILIES)
+@pytest.mark.parametrize("dims", [codec.MAX_DIMS + 1, 1000])
+def test_more_dimensions_than_numpy_allows_is_a_short_codec_error(dtype: int, dims: int) -> None:
+    tensor = value_pb2.Tensor(dtype=dtype, shape=[1] * dims, raw_data=b"\x00" * 4)  # type: ignore[arg-type]
+    with pytest.raises(CodecError, match=f"shape has {dims} dimensions; at most") as caught:
+        tensor_to_array(tensor)
+    assert len(str(caught.value)) < 100
+
+
+def test_as_many_dimensions_as_numpy_allows_decode() -> None:
+    tensor = value_pb2.Tensor(
+        dtype=value_pb2.DATA_TYPE_FLOAT32, shape=[1] * codec.MAX_DIMS, raw_data=b"\x00" * 4
+    )
+    assert tensor_to_array(tensor).ndim == codec.MAX_DIMS
+
+
+@pytest.mark.parametrize("dtype", FAMILIES)
+@pytest.mark.parametrize(
+    "shape", [[0, 2**62, 2**62], [2**62, 2**62, 0], [2**63 - 1, 0], [2**40 + 1], [2**21] * 2]
+)
+def test_shapes_numpy_cannot_build_are_refused_even_with_no_elements(
+    dtype: int, shape: list[int]
+) -> None:
+    tensor = value_pb2.Tensor(dtype=dtype, shape=shape)  # type: ignore[arg-type]
+    with pytest.raises(CodecError, match="too large"):
+        tensor_to_array(tensor)
+
+
+def test_element_count_counts_in_python_integers() -> None:
+    assert codec.element_count([]) == 1
+    assert codec.element_count([0, codec.MAX_ELEMENTS]) == 0
+    assert codec.element_count([2**20, 2**20]) == codec.MAX_ELEMENTS
+    tensor = value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_FLOAT32, shape=[0, codec.MAX_ELEMENTS])
+    assert tensor_to_array(tensor).shape == (0, codec.MAX_ELEMENTS)
+
+
+def test_string_tensor_whose_padding_would_explode_is_refused() -> None:
+    # 2**14 elements padded to the longest (2**20 characters, 4 bytes each): 64 GiB.
+    strings = [b"a" * (1 << 20)] + [b""] * ((1 << 14) - 1)
+    tensor = value_pb2.Tensor(
+        dtype=value_pb2.DATA_TYPE_STRING, shape=[len(strings)], string_data=strings
+    )
+    with pytest.raises(CodecError, match="string tensor is too large"):
+        tensor_to_array(tensor)
+
+
+def test_string_tensor_of_uneven_lengths_within_the_allowance_decodes() -> None:
+    strings = [b"b" * 1000] + [b""] * 999
+    tensor = value_pb2.Tensor(
+        dtype=value_pb2.DATA_TYPE_STRING, shape=[10, 100], string_data=strings
+    )
+    decoded = tensor_to_array(tensor)
+    assert decoded.shape == (10, 100)
+    assert decoded[0, 0] == "b" * 1000
+
+
 def test_unset_dtype_is_a_codec_error() -> None:
     tensor = value_pb2.Tensor(shape=[1], raw_data=b"\x00" * 4)
     with pytest.raises(CodecError, match="not set or not supported"):
