@@ -15,7 +15,15 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    make_wsgi_app,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -153,6 +161,11 @@ class Metrics:
         )
         if gpus is not None:
             registry.register(GpuMemoryCollector(gpus))
+        # The standard process_* (memory, CPU, fds, start time), python_* and gc series of the
+        # server process, as every Prometheus client exports them by default.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
         self._states: dict[tuple[str, str], list[str]] = {}
         self._http: _MetricsHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
