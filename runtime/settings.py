@@ -112,6 +112,13 @@ class ServerSettings(BaseSettings):
         default=5, ge=0, description="Crashes within restart_window_s before a model is FAILED."
     )
     restart_window_s: float = Field(default=60.0, gt=0)
+    worker_memory_limit_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Resident memory (MiB) a model instance may use, its worker process and "
+        "every process it starts together, unless its bundle sets memory_limit_mb; over it the "
+        "instance is stopped (its calls get UNAVAILABLE) and restarted. 0 = unlimited.",
+    )
     worker_start_timeout_s: float = Field(
         default=300.0, gt=0, description="Time a worker may take to import and load its model."
     )
