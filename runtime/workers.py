@@ -407,6 +407,8 @@ class WorkerExecutor(Executor):
     def _sample_memory(self) -> None:
         """Measure the worker's process group off the loop; the answer goes to _memory_sampled."""
         process = self.process
+        if not self.memory_limit_mb and self.observer is None:
+            return  # nobody asks (run-local without a limit)
         if self._sampling or process is None or process.pid is None or not process.is_alive():
             return
         assert self._loop is not None
