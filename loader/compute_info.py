@@ -1,4 +1,4 @@
-"""Maps a Clarifai-style ``inference_compute_info`` onto modelrt instance groups."""
+"""Maps a Clarifai-style ``inference_compute_info`` onto modelrt instance groups and limits."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def instance_groups(info: Mapping[str, Any]) -> tuple[InstanceGroup, ...]:
     # At least 1 MiB: the group then asks for a GPU even when no memory figure is given.
     needed = max(1, memory_mb(memory)) if memory not in (None, "") else 1
     return (InstanceGroup(kind="auto", gpu_memory_mb=needed),)
+
+
+def memory_limit_mb(info: Mapping[str, Any]) -> int | None:
+    """The per-instance memory limit ``cpu_memory`` asks for, in MiB; None when it is not given.
+
+    On the platform ``cpu_memory`` is the memory limit of the model's container; here it
+    bounds each instance (its worker and what that starts).
+
+    >>> memory_limit_mb({"cpu_memory": "1Gi"}), memory_limit_mb({"cpu_limit": "2"})
+    (1024, None)
+    """
+    memory = info.get("cpu_memory")
+    return memory_mb(memory) if memory not in (None, "") else None

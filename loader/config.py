@@ -100,6 +100,13 @@ class BundleConfig(_Strict):
     batching: BatchingConfig = BatchingConfig()
     instances: tuple[InstanceGroup, ...] = (InstanceGroup(),)
     parameters: dict[str, Any] = Field(default_factory=dict)
+    memory_limit_mb: int | None = Field(
+        default=None,
+        ge=0,
+        description="Resident memory (MiB) each instance may use, its worker and every process"
+        " it starts together; over it the instance is stopped and restarted. 0 = unlimited;"
+        " unset: the server's worker_memory_limit_mb.",
+    )
     weights: str | None = Field(
         default=None,
         description="Weights file or SavedModel folder, relative to the bundle; by default the"

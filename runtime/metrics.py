@@ -6,6 +6,7 @@ process never share or clash over series.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -15,7 +16,15 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    make_wsgi_app,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -151,8 +160,26 @@ class Metrics:
             ["model", "version", "state"],
             registry=registry,
         )
+        self.instance_memory = Gauge(
+            "modelrt_instance_memory_bytes",
+            "Resident memory of a model instance: its worker process and every process it "
+            "started, summed; sampled about once a second.",
+            ["model", "instance"],
+            registry=registry,
+        )
+        self.memory_limit_exceeded = Counter(
+            "modelrt_instance_memory_limit_exceeded",
+            "Model instances stopped for using more memory than their limit.",
+            ["model"],
+            registry=registry,
+        )
         if gpus is not None:
             registry.register(GpuMemoryCollector(gpus))
+        # The standard process_* (memory, CPU, fds, start time), python_* and gc series of the
+        # server process, as every Prometheus client exports them by default.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
         self._states: dict[tuple[str, str], list[str]] = {}
         self._http: _MetricsHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
@@ -193,6 +220,24 @@ class Metrics:
         """
         self.instance_restarts.labels(model).inc()
 
+    def observe_instance_memory(self, model: str, instance: int, used: int | None) -> None:
+        """Instance ``instance`` of ``model`` holds ``used`` bytes; None: it stopped.
+
+        >>> Metrics().observe_instance_memory("iris", 0, 200 * MiB)
+        """
+        if used is None:
+            with contextlib.suppress(KeyError):
+                self.instance_memory.remove(model, str(instance))
+        else:
+            self.instance_memory.labels(model, str(instance)).set(used)
+
+    def count_memory_limit_exceeded(self, model: str) -> None:
+        """An instance of ``model`` was stopped for exceeding its memory limit.
+
+        >>> Metrics().count_memory_limit_exceeded("iris")
+        """
+        self.memory_limit_exceeded.labels(model).inc()
+
     def set_model_state(self, model: str, version: str, state: str) -> None:
         """``model`` ``version`` is now in ``state``; its other states drop to 0.
 
@@ -215,6 +260,8 @@ class Metrics:
         for metric, names in (
             (self.instances_up, per_model),
             (self.instance_restarts, per_model),
+            (self.memory_limit_exceeded, per_model),
+            (self.instance_memory, ("model", "instance")),
             (self.model_state, ("model", "version", "state")),
         ):
             _remove_series(metric, names, model)

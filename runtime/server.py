@@ -171,7 +171,9 @@ class ModelServer:
                     max_restarts=settings.max_restarts,
                     restart_window_s=settings.restart_window_s,
                     log_level=settings.log_level,
-                )
+                    memory_limit_mb=settings.worker_memory_limit_mb,
+                ),
+                observer=metrics,
             )
         else:
             self._pool = concurrent.futures.ThreadPoolExecutor(

@@ -125,6 +125,13 @@ class ServerSettings(BaseSettings):
     restart_window_s: float = Field(
         default=60.0, gt=0, description="The window, in seconds, that max_restarts counts in."
     )
+    worker_memory_limit_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Resident memory (MiB) a model instance may use, its worker process and "
+        "every process it starts together, unless its bundle sets memory_limit_mb; over it the "
+        "instance is stopped (its calls get UNAVAILABLE) and restarted. 0 = unlimited.",
+    )
     worker_start_timeout_s: float = Field(
         default=300.0, gt=0, description="Time a worker may take to import and load its model."
     )

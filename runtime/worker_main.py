@@ -1,7 +1,9 @@
 """The worker process: one model instance behind a pipe, served by an InProcessExecutor.
 
-Started by runtime/workers.py with the spawn context. It exits when the server goes away (the
-pipe closes, the parent pid changes, or Linux's parent-death signal arrives).
+Started by runtime/workers.py with the spawn context. It leads a process group of its own, so
+the server can end everything model code started along with it. When the server goes away (the
+pipe closes, the parent pid changes, or Linux's parent-death signal arrives) it kills its whole
+group, itself included.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import concurrent.futures
 import contextlib
 import ctypes
 import logging
+import multiprocessing
 import os
 import queue
 import signal
@@ -27,6 +30,7 @@ from registry.errors import ModelrtError
 from runtime.errors import model_failure
 from runtime.executor import InstanceSpec
 from runtime.ipc import Channel, by_shared_memory, is_large
+from runtime.proctree import lead_own_group
 
 logger = logging.getLogger(__name__)
 _END = object()
@@ -39,21 +43,40 @@ def _prefer_own_site_packages() -> None:
     sys.path[:] = own + [p for p in sys.path if p not in own]
 
 
+def take_group_down() -> None:
+    """Kill this worker's process group, this process last of all (it is in the group)."""
+    if os.getpgrp() == os.getpid():  # never a group this worker does not lead
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(70)
+
+
 def die_with_parent(parent_pid: int) -> None:
-    """Exit when the server process goes away (parent-death signal, plus a watcher thread)."""
+    """Take the worker's group down when the server process goes away (parent-death signal,
+    plus a watcher thread for when the signal cannot be delivered)."""
+    leader = os.getpid()
+
+    def on_term(signum: int, frame: object) -> None:
+        if os.getpid() != leader:  # a child forked by model code inherited this handler
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        take_group_down()
+
+    signal.signal(signal.SIGTERM, on_term)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
     def watch() -> None:
         while True:
             if os.getppid() != parent_pid:
-                os._exit(70)
+                take_group_down()
             time.sleep(0.5)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
     if os.getppid() != parent_pid:
-        os._exit(70)
+        take_group_down()
 
 
 def error_payload(error: ModelrtError) -> dict[str, Any]:
@@ -81,6 +104,8 @@ class WorkerServer:
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.inboxes: dict[int, asyncio.Queue[Any]] = {}
         self.stopped = asyncio.Event()
+        self.asked_to_stop = False
+        self.serving = False
         # Sync unary hooks run off the event loop, in arrival order: on the pipe reader thread
         # itself when the model only predicts (no hop at all), else on an instance thread fed
         # by the reader, so Generate and Stream messages never wait behind a predict.
@@ -115,6 +140,7 @@ class WorkerServer:
             self.send("load_failed", 0, error_payload(exc))
             return
         self.send("ready", 0, loaded)
+        self.serving = True
         if self.executor.sync_unary:
             if self.executor.hooks.isdisjoint(("generate", "stream")):
                 self.inline_unary = True
@@ -129,6 +155,10 @@ class WorkerServer:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         await self.executor.stop()
+
+    def run_ended_by_server_loss(self) -> bool:
+        """Whether serving ended with the pipe closing unasked: the server is gone."""
+        return self.serving and not self.asked_to_stop
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -209,6 +239,7 @@ class WorkerServer:
             if task is not None:
                 task.cancel()
         elif kind == "stop":
+            self.asked_to_stop = True  # the server ends the worker's group, with a grace period
             self.stopped.set()
 
     def _spawn(self, call: int, coro: Any) -> None:
@@ -268,6 +299,10 @@ def worker_entry(
     reader: Connection, writer: Connection, spec: InstanceSpec, parent_pid: int, log_level: str
 ) -> None:
     """Entry point of a worker process (a target for multiprocessing's spawn context)."""
+    lead_own_group()
+    # The server starts workers as daemons, which multiprocessing forbids to have children;
+    # the group contains them instead, so model code may (DataLoader workers, pools).
+    multiprocessing.current_process().daemon = False
     if spec.python:
         _prefer_own_site_packages()
     os.environ.update(spec.env)
@@ -278,10 +313,14 @@ def worker_entry(
         format=f"%(asctime)s %(levelname)s worker[{spec.name}:{spec.index}] %(name)s: %(message)s",
     )
     channel = Channel(reader, writer)
+    server: WorkerServer | None = None
     try:
-        asyncio.run(WorkerServer(channel, spec).run())
+        server = WorkerServer(channel, spec)
+        asyncio.run(server.run())
     finally:
         channel.close()
         logging.shutdown()
+        if server is not None and server.run_ended_by_server_loss():
+            take_group_down()  # the server is gone: nobody else will end model code's children
         # Model threads may still be inside user code: do not wait for them.
         os._exit(0)

@@ -14,6 +14,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -21,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from multiprocessing import spawn
-from typing import Any
+from typing import Any, Protocol
 
 from registry.errors import ErrorCode, ModelrtError
 from registry.runner import Request
@@ -36,6 +37,7 @@ from runtime.executor import (
     OnResult,
 )
 from runtime.ipc import Channel, by_shared_memory, channel_pair, is_large
+from runtime.proctree import MemorySampler, MiB, end_group, signal_group
 from runtime.wire import Answer, WireRequest
 from runtime.worker_main import worker_entry
 
@@ -65,6 +67,16 @@ class WorkerSettings:
     backoff_s: float = 0.5
     max_backoff_s: float = 10.0
     log_level: str = "INFO"
+    memory_limit_mb: int = 0  # resident memory of a worker's process group; 0 = unlimited
+    tree_grace_s: float = 2.0  # SIGTERM to SIGKILL, for what model code left in the group
+
+
+class MemoryObserver(Protocol):
+    """Told each instance's resident memory, and when one is stopped for exceeding its limit."""
+
+    def observe_instance_memory(self, model: str, instance: int, used: int | None) -> None: ...
+
+    def count_memory_limit_exceeded(self, model: str) -> None: ...
 
 
 class WorkerError(ModelrtError):
@@ -98,12 +110,34 @@ def start_process(process: Any, python: str | None = None) -> None:
             spawn.set_executable(previous)
 
 
+def wait_for_exit(process: Any, timeout: float) -> None:
+    """Wait up to ``timeout`` for ``process`` to exit, by its pid.
+
+    Not ``join``: that waits on a pipe which children forked by model code keep open.
+    """
+    deadline = time.monotonic() + timeout
+    while process.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 class WorkerExecutor(Executor):
     """One model instance in its own process (spawn context), supervised."""
 
-    def __init__(self, spec: InstanceSpec, settings: WorkerSettings) -> None:
+    def __init__(
+        self,
+        spec: InstanceSpec,
+        settings: WorkerSettings,
+        sampler: MemorySampler | None = None,
+        observer: MemoryObserver | None = None,
+    ) -> None:
         self.spec = spec
         self.settings = settings
+        self.sampler = sampler or MemorySampler(0.5)
+        self.observer = observer
+        configured = spec.prepared.config.memory_limit_mb
+        self.memory_limit_mb = settings.memory_limit_mb if configured is None else configured
+        self._sampling = False
+        self._over_limit = ""
         self.process: Any = None
         self.channel: Channel | None = None
         self.loaded: LoadedModel | None = None
@@ -134,6 +168,8 @@ class WorkerExecutor(Executor):
 
     async def start(self) -> LoadedModel:
         self._loop = asyncio.get_running_loop()
+        if self._watchdog is None:  # from the start: load_model's memory counts too
+            self._watch_for_hangs()
         self.loaded = await self._spawn()
         return self.loaded
 
@@ -164,22 +200,26 @@ class WorkerExecutor(Executor):
             )
         except (EOFError, OSError, TimeoutError):
             await asyncio.to_thread(self._kill)
+            await self._end_tree(process)
             code = process.exitcode
+            over_limit, self._over_limit = self._over_limit, ""
             raise _unavailable(
-                f"{self.label} exited while loading (exit code {code})"
-                if code is not None
-                else f"{self.label} did not load within {self.settings.start_timeout_s:.0f}s",
+                over_limit
+                or (
+                    f"{self.label} exited while loading (exit code {code})"
+                    if code is not None
+                    else f"{self.label} did not load within {self.settings.start_timeout_s:.0f}s"
+                ),
                 self.spec.name,
             ) from None
         if kind == "load_failed":
             await asyncio.to_thread(self._kill)
+            await self._end_tree(process)
             raise WorkerError(payload)
         assert self._loop is not None
         # Read the pipe on the event loop itself: no reader thread, no hop per message.
         self._loop.add_reader(channel.fileno(), self._readable, channel)
         self._up = True
-        if self._watchdog is None:
-            self._watch_for_hangs()
         return payload  # type: ignore[no-any-return]
 
     def _readable(self, channel: Channel) -> None:
@@ -233,10 +273,13 @@ class WorkerExecutor(Executor):
         if channel is not self.channel:
             return
         self._up = False
-        self.process.join(0.1)
+        wait_for_exit(self.process, 0.1)
         code = self.process.exitcode
         error = _unavailable(f"{self.label} stopped (exit code {code})", self.spec.name)
-        if self._hung:
+        if self._over_limit:
+            error = _unavailable(self._over_limit, self.spec.name)
+            self._over_limit = ""
+        elif self._hung:
             error = _unavailable(
                 f"{self.label} hung in {self._hung} for over {self.settings.hang_timeout_s:g}s "
                 "and was restarted",
@@ -256,9 +299,12 @@ class WorkerExecutor(Executor):
             queue.put_nowait(error)
         if not self._stopping:
             self._emit("down", str(error.message))
-            self._restart = asyncio.get_running_loop().create_task(self._restart_later())
+            self._restart = asyncio.get_running_loop().create_task(
+                self._restart_later(self.process, str(error.message))
+            )
 
-    async def _restart_later(self) -> None:
+    async def _restart_later(self, dead: Any, why: str) -> None:
+        await self._end_tree(dead)  # what model code started must not outlive the worker
         now = time.monotonic()
         self._crashes.append(now)
         while self._crashes and now - self._crashes[0] > self.settings.restart_window_s:
@@ -266,7 +312,7 @@ class WorkerExecutor(Executor):
         if len(self._crashes) > self.settings.max_restarts:
             reason = (
                 f"{self.label} crashed {len(self._crashes)} times in "
-                f"{self.settings.restart_window_s:.0f}s; not restarting"
+                f"{self.settings.restart_window_s:.0f}s; not restarting (last: {why})"
             )
             self._emit("failed", reason)
             return
@@ -289,7 +335,15 @@ class WorkerExecutor(Executor):
         if process is not None and process.is_alive():
             process.kill()
         if process is not None:
-            process.join(5)
+            wait_for_exit(process, 5)
+
+    async def _end_tree(self, process: Any) -> None:
+        """End what model code left in the exited worker's process group (SIGTERM, then SIGKILL).
+
+        The worker leads its group (runtime/worker_main.py), so the group's id is its pid.
+        """
+        if process is not None and process.pid is not None:
+            await asyncio.to_thread(end_group, process.pid, self.settings.tree_grace_s)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -301,8 +355,11 @@ class WorkerExecutor(Executor):
         if channel is not None and process is not None and process.is_alive():
             with contextlib.suppress(OSError, ValueError):
                 channel.send(("stop", 0, None))
-            await asyncio.to_thread(process.join, 5)
+            await asyncio.to_thread(wait_for_exit, process, 5)
         await asyncio.to_thread(self._kill)
+        await self._end_tree(process)
+        if self.observer is not None:
+            self.observer.observe_instance_memory(self.spec.name, self.spec.index, None)
         if channel is not None:
             self._forget_reader(channel)
             channel.close()
@@ -329,7 +386,16 @@ class WorkerExecutor(Executor):
         assert self._loop is not None
         limit = self.settings.hang_timeout_s
         self._watchdog = self._loop.call_later(min(1.0, limit / 4), self._watch_for_hangs)
-        if not self._up or self._stopping:
+        if self._stopping:
+            return
+        self._sample_memory()
+        if not self._up:
+            return
+        channel, process = self.channel, self.process
+        if channel is not None and process is not None and not process.is_alive():
+            # Children forked by model code hold the pipe open: no EOF tells of the exit.
+            self._forget_reader(channel)
+            self._on_exit(channel)
             return
         now = time.monotonic()
         if any(now - trip.since > limit for trip in self._trips.values()):
@@ -337,6 +403,41 @@ class WorkerExecutor(Executor):
             self._hung = "predict"
             if self.process is not None and self.process.is_alive():
                 self.process.kill()
+
+    def _sample_memory(self) -> None:
+        """Measure the worker's process group off the loop; the answer goes to _memory_sampled."""
+        process = self.process
+        if not self.memory_limit_mb and self.observer is None:
+            return  # nobody asks (run-local without a limit)
+        if self._sampling or process is None or process.pid is None or not process.is_alive():
+            return
+        assert self._loop is not None
+        self._sampling = True
+        sampled = self._loop.run_in_executor(None, self.sampler.group_bytes, process.pid)
+        sampled.add_done_callback(lambda future: self._memory_sampled(process, future))
+
+    def _memory_sampled(self, process: Any, sampled: asyncio.Future[int]) -> None:
+        """Report the instance's memory; stop its whole group when it is over the limit."""
+        self._sampling = False
+        if process is not self.process or self._stopping or sampled.cancelled():
+            return
+        if sampled.exception() is not None:
+            logger.warning("%s: measuring memory failed: %s", self.label, sampled.exception())
+            return
+        used = sampled.result()
+        if self.observer is not None and used:
+            self.observer.observe_instance_memory(self.spec.name, self.spec.index, used)
+        limit = self.memory_limit_mb
+        if not limit or used <= limit * MiB or self._over_limit or not process.is_alive():
+            return
+        self._over_limit = (
+            f"{self.label} exceeded its memory limit of {limit} MiB "
+            f"({used / MiB:.0f} MiB resident) and was stopped"
+        )
+        logger.error("%s; killing its process group", self._over_limit)
+        if self.observer is not None:
+            self.observer.count_memory_limit_exceeded(self.spec.name)
+        signal_group(process.pid, signal.SIGKILL)
 
     def _submit(self, kind: str, requests: list[WireRequest], trip: _Trip) -> None:
         call = next(self._calls)
@@ -444,10 +545,16 @@ def _resolve(future: asyncio.Future[Any], result: Any) -> None:
         future.set_result(result)
 
 
-def make_worker_factory(settings: WorkerSettings) -> Callable[[InstanceSpec], Executor]:
-    """An ExecutorFactory that runs each instance in its own worker process."""
+def make_worker_factory(
+    settings: WorkerSettings, observer: MemoryObserver | None = None
+) -> Callable[[InstanceSpec], Executor]:
+    """An ExecutorFactory that runs each instance in its own worker process.
+
+    Its instances share one memory sampler: one /proc scan serves them all.
+    """
+    sampler = MemorySampler(0.5)
 
     def build(spec: InstanceSpec) -> Executor:
-        return WorkerExecutor(spec, settings)
+        return WorkerExecutor(spec, settings, sampler, observer)
 
     return build

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from loader.compute_info import instance_groups, memory_mb
+from loader.compute_info import instance_groups, memory_limit_mb, memory_mb
 from loader.config import BundleConfig, InstanceGroup, ModelType, read_yaml
 from loader.errors import BundleError
 
@@ -234,4 +234,5 @@ def bundle_config(config: ClarifaiConfig) -> BundleConfig:
         model_type=MODEL_TYPES.get(config.model.model_type_id, "other"),
         labels=config.labels,
         instances=instances,
+        memory_limit_mb=memory_limit_mb(info.model_dump()) if info is not None else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import urllib.request
@@ -100,3 +101,26 @@ def test_a_deleted_model_leaves_no_series_behind(start_server, tmp_path: Path) -
         if 'model="echo"' in line and 'rpc="DeleteModel"' not in line
     ]
     assert remaining == []
+
+
+def test_the_standard_process_series_describe_the_server_process(
+    start_server, tmp_path: Path
+) -> None:
+    server = start_server(tmp_path / "store")
+    text = _scrape(server)
+    # The test server runs in this process: the series must describe it.
+    assert _value(text, "process_resident_memory_bytes") > 10 * 1024 * 1024
+    assert _value(text, "process_open_fds") >= 3
+    assert _value(text, "process_cpu_seconds_total") > 0
+    started = _value(text, "process_start_time_seconds")
+    assert started <= time.time()
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot = next(
+        float(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
+    own_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    own_start = boot + own_ticks / ticks
+    assert abs(started - own_start) < 2
+    assert re.search(r'^python_info\{.*implementation="CPython"', text, flags=re.M)

@@ -117,6 +117,14 @@ def test_inference_compute_info_with_accelerators_asks_for_a_gpu() -> None:
     assert (group.kind, group.gpu_memory_mb) == ("auto", 8192)
 
 
+def test_cpu_memory_is_the_memory_limit_of_each_instance() -> None:
+    info = {"cpu_limit": "2", "cpu_memory": "1.5Gi"}
+    config = parse_clarifai_config(clarifai_config("m", inference_compute_info=info))
+    assert bundle_config(config).memory_limit_mb == 1536
+    bare = parse_clarifai_config({"model": {"id": "m", "model_type_id": "text-to-text"}})
+    assert bundle_config(bare).memory_limit_mb is None  # the server's default applies
+
+
 def test_inference_compute_info_without_accelerators_is_one_cpu_instance() -> None:
     config = parse_clarifai_config(clarifai_config("m"))
     assert [g.kind for g in bundle_config(config).instances] == ["cpu"]
