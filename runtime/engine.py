@@ -27,7 +27,7 @@ from runtime.errors import ModelNotFoundError, ModelNotReadyError
 from runtime.executor import ExecutorFactory, InstanceEvent
 from runtime.inputs import check_inputs
 from runtime.mirror import StoreMirror
-from runtime.models import ModelRecord, ModelState
+from runtime.models import ModelRecord, ModelState, check_model_ref
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.planning import InstancePlanner
 from runtime.reconcile import SyncPlan, plan_sync
@@ -119,6 +119,7 @@ class Engine:
 
     def get(self, name: str, version: str = "") -> ModelRecord:
         """The version asked for; with no version the newest READY one, else the newest."""
+        check_model_ref(name, version)
         versions = self.records(name)
         if not versions:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
@@ -240,11 +241,13 @@ class Engine:
             if only_from is not None and record.state is not only_from:
                 return  # loaded (or unloaded) meanwhile by another caller
             await self._stop_instances(record)
+            if record.prepared is None:  # unreadable: its reason is what reading it said
+                reason = record.reason or "the bundle could not be read"
+                self._set_state(record, ModelState.FAILED, reason)
+                return
             if record.state is not ModelState.LOADING:
                 self._set_state(record, ModelState.LOADING)
             try:
-                if record.prepared is None:
-                    raise ModelNotReadyError(record.reason or "the bundle could not be read")
                 await self._start_instances(record, record.prepared)
             except ModelrtError as exc:
                 await self._stop_instances(record)
@@ -309,6 +312,7 @@ class Engine:
 
     async def load(self, name: str, version: str = "") -> ModelRecord:
         """(Re)load a model version; a bundle added to the store since start is found too."""
+        check_model_ref(name, version)
         async with self._store_lock:
             if not self.records(name):
                 await self._discover()
@@ -373,6 +377,7 @@ class Engine:
 
     async def unload(self, name: str, version: str = "") -> list[ModelRecord]:
         """Unload one version, or every version when ``version`` is empty."""
+        check_model_ref(name, version)  # never every model: "" is refused
         targets = [self.get(name, version)] if version else self.records(name)
         if not targets:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
@@ -389,6 +394,7 @@ class Engine:
 
     async def delete(self, name: str, version: str = "") -> list[str]:
         """Unload and forget a version (or all), and remove its bundle from the store."""
+        check_model_ref(name, version)  # never every model: "" is refused
         targets = await self.unload(name, version)
         for record in targets:
             async with self._store_lock:
