@@ -409,9 +409,15 @@ class Engine:
         return [record.version for record in targets]
 
     async def shutdown(self) -> None:
-        """Stop every instance of every model."""
-        for record in list(self._records.values()):
-            await self._stop_instances(record)
+        """Stop every instance of every model, all at once: a busy instance that has to be
+        killed costs its own stop timeout, not one after another per model."""
+        records = list(self._records.values())
+        stops = await asyncio.gather(
+            *(self._stop_instances(record) for record in records), return_exceptions=True
+        )
+        for record, outcome in zip(records, stops, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.error("stopping %s:%s failed: %s", record.name, record.version, outcome)
 
     # -- inference -----------------------------------------------------------------------------
 
