@@ -48,6 +48,12 @@ class EngineConfig:
     unpack_dir: Path
     limits: UnpackLimits
     load_concurrency: int = 2
+    load_timeout_s: float = 120.0
+
+
+# Past load_timeout_s the engine gives up on a load itself, this much later than an instance's
+# own start timeout (a worker ends its process and names the timeout), so that one fires first.
+_LOAD_BACKSTOP_S = 5.0
 
 
 def _version_key(version: str) -> tuple[int, str]:
@@ -264,7 +270,19 @@ class Engine:
         record.instances = [self.executor_factory(spec) for spec in specs]
         for index, executor in enumerate(record.instances):
             executor.watch(functools.partial(self._instance_event, record, index))
-        loaded = await asyncio.gather(*(ex.start() for ex in record.instances))
+        timeout = self.config.load_timeout_s
+        try:
+            loaded = await asyncio.wait_for(
+                asyncio.gather(*(ex.start() for ex in record.instances)),
+                timeout + _LOAD_BACKSTOP_S,
+            )
+        except TimeoutError:
+            raise ModelNotReadyError(
+                f"model {record.name!r} version {record.version} did not load within "
+                f"{timeout:g}s (load_timeout_s)",
+                reason="LOAD_TIMEOUT",
+                metadata={"model": record.name},
+            ) from None
         self.planner.settle(prepared)
         record.loaded = loaded[0]
         record.warnings = [*loaded[0].warnings, *notes]

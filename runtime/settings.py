@@ -112,8 +112,12 @@ class ServerSettings(BaseSettings):
         default=5, ge=0, description="Crashes within restart_window_s before a model is FAILED."
     )
     restart_window_s: float = Field(default=60.0, gt=0)
-    worker_start_timeout_s: float = Field(
-        default=300.0, gt=0, description="Time a worker may take to import and load its model."
+    load_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Time a model may take to load (import its code and run load_model, and the "
+        "same at each restart); past it the model is FAILED and its worker ended, so start-up "
+        "readiness never waits longer on a hung bundle.",
     )
     install_requirements: bool = Field(
         default=False,

@@ -162,13 +162,13 @@ class WorkerExecutor(Executor):
             kind, _, payload = await asyncio.wait_for(
                 asyncio.to_thread(channel.recv), self.settings.start_timeout_s
             )
-        except (EOFError, OSError, TimeoutError):
-            await asyncio.to_thread(self._kill)
-            code = process.exitcode
+        except (EOFError, OSError, TimeoutError) as exc:
+            await asyncio.to_thread(self._kill)  # after a timeout its exit code is the kill's
             raise _unavailable(
-                f"{self.label} exited while loading (exit code {code})"
-                if code is not None
-                else f"{self.label} did not load within {self.settings.start_timeout_s:.0f}s",
+                f"{self.label} did not load within {self.settings.start_timeout_s:g}s "
+                "(the load timeout); its worker was ended"
+                if isinstance(exc, TimeoutError)
+                else f"{self.label} exited while loading (exit code {process.exitcode})",
                 self.spec.name,
             ) from None
         if kind == "load_failed":
