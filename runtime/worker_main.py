@@ -191,6 +191,8 @@ class WorkerServer:
             task = self.tasks.get(call)
             if task is not None:
                 task.cancel()
+        elif kind == "ping":  # the server's idle liveness check: answered by this loop
+            self.send("pong", call)
         elif kind == "stop":
             self.stopped.set()
 

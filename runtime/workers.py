@@ -116,6 +116,8 @@ class WorkerExecutor(Executor):
         self._stopping = False
         self._up = False
         self._hung = ""
+        self._heard = 0.0  # when the worker last sent anything
+        self._pinged = 0.0  # when an unanswered liveness ping was sent (0: none is)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._restart: asyncio.Task[None] | None = None
 
@@ -178,6 +180,7 @@ class WorkerExecutor(Executor):
         # Read the pipe on the event loop itself: no reader thread, no hop per message.
         self._loop.add_reader(channel.fileno(), self._readable, channel)
         self._up = True
+        self._heard, self._pinged = time.monotonic(), 0.0
         if self._watchdog is None:
             self._watch_for_hangs()
         return payload  # type: ignore[no-any-return]
@@ -189,6 +192,7 @@ class WorkerExecutor(Executor):
             self._forget_reader(channel)
             self._on_exit(channel)
             return
+        self._heard = time.monotonic()
         for message in messages:
             try:
                 self._on_message(message)
@@ -226,6 +230,8 @@ class WorkerExecutor(Executor):
                 trip.on_done(WorkerError(payload))
             elif call in self._streams:
                 self._streams[call].put_nowait(WorkerError(payload))
+        elif kind == "pong":
+            self._pinged = 0.0
         elif call in self._streams:  # item / end
             self._streams[call].put_nowait(_EXIT if kind == "end" else payload)
 
@@ -238,7 +244,7 @@ class WorkerExecutor(Executor):
         error = _unavailable(f"{self.label} stopped (exit code {code})", self.spec.name)
         if self._hung:
             error = _unavailable(
-                f"{self.label} hung in {self._hung} for over {self.settings.hang_timeout_s:g}s "
+                f"{self.label} hung {self._hung} for over {self.settings.hang_timeout_s:g}s "
                 "and was restarted",
                 self.spec.name,
             )
@@ -322,21 +328,33 @@ class WorkerExecutor(Executor):
             raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
 
     def _watch_for_hangs(self) -> None:
-        """Every so often, kill the worker if a unary call made no progress for hang_timeout_s.
+        """Every so often, kill the worker if a unary call made no progress for hang_timeout_s,
+        or if, quiet, it left a liveness ping unanswered that long (frozen while idle).
 
         One timer per instance, not one per call: the hot path only stamps progress times.
         """
         assert self._loop is not None
         limit = self.settings.hang_timeout_s
-        self._watchdog = self._loop.call_later(min(1.0, limit / 4), self._watch_for_hangs)
+        period = min(1.0, limit / 4)
+        self._watchdog = self._loop.call_later(period, self._watch_for_hangs)
         if not self._up or self._stopping:
             return
         now = time.monotonic()
         if any(now - trip.since > limit for trip in self._trips.values()):
-            logger.error("%s hung in predict; killing it", self.label)
-            self._hung = "predict"
-            if self.process is not None and self.process.is_alive():
-                self.process.kill()
+            self._end_hung("in predict")
+        elif self._pinged and now - max(self._pinged, self._heard) > limit:
+            self._end_hung("while idle (no answer to a liveness ping)")
+        elif not self._pinged and now - self._heard > period and self.channel is not None:
+            # The worker's event loop answers: a frozen process or loop never does.
+            with contextlib.suppress(OSError, ValueError):
+                self.channel.send_plain(("ping", 0, None))
+                self._pinged = now
+
+    def _end_hung(self, where: str) -> None:
+        logger.error("%s hung %s; killing it", self.label, where)
+        self._hung = where
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
 
     def _submit(self, kind: str, requests: list[WireRequest], trip: _Trip) -> None:
         call = next(self._calls)
@@ -382,7 +400,7 @@ class WorkerExecutor(Executor):
                 try:
                     item = await asyncio.wait_for(queue.get(), item_timeout)
                 except TimeoutError:
-                    self._hung = "generate"
+                    self._hung = "in generate"
                     await asyncio.to_thread(self._kill)
                     item = await queue.get()  # the error the worker's exit put there
                 if item is _EXIT:
