@@ -43,7 +43,7 @@ def model_name_problem(name: str) -> str:
     'is reserved: the health service uses it for the server itself'
     """
     if not name:
-        return "is empty: a model must be named (an empty name never means every model)"
+        return "is empty: a call must name the model (an empty name never means every model)"
     if name in RESERVED_NAMES:
         return "is reserved: the health service uses it for the server itself"
     if not _STORE_NAME.fullmatch(name):

@@ -142,7 +142,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None:
             return
-        check_model_ref(first.model, first.version, field="model (of a Stream's first message)")
+        check_model_ref(first.model, first.version, field="model")
         record = self.engine.resolve(first.model, first.version, "stream")
         rid = _request_id(first.request_id)
 
