@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,41 @@ DTypeName = Literal[
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "bfloat16", "float32", "float64", "string", "bytes",
 ]  # fmt: skip
+
+
+# A model name is a folder of the model store and a health service name; versions are folders too.
+_STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+NAME_RULE = "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+#: Names the server's health service answers for itself; "" (readiness) is never a name either.
+RESERVED_NAMES = frozenset({"liveness"})
+
+
+def model_name_problem(name: str) -> str:
+    """What is wrong with ``name`` as a model name, as a phrase; "" when nothing is.
+
+    >>> model_name_problem("iris-v2")
+    ''
+    >>> model_name_problem("liveness")
+    'is reserved: the health service uses it for the server itself'
+    """
+    if not name:
+        return "is empty: a call must name the model (an empty name never means every model)"
+    if name in RESERVED_NAMES:
+        return "is reserved: the health service uses it for the server itself"
+    if not _STORE_NAME.fullmatch(name):
+        return f"is not a model name: use {NAME_RULE}"
+    return ""
+
+
+def version_problem(version: str) -> str:
+    """What is wrong with ``version`` as a version name, as a phrase; "" when nothing is.
+
+    >>> version_problem("../1")
+    "is not a version: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    """
+    if not _STORE_NAME.fullmatch(version):
+        return f"is not a version: use {NAME_RULE}"
+    return ""
 
 
 class _Strict(BaseModel):
@@ -141,6 +177,20 @@ class BundleConfig(_Strict):
             raise ValueError('version must be text or a number, e.g. "1"')
         return str(version) if isinstance(version, int | float) else version
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_allowed(cls, name: str) -> str:
+        if problem := model_name_problem(name):
+            raise ValueError(f"{name[:64]!r} {problem}")
+        return name
+
+    @field_validator("version")
+    @classmethod
+    def _version_is_allowed(cls, version: str) -> str:
+        if problem := version_problem(version):
+            raise ValueError(f"{version[:64]!r} {problem}")
+        return version
+
 
 def describe_validation_error(source: str, error: ValidationError) -> str:
     """One line per problem, each naming the key: "modelrt.yaml: batching.max_batch_sz: ..."."""
@@ -150,7 +200,8 @@ def describe_validation_error(source: str, error: ValidationError) -> str:
         if problem["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key {where!r}")
         else:
-            lines.append(f"{source}: {where}: {problem['msg']}")
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            lines.append(f"{source}: {where}: {message}")
     return "; ".join(lines)
 
 

@@ -27,7 +27,7 @@ from runtime.errors import ModelNotFoundError, ModelNotReadyError
 from runtime.executor import ExecutorFactory, InstanceEvent
 from runtime.inputs import check_inputs
 from runtime.mirror import StoreMirror
-from runtime.models import ModelRecord, ModelState
+from runtime.models import ModelRecord, ModelState, check_model_ref
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.planning import InstancePlanner
 from runtime.reconcile import SyncPlan, plan_sync
@@ -48,6 +48,12 @@ class EngineConfig:
     unpack_dir: Path
     limits: UnpackLimits
     load_concurrency: int = 2
+    load_timeout_s: float = 120.0
+
+
+# Past load_timeout_s the engine gives up on a load itself, this much later than an instance's
+# own start timeout (a worker ends its process and names the timeout), so that one fires first.
+_LOAD_BACKSTOP_S = 5.0
 
 
 def _version_key(version: str) -> tuple[int, str]:
@@ -119,6 +125,7 @@ class Engine:
 
     def get(self, name: str, version: str = "") -> ModelRecord:
         """The version asked for; with no version the newest READY one, else the newest."""
+        check_model_ref(name, version)
         versions = self.records(name)
         if not versions:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
@@ -242,11 +249,13 @@ class Engine:
             if self._records.get(record.key) is not record:
                 return  # deleted meanwhile
             await self._stop_instances(record)
+            if record.prepared is None:  # unreadable: its reason is what reading it said
+                reason = record.reason or "the bundle could not be read"
+                self._set_state(record, ModelState.FAILED, reason)
+                return
             if record.state is not ModelState.LOADING:
                 self._set_state(record, ModelState.LOADING)
             try:
-                if record.prepared is None:
-                    raise ModelNotReadyError(record.reason or "the bundle could not be read")
                 await self._start_instances(record, record.prepared)
             except ModelrtError as exc:
                 await self._stop_instances(record)
@@ -263,7 +272,19 @@ class Engine:
         record.instances = [self.executor_factory(spec) for spec in specs]
         for index, executor in enumerate(record.instances):
             executor.watch(functools.partial(self._instance_event, record, index))
-        loaded = await asyncio.gather(*(ex.start() for ex in record.instances))
+        timeout = self.config.load_timeout_s
+        try:
+            loaded = await asyncio.wait_for(
+                asyncio.gather(*(ex.start() for ex in record.instances)),
+                timeout + _LOAD_BACKSTOP_S,
+            )
+        except TimeoutError:
+            raise ModelNotReadyError(
+                f"model {record.name!r} version {record.version} did not load within "
+                f"{timeout:g}s (load_timeout_s)",
+                reason="LOAD_TIMEOUT",
+                metadata={"model": record.name},
+            ) from None
         self.planner.settle(prepared)
         record.loaded = loaded[0]
         record.warnings = [*loaded[0].warnings, *notes]
@@ -311,6 +332,7 @@ class Engine:
 
     async def load(self, name: str, version: str = "") -> ModelRecord:
         """(Re)load a model version; a bundle added to the store since start is found too."""
+        check_model_ref(name, version)
         async with self._store_lock:
             if not self.records(name):
                 await self._discover()
@@ -380,6 +402,7 @@ class Engine:
 
         ``remember``: record it in the store (a delete does not: its one rename decides it).
         """
+        check_model_ref(name, version)  # never every model: "" is refused
         targets = [self.get(name, version)] if version else self.records(name)
         if not targets:
             raise ModelNotFoundError(f"model {name!r} is not known", metadata={"model": name})
@@ -401,6 +424,7 @@ class Engine:
         The store keeps each version as it was (its loaded state too) until the one step that
         removes it, so a crash leaves a version either served as before or gone.
         """
+        check_model_ref(name, version)  # never every model: "" is refused
         targets = await self.unload(name, version, remember=False)
         for record in targets:
             async with self._store_lock:
@@ -416,9 +440,15 @@ class Engine:
         return [record.version for record in targets]
 
     async def shutdown(self) -> None:
-        """Stop every instance of every model."""
-        for record in list(self._records.values()):
-            await self._stop_instances(record)
+        """Stop every instance of every model, all at once: a busy instance that has to be
+        killed costs its own stop timeout, not one after another per model."""
+        records = list(self._records.values())
+        stops = await asyncio.gather(
+            *(self._stop_instances(record) for record in records), return_exceptions=True
+        )
+        for record, outcome in zip(records, stops, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.error("stopping %s:%s failed: %s", record.name, record.version, outcome)
 
     # -- inference -----------------------------------------------------------------------------
 

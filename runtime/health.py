@@ -2,7 +2,7 @@
 
 Service "" is SERVING once start-up loading has finished (every model READY or FAILED),
 "liveness" while the process answers, and each model name while one of its versions is READY
-with an instance up.
+with an instance up. No model may take the server's own names (loader.config.RESERVED_NAMES).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
 READINESS = ""
 LIVENESS = "liveness"
+OWN_SERVICES = frozenset({READINESS, LIVENESS})  # never a model's status
 
 
 class ModelHealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
@@ -106,6 +107,8 @@ class HealthReporter:
 
     def model_changed(self, record: ModelRecord) -> None:
         """Engine listener: a model is SERVING while a READY version has an instance up."""
+        if record.name in OWN_SERVICES:  # a bundle that claims one is FAILED, never served
+            return
         versions = self._ready.setdefault(record.name, set())
         if record.serving:
             versions.add(record.version)
@@ -115,6 +118,8 @@ class HealthReporter:
 
     def forget(self, name: str) -> None:
         """A deleted model is no longer a health service at all."""
+        if name in OWN_SERVICES:
+            return
         self._ready.pop(name, None)
         self.servicer.forget(name)
 

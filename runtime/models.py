@@ -1,4 +1,7 @@
-"""Model records: the engine's view of each model version (state, reason, bundle, instances)."""
+"""Model records: the engine's view of each model version (state, reason, bundle, instances).
+
+Also the one check of the model names and versions that calls give (``check_model_ref``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from loader.config import model_name_problem, version_problem
+from registry.errors import ErrorCode, ModelrtError
 
 if TYPE_CHECKING:
     from loader.bundle import PreparedBundle
@@ -67,3 +73,31 @@ class ModelRecord:
         self.state = state
         self.reason = reason
         self.state_time = datetime.now(UTC)
+
+
+class InvalidModelNameError(ModelrtError):
+    """A call names no model, or names it with something that cannot be a model name or version."""
+
+    code = ErrorCode.INVALID_ARGUMENT
+    reason = "INVALID_MODEL_NAME"
+
+
+def check_model_ref(name: str, version: str = "", *, field: str = "name") -> None:
+    """Refuse an empty, malformed or reserved model name, or a malformed version ("" = any).
+
+    ``field`` names the request field in the message. Only listing takes no name.
+
+    >>> check_model_ref("iris", "2")
+    >>> check_model_ref("")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    runtime.models.InvalidModelNameError: name '' is empty: ...
+    """
+    if problem := model_name_problem(name):
+        raise InvalidModelNameError(
+            f"{field} {name[:64]!r} {problem}", metadata={"field": field, "value": name[:64]}
+        )
+    if version and (problem := version_problem(version)):
+        raise InvalidModelNameError(
+            f"version {version[:64]!r} {problem}",
+            metadata={"field": "version", "value": version[:64]},
+        )

@@ -103,7 +103,7 @@ class ModelServer:
                 max_upload_bytes=settings.max_upload_bytes,
                 limits=engine.config.limits,
                 strict_requirements=settings.strict_requirements,
-                check_timeout_s=settings.worker_start_timeout_s,
+                check_timeout_s=settings.load_timeout_s,
             ),
         )
         servicer = ModelRuntimeServicer(engine, uploads)
@@ -152,7 +152,10 @@ class ModelServer:
             max_ratio=settings.max_compression_ratio,
         )
         engine_config = EngineConfig(
-            store=settings.model_store, unpack_dir=settings.unpack_dir, limits=limits
+            store=settings.model_store,
+            unpack_dir=settings.unpack_dir,
+            limits=limits,
+            load_timeout_s=settings.load_timeout_s,
         )
         planner = InstancePlanner(
             inventory=SystemInventory(),
@@ -166,7 +169,7 @@ class ModelServer:
         if settings.execution == "process":
             factory = make_worker_factory(
                 WorkerSettings(
-                    start_timeout_s=settings.worker_start_timeout_s,
+                    start_timeout_s=settings.load_timeout_s,
                     hang_timeout_s=settings.hang_timeout_s,
                     max_restarts=settings.max_restarts,
                     restart_window_s=settings.restart_window_s,

@@ -17,7 +17,7 @@ from registry.runner import Request
 from runtime import convert, undecodable, wire
 from runtime.engine import Engine
 from runtime.errors import BadRequestError, ModelExecutionError
-from runtime.models import ModelRecord
+from runtime.models import ModelRecord, check_model_ref
 from runtime.outputs import ItemFailure, ModelOutput
 from runtime.registration import Handler, add_rewritten
 from runtime.status import grpc_status_of
@@ -121,6 +121,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         Returns the serialized PredictResponse: add_to_server registers Predict without a
         response serializer. The instance decodes and checks the inputs (runtime/wire.py).
         """
+        check_model_ref(request.model, request.version, field="model")
         record = self.engine.resolve(request.model, request.version, "predict")
         rid = _request_id(request.request_id)
         answer = await self.engine.predict(record, (request.SerializeToString(), rid))
@@ -130,6 +131,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def Generate(
         self, request: runtime_pb2.GenerateRequest, context: Context
     ) -> AsyncIterator[runtime_pb2.GenerateResponse]:
+        check_model_ref(request.model, request.version, field="model")
         record = self.engine.resolve(request.model, request.version, "generate")
         rid = _request_id(request.request_id)
         domain = wire.to_request(request.inputs, request.parameters, rid)
@@ -144,8 +146,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None:
             return
-        if not first.model:
-            raise BadRequestError("the first message of a Stream must name the model")
+        check_model_ref(first.model, first.version, field="model")
         record = self.engine.resolve(first.model, first.version, "stream")
         rid = _request_id(first.request_id)
 
@@ -175,6 +176,8 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         first = await anext(messages, None)
         if first is None or first.WhichOneof("content") != "header":
             raise BadRequestError("the first message of an Upload must be its header")
+        if first.header.namespace:  # else the bundle's own name, checked with its config
+            check_model_ref(first.header.namespace, first.header.version, field="namespace")
         async with self.uploads.receive(convert.upload_header(first.header)) as upload:
             async for message in messages:
                 if message.WhichOneof("content") != "chunk":
@@ -187,6 +190,8 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def ListModels(
         self, request: runtime_pb2.ListModelsRequest, context: Context
     ) -> runtime_pb2.ListModelsResponse:
+        if request.name:  # no name lists every model; a name must be one
+            check_model_ref(request.name)
         records = self.engine.records(request.name)
         return runtime_pb2.ListModelsResponse(models=[convert.model_message(r) for r in records])
 
@@ -194,6 +199,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def GetModel(
         self, request: runtime_pb2.GetModelRequest, context: Context
     ) -> runtime_pb2.GetModelResponse:
+        check_model_ref(request.name, request.version)
         record = self.engine.get(request.name, request.version)
         return runtime_pb2.GetModelResponse(model=convert.model_message(record))
 
@@ -201,6 +207,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def LoadModel(
         self, request: runtime_pb2.LoadModelRequest, context: Context
     ) -> runtime_pb2.LoadModelResponse:
+        check_model_ref(request.name, request.version)
         record = await self.engine.load(request.name, request.version)
         return runtime_pb2.LoadModelResponse(model=convert.model_message(record))
 
@@ -208,6 +215,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def UnloadModel(
         self, request: runtime_pb2.UnloadModelRequest, context: Context
     ) -> runtime_pb2.UnloadModelResponse:
+        check_model_ref(request.name, request.version)
         records = await self.engine.unload(request.name, request.version)
         return runtime_pb2.UnloadModelResponse(models=[convert.model_message(r) for r in records])
 
@@ -215,6 +223,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     async def DeleteModel(
         self, request: runtime_pb2.DeleteModelRequest, context: Context
     ) -> runtime_pb2.DeleteModelResponse:
+        check_model_ref(request.name, request.version)
         versions = await self.engine.delete(request.name, request.version)
         return runtime_pb2.DeleteModelResponse(versions=versions)
 

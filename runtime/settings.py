@@ -132,8 +132,12 @@ class ServerSettings(BaseSettings):
         "every process it starts together, unless its bundle sets memory_limit_mb; over it the "
         "instance is stopped (its calls get UNAVAILABLE) and restarted. 0 = unlimited.",
     )
-    worker_start_timeout_s: float = Field(
-        default=300.0, gt=0, description="Time a worker may take to import and load its model."
+    load_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Time a model may take to load (import its code and run load_model, and the "
+        "same at each restart); past it the model is FAILED and its worker ended, so start-up "
+        "readiness never waits longer on a hung bundle.",
     )
     install_requirements: bool = Field(
         default=False,

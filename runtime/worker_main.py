@@ -238,6 +238,8 @@ class WorkerServer:
             task = self.tasks.get(call)
             if task is not None:
                 task.cancel()
+        elif kind == "ping":  # the server's idle liveness check: answered by this loop
+            self.send("pong", call)
         elif kind == "stop":
             self.asked_to_stop = True  # the server ends the worker's group, with a grace period
             self.stopped.set()

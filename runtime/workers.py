@@ -150,6 +150,8 @@ class WorkerExecutor(Executor):
         self._stopping = False
         self._up = False
         self._hung = ""
+        self._heard = 0.0  # when the worker last sent anything
+        self._pinged = 0.0  # when an unanswered liveness ping was sent (0: none is)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._restart: asyncio.Task[None] | None = None
 
@@ -198,17 +200,17 @@ class WorkerExecutor(Executor):
             kind, _, payload = await asyncio.wait_for(
                 asyncio.to_thread(channel.recv), self.settings.start_timeout_s
             )
-        except (EOFError, OSError, TimeoutError):
-            await asyncio.to_thread(self._kill)
+        except (EOFError, OSError, TimeoutError) as exc:
+            await asyncio.to_thread(self._kill)  # after a timeout its exit code is the kill's
             await self._end_tree(process)
-            code = process.exitcode
             over_limit, self._over_limit = self._over_limit, ""
             raise _unavailable(
                 over_limit
                 or (
-                    f"{self.label} exited while loading (exit code {code})"
-                    if code is not None
-                    else f"{self.label} did not load within {self.settings.start_timeout_s:.0f}s"
+                    f"{self.label} did not load within {self.settings.start_timeout_s:g}s "
+                    "(the load timeout); its worker was ended"
+                    if isinstance(exc, TimeoutError)
+                    else f"{self.label} exited while loading (exit code {process.exitcode})"
                 ),
                 self.spec.name,
             ) from None
@@ -220,6 +222,9 @@ class WorkerExecutor(Executor):
         # Read the pipe on the event loop itself: no reader thread, no hop per message.
         self._loop.add_reader(channel.fileno(), self._readable, channel)
         self._up = True
+        self._heard, self._pinged = time.monotonic(), 0.0
+        if self._watchdog is None:
+            self._watch_for_hangs()
         return payload  # type: ignore[no-any-return]
 
     def _readable(self, channel: Channel) -> None:
@@ -229,6 +234,7 @@ class WorkerExecutor(Executor):
             self._forget_reader(channel)
             self._on_exit(channel)
             return
+        self._heard = time.monotonic()
         for message in messages:
             try:
                 self._on_message(message)
@@ -266,6 +272,8 @@ class WorkerExecutor(Executor):
                 trip.on_done(WorkerError(payload))
             elif call in self._streams:
                 self._streams[call].put_nowait(WorkerError(payload))
+        elif kind == "pong":
+            self._pinged = 0.0
         elif call in self._streams:  # item / end
             self._streams[call].put_nowait(_EXIT if kind == "end" else payload)
 
@@ -281,7 +289,7 @@ class WorkerExecutor(Executor):
             self._over_limit = ""
         elif self._hung:
             error = _unavailable(
-                f"{self.label} hung in {self._hung} for over {self.settings.hang_timeout_s:g}s "
+                f"{self.label} hung {self._hung} for over {self.settings.hang_timeout_s:g}s "
                 "and was restarted",
                 self.spec.name,
             )
@@ -379,13 +387,15 @@ class WorkerExecutor(Executor):
             raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
 
     def _watch_for_hangs(self) -> None:
-        """Every so often, kill the worker if a unary call made no progress for hang_timeout_s.
+        """Every so often, kill the worker if a unary call made no progress for hang_timeout_s,
+        or if, quiet, it left a liveness ping unanswered that long (frozen while idle).
 
         One timer per instance, not one per call: the hot path only stamps progress times.
         """
         assert self._loop is not None
         limit = self.settings.hang_timeout_s
-        self._watchdog = self._loop.call_later(min(1.0, limit / 4), self._watch_for_hangs)
+        period = min(1.0, limit / 4)
+        self._watchdog = self._loop.call_later(period, self._watch_for_hangs)
         if self._stopping:
             return
         self._sample_memory()
@@ -399,10 +409,20 @@ class WorkerExecutor(Executor):
             return
         now = time.monotonic()
         if any(now - trip.since > limit for trip in self._trips.values()):
-            logger.error("%s hung in predict; killing it", self.label)
-            self._hung = "predict"
-            if self.process is not None and self.process.is_alive():
-                self.process.kill()
+            self._end_hung("in predict")
+        elif self._pinged and now - max(self._pinged, self._heard) > limit:
+            self._end_hung("while idle (no answer to a liveness ping)")
+        elif not self._pinged and now - self._heard > period and self.channel is not None:
+            # The worker's event loop answers: a frozen process or loop never does.
+            with contextlib.suppress(OSError, ValueError):
+                self.channel.send_plain(("ping", 0, None))
+                self._pinged = now
+
+    def _end_hung(self, where: str) -> None:
+        logger.error("%s hung %s; killing it", self.label, where)
+        self._hung = where
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
 
     def _sample_memory(self) -> None:
         """Measure the worker's process group off the loop; the answer goes to _memory_sampled."""
@@ -483,7 +503,7 @@ class WorkerExecutor(Executor):
                 try:
                     item = await asyncio.wait_for(queue.get(), item_timeout)
                 except TimeoutError:
-                    self._hung = "generate"
+                    self._hung = "in generate"
                     await asyncio.to_thread(self._kill)
                     item = await queue.get()  # the error the worker's exit put there
                 if item is _EXIT:

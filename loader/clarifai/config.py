@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from loader.compute_info import instance_groups, memory_limit_mb, memory_mb
-from loader.config import BundleConfig, InstanceGroup, ModelType, read_yaml
+from loader.config import BundleConfig, InstanceGroup, ModelType, model_name_problem, read_yaml
 from loader.errors import BundleError
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class ModelSection(BaseModel):
     def _no_dot(cls, value: str) -> str:
         if "." in value:
             raise ValueError("a model id cannot contain '.'")
+        if problem := model_name_problem(value):  # it is the model's name here
+            raise ValueError(f"{value[:64]!r} {problem}")
         return value
 
 

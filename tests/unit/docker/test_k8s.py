@@ -115,9 +115,9 @@ def test_probes_use_native_grpc_on_the_health_services() -> None:
     startup = spec["startupProbe"]
     assert startup["grpc"]["port"] == GRPC_PORT
     assert startup["grpc"]["service"] in (READINESS, LIVENESS)
-    # Long enough for slow model loads: at least the default worker start timeout.
+    # Long enough for slow model loads: at least the default load timeout.
     budget = startup["periodSeconds"] * startup["failureThreshold"]
-    assert budget >= ServerSettings.model_fields["worker_start_timeout_s"].default
+    assert budget >= ServerSettings.model_fields["load_timeout_s"].default
 
 
 def test_container_ports_match_the_settings_and_the_service() -> None:
