@@ -8,35 +8,19 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loader.config import BundleConfig
 from loader.errors import BundleError
 from loader.formats import FORMATS, format_named
 from loader.importer import BundlePackage
 from loader.layout import detect_layout
+from loader.prepared import PreparedBundle
 from loader.requirements import check_requirements, enforce_requirements
 from loader.unpack import UnpackLimits, check_folder, safe_unpack
 from registry.runner import ModelRunner, capabilities
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class PreparedBundle:
-    """A bundle on disk whose layout and config are known; its code is not imported yet."""
-
-    source: Path
-    root: Path
-    format: str
-    config: BundleConfig
-    unpacked: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def version(self) -> str:
-        return self.config.version
+#: PreparedBundle lives in loader.prepared (the formats read it); it is part of this API too.
+__all__ = ["BundleSpec", "PreparedBundle", "import_bundle", "prepare_bundle", "requirements_of"]
 
 
 @dataclass

@@ -11,13 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from loader.clarifai import clarifai_config, clarifai_layout, clarifai_load
 from loader.code import import_code
 from loader.config import BundleConfig, parse_config, read_yaml
 from loader.errors import BundleError
-from loader.frameworks.weights_bundle import weights_config, weights_load
 from loader.gesund import (
     PLATFORM_REQUIREMENTS,
     REQUIREMENT_FILES,
@@ -28,14 +26,13 @@ from loader.gesund import (
 )
 from loader.importer import BundlePackage
 from loader.layout import Layout, native_layout, weights_only
+from loader.prepared import PreparedBundle
 from loader.requirements import RequirementProblem
+from loader.weights import weights_config, weights_load
 from registry.registry import Registry
 from registry.runner import ModelRunner
 
 logger = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from loader.bundle import PreparedBundle
 
 #: The model class and output schema class (or None) a bundle serves.
 Loaded = tuple[type[ModelRunner], type | None]

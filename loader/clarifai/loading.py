@@ -7,7 +7,6 @@ import inspect
 import logging
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from loader.clarifai.adapter import ClarifaiRunner, check_constructible
 from loader.clarifai.checkpoints import check_checkpoints
@@ -24,11 +23,9 @@ from loader.errors import BundleError
 from loader.frameworks.kinds import framework_of, weights_candidates
 from loader.importer import BundlePackage
 from loader.layout import Layout
+from loader.prepared import PreparedBundle
 from loader.requirements import RequirementProblem
 from registry.runner import ModelRunner
-
-if TYPE_CHECKING:
-    from loader.bundle import PreparedBundle
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from loader.errors import BundleError
 from loader.gesund.images import IMAGE_MODEL_TYPES, model_input
@@ -22,12 +22,10 @@ from loader.gesund.platform import GesundPackage
 from loader.gesund.response import NO_LOSS, answer, field_names, with_loss
 from loader.gesund.steps import Steps
 from loader.importer import BundlePackage
+from loader.prepared import PreparedBundle
 from loader.requirements import RequirementProblem
 from registry.errors import HookNotImplementedError, InvalidInputError
 from registry.runner import ModelContext, ModelRunner, Request
-
-if TYPE_CHECKING:
-    from loader.bundle import PreparedBundle
 
 #: The Predict parameter that carries ground truth for the model's loss.
 GROUND_TRUTH = "ground_truth"

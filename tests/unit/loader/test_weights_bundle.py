@@ -1,4 +1,4 @@
-"""Tests for loader.frameworks.weights_bundle: bundles with weights and a config but no model.py
+"""Tests for loader.weights.loading: bundles with weights and a config but no model.py
 are native bundles, and their config check says what is missing before any code runs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests for loader.frameworks.weights_runner: WeightsModel serving a weights-only bundle, run
+"""Tests for loader.weights.runner: WeightsModel serving a weights-only bundle, run
 in-process on tiny real models (the integration tests serve every framework over gRPC)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from loader.bundle import prepare_bundle
 from loader.errors import BundleError
 from loader.frameworks import load_bundle_weights
-from loader.frameworks.weights_runner import WeightsModel
 from loader.unpack import UnpackLimits
+from loader.weights.runner import WeightsModel
 from registry.runner import ModelContext, Request
 from tests import framework_models as fm
 

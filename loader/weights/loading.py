@@ -7,18 +7,14 @@ The config is checked without running code: the weights must be one file the run
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from loader.config import BundleConfig, parse_config, read_yaml
 from loader.errors import BundleError
 from loader.frameworks.kinds import find_weights, framework_of
-from loader.frameworks.weights_runner import WeightsModel, runner_for
 from loader.importer import BundlePackage
 from loader.layout import Layout
+from loader.prepared import PreparedBundle
 from loader.requirements import RequirementProblem, describe_import_error
-
-if TYPE_CHECKING:
-    from loader.bundle import PreparedBundle
+from loader.weights.runner import WeightsModel, runner_for
 
 _TENSORFLOW = frozenset({"tensorflow", "keras"})
 
