@@ -309,7 +309,7 @@ class ModelScheduler:
             reason="INTERNAL",
             model=self.name,
         )
-        logger.error("%s [error id %s]", error.message, error.error_id)
+        logger.error("%s", error.message)  # the message names its error id
         return error
 
     # -- Generate and Stream ------------------------------------------------------------------
