@@ -283,7 +283,7 @@ def test_a_preferred_batch_size_leaves_without_waiting_out_the_delay(run) -> Non
     async def main() -> RecordingExecutor:
         executor = RecordingExecutor()
         batching = BatchingConfig(
-            max_batch_size=8, max_queue_delay_ms=60_000, preferred_batch_sizes=[2]
+            max_batch_size=8, max_queue_delay_ms=60_000, preferred_batch_sizes=(2,)
         )
         scheduler = ModelScheduler("m", [executor], batching, clock=FakeClock())
         calls = [scheduler.predict(_wire(rid)) for rid in "12"]
@@ -297,7 +297,7 @@ def test_a_preferred_batch_size_leaves_without_waiting_out_the_delay(run) -> Non
 def test_a_batch_is_cut_to_the_largest_preferred_size_that_fits(run) -> None:
     async def main() -> RecordingExecutor:
         executor = RecordingExecutor()
-        batching = BatchingConfig(max_batch_size=8, preferred_batch_sizes=[2, 4])
+        batching = BatchingConfig(max_batch_size=8, preferred_batch_sizes=(2, 4))
         scheduler = ModelScheduler("m", [executor], batching)
         executor.hold()
         calls = [scheduler.predict(_wire(rid)) for rid in "0123456"]
@@ -345,7 +345,11 @@ def test_a_request_whose_deadline_passes_in_the_queue_is_dropped_unrun_and_count
         assert isinstance(gone, asyncio.Future)
         gone.cancel()  # as gRPC does when the deadline comes: still an expiry in the queue
         executor.release()
-        assert await asyncio.gather(busy, in_time, endless) == [b"busy", b"in-time", b"endless"]
+        assert list(await asyncio.gather(busy, in_time, endless)) == [
+            b"busy",
+            b"in-time",
+            b"endless",
+        ]
         error = _error_of(late)
         assert (error.code, error.reason) == (
             ErrorCode.DEADLINE_EXCEEDED,
