@@ -208,6 +208,24 @@ def test_a_bundle_that_cannot_be_read_fails_with_what_reading_it_said(tmp_path: 
     assert factory.made == []  # no instance was started for it
 
 
+def test_instances_that_do_not_fit_the_gpus_fail_the_model_before_any_starts(
+    tmp_path: Path,
+) -> None:
+    store = _store(tmp_path, "alpha", config={"instances": [{"count": 1, "kind": "gpu"}]})
+
+    async def main() -> tuple[Engine, FakeFactory]:
+        factory = FakeFactory()
+        engine, _ = _engine(tmp_path, store, factory)  # a server without GPUs
+        await engine.start()
+        return engine, factory
+
+    engine, factory = _run(main)
+    (record,) = engine.records()
+    assert record.state is ModelState.FAILED
+    assert record.reason.endswith("asks for 1 instance on a GPU; this server has no GPU")
+    assert factory.made == []
+
+
 def test_unload_stops_the_instances_and_refuses_calls(tmp_path: Path) -> None:
     store = _store(tmp_path, "alpha")
 
