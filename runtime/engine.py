@@ -475,13 +475,14 @@ class Engine:
         return record
 
     def predict(
-        self, record: ModelRecord, request: WireRequest, deadline: float | None = None
+        self, record: ModelRecord, request: WireRequest, timeout: float | None = None
     ) -> Awaitable[Encoded]:
         """One request, one encoded answer (runtime/wire.py); the instance checks the inputs.
 
-        ``deadline`` (time.monotonic) drops the request if it expires in the queue.
+        ``timeout``: seconds left until the caller's deadline (None: none); a request still
+        queued when they have passed is dropped unrun (DEADLINE_EXPIRED_IN_QUEUE).
         """
-        return _scheduler(record).predict(request, deadline)
+        return _scheduler(record).predict(request, timeout)
 
     async def generate(
         self, record: ModelRecord, request: Request

@@ -140,7 +140,12 @@ class Metrics:
             ["model"],
             BATCH_BUCKETS,
         )
-        for tally in (self.requests, self.request_duration, self.queue_duration, self.batch_size):
+        self.expired_in_queue = CounterTally(
+            "modelrt_requests_expired_in_queue",
+            "Predict requests dropped unrun because their deadline passed in the model's queue.",
+            ["model"],
+        )
+        for tally in self._tallies():
             registry.register(tally)
         self.instances_up = Gauge(
             "modelrt_instances_up",
@@ -206,6 +211,13 @@ class Metrics:
         """
         self.batch_size.observe((model,), size)
 
+    def count_expired(self, model: str) -> None:
+        """A request's deadline passed while it waited in the queue of ``model``.
+
+        >>> Metrics().count_expired("iris")
+        """
+        self.expired_in_queue.inc((model,))
+
     def set_instances_up(self, model: str, count: int) -> None:
         """``count`` instances of ``model`` are running now.
 
@@ -254,7 +266,7 @@ class Metrics:
 
         >>> Metrics().forget_model("iris")
         """
-        for tally in (self.requests, self.request_duration, self.queue_duration, self.batch_size):
+        for tally in self._tallies():
             tally.forget(model)
         per_model = ("model",)
         for metric, names in (
@@ -267,6 +279,15 @@ class Metrics:
             _remove_series(metric, names, model)
         for key in [key for key in self._states if key[0] == model]:
             del self._states[key]
+
+    def _tallies(self) -> tuple[CounterTally | HistogramTally, ...]:
+        return (
+            self.requests,
+            self.request_duration,
+            self.queue_duration,
+            self.batch_size,
+            self.expired_in_queue,
+        )
 
     def exposition(self) -> bytes:
         """Every series in the Prometheus text format (what GET /metrics answers).

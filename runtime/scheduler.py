@@ -3,8 +3,8 @@
 A request goes out at once when an instance is idle; batches grow only while every instance is
 busy (or for up to ``max_queue_delay_ms`` when the model asks to wait). Everything here runs as
 plain callbacks on the event loop: no task per batch, no dispatcher to wake. Requests whose deadline
-has passed are dropped before they run. Generate and Stream calls skip the queue and go to the
-instance with the fewest open streams.
+has passed are dropped before they run, and counted. Generate and Stream calls skip the queue
+and go to the instance with the fewest open streams.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,7 +21,7 @@ from typing import Protocol
 from loader.config import BatchingConfig
 from registry.errors import ErrorCode, ModelrtError
 from registry.runner import Request
-from runtime.errors import ModelNotReadyError
+from runtime.errors import ModelExecutionError, ModelNotReadyError
 from runtime.executor import Executor, Item
 from runtime.outputs import ItemFailure
 from runtime.wire import Answer, Encoded, WireRequest
@@ -54,6 +54,8 @@ class Observer(Protocol):
 
     def count_restart(self, model: str) -> None: ...
 
+    def count_expired(self, model: str) -> None: ...
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -82,13 +84,17 @@ class ModelScheduler:
 
     >>> scheduler = ModelScheduler("m", [executor], BatchingConfig(max_batch_size=8))
     ... # doctest: +SKIP
-    >>> answer = await scheduler.predict((request_bytes, "id-1"))  # doctest: +SKIP
+    >>> answer = await scheduler.predict((request_bytes, "id-1"), timeout=2.5)  # doctest: +SKIP
+
+    ``clock`` (seconds) times the queue: the batch delay, deadlines and queue durations. Not the
+    loop's time: uvloop's counts whole milliseconds, too coarse for a queue measured in 0.1 ms.
     """
 
     name: str
     executors: Sequence[Executor]
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     observer: Observer | None = None
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self._instances = [_Instance(ex, i) for i, ex in enumerate(self.executors)]
@@ -98,9 +104,9 @@ class ModelScheduler:
         self._loop = asyncio.get_running_loop()
         # Ends a max_queue_delay_ms wait. The moment it is due is kept here rather than asked
         # of the handle: uvloop answers a delay under half a millisecond with a plain Handle,
-        # which has no when(), and its clock is not time.monotonic() anyway.
+        # which has no when(), and its clock is not self.clock anyway.
         self._timer: asyncio.Handle | None = None
-        self._timer_due = 0.0  # time.monotonic() when _timer fires
+        self._timer_due = 0.0  # self.clock() when _timer fires
         self._pumping = False
         self._batched = self.batching.max_batch_size > 1  # read several times per request
 
@@ -127,8 +133,12 @@ class ModelScheduler:
 
     # -- Predict ------------------------------------------------------------------------------
 
-    def predict(self, request: WireRequest, deadline: float | None = None) -> Awaitable[Encoded]:
-        """Queue one request; the returned future holds its encoded answer once it has run."""
+    def predict(self, request: WireRequest, timeout: float | None = None) -> Awaitable[Encoded]:
+        """Queue one request; the returned future holds its encoded answer once it has run.
+
+        ``timeout``: the seconds the caller still waits (None: no deadline). A request still
+        queued when they have passed is dropped and fails with DEADLINE_EXPIRED_IN_QUEUE.
+        """
         self._check_open()
         limit = self.batching.max_queue_size
         if len(self._queue) >= limit:
@@ -137,7 +147,9 @@ class ModelScheduler:
                 metadata={"model": self.name},
             )
         future: asyncio.Future[Encoded] = self._loop.create_future()
-        self._queue.append(_Pending(request, future, time.monotonic(), deadline))
+        now = self.clock()
+        deadline = None if timeout is None else now + timeout
+        self._queue.append(_Pending(request, future, now, deadline))
         self._pump()
         return future
 
@@ -173,7 +185,7 @@ class ModelScheduler:
         if size >= self.batching.max_batch_size or size in self.batching.preferred_batch_sizes:
             return True
         until = self._queue[0].enqueued + delay
-        now = time.monotonic()
+        now = self.clock()
         if now >= until:
             return True
         if self._timer is None or self._timer_due != until:
@@ -189,22 +201,28 @@ class ModelScheduler:
 
     def _take(self, limit: int) -> list[_Pending]:
         batch: list[_Pending] = []
-        now = time.monotonic()
+        now = self.clock()
         while self._queue and len(batch) < limit:
             pending = self._queue.popleft()
-            if pending.future.done():  # the caller went away
-                continue
             if pending.deadline is not None and now >= pending.deadline:
-                pending.future.set_exception(
-                    DeadlineExpiredError(
-                        f"deadline passed after {now - pending.enqueued:.3f}s in the queue of "
-                        f"{self.name!r}; the request was not run",
-                        metadata={"model": self.name},
-                    )
-                )
-                continue
-            batch.append(pending)
+                self._expire(pending, now)
+            elif not pending.future.done():  # else the caller went away
+                batch.append(pending)
         return batch
+
+    def _expire(self, pending: _Pending, now: float) -> None:
+        """Drop a request whose deadline passed in the queue. Its caller may be gone already
+        (gRPC cancels a call at its deadline): it is counted all the same."""
+        if self.observer is not None:
+            self.observer.count_expired(self.name)
+        if not pending.future.done():
+            pending.future.set_exception(
+                DeadlineExpiredError(
+                    f"deadline passed after {now - pending.enqueued:.3f}s in the queue of "
+                    f"{self.name!r}; the request was not run",
+                    metadata={"model": self.name},
+                )
+            )
 
     def _batch_limit(self) -> int:
         if self._batched:
@@ -229,7 +247,7 @@ class ModelScheduler:
 
     def _start(self, instance: _Instance, batch: list[_Pending]) -> None:
         """Hand ``batch`` to ``instance``; its callbacks settle the callers and pump again."""
-        started = time.monotonic()
+        started = self.clock()
         observer = self.observer
         if observer is not None:
             for pending in batch:
@@ -259,7 +277,8 @@ class ModelScheduler:
         batch: list[_Pending],
         result: list[Answer] | BaseException | None,
     ) -> None:
-        """A trip ended: settle its callers (``result``: outputs, an error, or None) and pump."""
+        """A trip ended: settle its callers (``result``: outputs, an error, or None when an
+        unbatched trip answered each caller on its own) and pump."""
         instance.busy = False
         if isinstance(result, BaseException):
             error = result
@@ -270,13 +289,28 @@ class ModelScheduler:
                     f"model {self.name!r} failed to run the batch: {error!r}",
                     metadata={"model": self.name},
                 )
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
-        elif result is not None:
-            for pending, item in zip(batch, result, strict=False):
+            _fail(batch, error)
+        elif result is not None and len(result) == len(batch):
+            for pending, item in zip(batch, result, strict=True):
                 _settle(pending, item)
+        else:
+            unanswered = sum(not p.future.done() for p in batch)
+            if result is not None or unanswered:
+                answered = len(result) if result is not None else len(batch) - unanswered
+                _fail(batch, self._miscounted(instance, answered, len(batch)))
         self._pump()
+
+    def _miscounted(self, instance: _Instance, answers: int, requests: int) -> ModelrtError:
+        """An instance answered a trip with the wrong number of answers: a bug, not the
+        model's (the instance checks what the model returns), so INTERNAL for every caller."""
+        error = ModelExecutionError(
+            f"instance {instance.index} of {self.name!r} returned {answers} answers for "
+            f"{requests} requests",
+            reason="INTERNAL",
+            model=self.name,
+        )
+        logger.error("%s", error.message)  # the message names its error id
+        return error
 
     # -- Generate and Stream ------------------------------------------------------------------
 
@@ -318,6 +352,12 @@ class ModelScheduler:
             pending = self._queue.popleft()
             if not pending.future.done():
                 pending.future.set_exception(error)
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
 
 
 def _settle(pending: _Pending, result: Answer) -> None:

@@ -120,11 +120,13 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
 
         Returns the serialized PredictResponse: add_to_server registers Predict without a
         response serializer. The instance decodes and checks the inputs (runtime/wire.py).
+        The call's deadline goes with it, as seconds left: past it, the queue drops it unrun.
         """
         check_model_ref(request.model, request.version, field="model")
         record = self.engine.resolve(request.model, request.version, "predict")
         rid = _request_id(request.request_id)
-        answer = await self.engine.predict(record, (request.SerializeToString(), rid))
+        wired = (request.SerializeToString(), rid)
+        answer = await self.engine.predict(record, wired, context.time_remaining())
         return response_bytes(record.name, record.version, rid, answer)
 
     @streaming

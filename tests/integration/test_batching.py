@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -140,11 +142,21 @@ def test_a_full_queue_answers_resource_exhausted(start_server, tmp_path: Path) -
     assert grpc.StatusCode.OK in codes
 
 
-def test_a_request_whose_deadline_passes_in_the_queue_never_runs(
+def _expired_in_queue(server, model: str) -> float:
+    port = server.server.metrics_port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    series = f'modelrt_requests_expired_in_queue_total{{model="{model}"}}'
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_a_request_whose_deadline_passes_in_the_queue_never_runs_and_is_counted(
     start_server, tmp_path: Path
 ) -> None:
     store, log = _store(tmp_path, max_batch_size=1)
-    stub = start_server(store).stub()
+    server = start_server(store)
+    stub = server.stub()
     busy = stub.Predict.future(_request("busy", sleep=1.0), timeout=30)
     time.sleep(0.2)
     with pytest.raises(grpc.RpcError) as caught:
@@ -154,3 +166,18 @@ def test_a_request_whose_deadline_passes_in_the_queue_never_runs(
     stub.Predict(_request("after"), timeout=10)  # the queue moved on past the dropped request
     ran = [x for batch in _batches(log) for x in batch]
     assert ran == ["busy", "after"]
+    assert _expired_in_queue(server, "batcher") == 1.0  # "after" had time left: not counted
+
+
+def test_a_deadline_that_passes_while_a_batch_waits_for_company_drops_the_request(
+    start_server, tmp_path: Path
+) -> None:
+    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=600)
+    server = start_server(store)
+    stub = server.stub()
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Predict(_request("late"), timeout=0.2)  # the batch delay outlasts the deadline
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    stub.Predict(_request("after"), timeout=10)
+    assert [x for batch in _batches(log) for x in batch] == ["after"]
+    assert _expired_in_queue(server, "batcher") == 1.0

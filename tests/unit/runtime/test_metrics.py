@@ -125,6 +125,7 @@ def test_forget_model_removes_every_series_of_that_model_only() -> None:
         metrics.observe_batch(model, 4)
         metrics.set_instances_up(model, 1)
         metrics.count_restart(model)
+        metrics.count_expired(model)
         metrics.set_model_state(model, "1", "READY")
 
     metrics.forget_model("iris")
@@ -134,6 +135,7 @@ def test_forget_model_removes_every_series_of_that_model_only() -> None:
     assert sample(metrics, "modelrt_requests_total", model="llm", rpc="Predict", code="OK") == 1
     assert sample(metrics, "modelrt_instances_up", model="llm") == 1
     assert sample(metrics, "modelrt_model_state", model="llm", version="1", state="READY") == 1
+    assert sample(metrics, "modelrt_requests_expired_in_queue_total", model="llm") == 1
 
 
 def test_a_forgotten_model_that_comes_back_starts_from_zero() -> None:
