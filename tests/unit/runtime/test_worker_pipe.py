@@ -61,6 +61,9 @@ MODEL = """
             try:
                 for i in range(int(request.param("n", 0))):
                     yield {"i": i}
+                if request.param("unjsonable", False):
+                    yield {"value": object()}  # fails alone: the stream goes on
+                    yield {"i": "after"}
                 fail(request.param("fail", ""))
                 while request.param("forever", False):
                     yield {"i": -1}
@@ -205,6 +208,21 @@ def test_a_generate_call_sends_its_items_then_its_end(worker: Worker) -> None:
     assert [kind for kind, _, _ in got] == [Kind.ITEM] * 3 + [Kind.END]
     assert [item.structured for _, _, item in got[:3]] == [{"i": 0}, {"i": 1}, {"i": 2}]
     assert all(isinstance(item, ModelOutput) for _, _, item in got[:3])
+
+
+def test_a_failed_generate_item_crosses_in_the_envelope_and_the_call_goes_on(
+    worker: Worker,
+) -> None:
+    worker.inbox.send(Kind.GENERATE, 9, _request(9, unjsonable=True))
+    got = worker.inbox.until(Kind.END, 9)
+    assert [kind for kind, _, _ in got] == [Kind.ITEM, Kind.ITEM, Kind.END]
+    failed, after = got[0][2], got[1][2]
+    assert isinstance(failed, ItemFailure)
+    assert type(failed.error) is WorkerError
+    assert (failed.error.code, failed.error.reason) == (ErrorCode.INTERNAL, "MODEL_ERROR")
+    assert failed.error.error_id
+    assert "not JSON-compatible" in failed.error.message
+    assert after.structured == {"i": "after"}
 
 
 @pytest.mark.parametrize(
