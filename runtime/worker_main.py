@@ -133,11 +133,16 @@ class WorkerServer:
             large = is_large(item)
             payload = (index, by_shared_memory(item) if large else portable(item, name), last)
         else:
-            large = any(is_large(item) for item in payload)
+            large = failed = False
+            for item in payload:  # one pass: it runs for every batch
+                if type(item) is ItemFailure:
+                    failed = True
+                elif is_large(item):
+                    large = True
+            if failed:
+                payload = [portable(item, name) for item in payload]
             if large:
                 payload = [by_shared_memory(item) for item in payload]
-            if any(type(item) is ItemFailure for item in payload):
-                payload = [portable(item, name) for item in payload]
         if large:
             self.channel.send(message(kind, call, payload))
         else:
