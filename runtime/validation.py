@@ -21,6 +21,7 @@ from loader.errors import BundleError
 from loader.unpack import UnpackLimits
 from registry.errors import ErrorCode, ModelrtError
 from runtime.worker_main import die_with_parent
+from runtime.worker_protocol import envelope, error_from
 from runtime.workers import start_process
 
 logger = logging.getLogger(__name__)
@@ -66,20 +67,12 @@ def validate_entry(
     try:
         result: dict[str, Any] = {"bundle": _check(root, strict_requirements)}
     except ModelrtError as exc:
-        result = {"error": {"code": str(exc.code), "reason": exc.reason, "message": exc.message}}
+        result = {"error": envelope(exc)}
     except BaseException as exc:  # bundle code may raise anything, SystemExit included
         message = f"checking the bundle failed: {type(exc).__name__}: {exc}"
-        result = {
-            "error": {"code": "INVALID_ARGUMENT", "reason": "INVALID_BUNDLE", "message": message}
-        }
+        result = {"error": envelope(ValidationFailedError(message))}
     connection.send(result)
     connection.close()
-
-
-def _failure(error: dict[str, Any]) -> ModelrtError:
-    failure = ValidationFailedError(error["message"], reason=error["reason"])
-    failure.code = ErrorCode(error["code"])
-    return failure
 
 
 async def validate_bundle(
@@ -118,7 +111,7 @@ async def validate_bundle(
         await asyncio.to_thread(_end, process, answered)
         receiver.close()
     if "error" in result:
-        raise _failure(result["error"])
+        raise error_from(result["error"])
     found = result["bundle"]
     return ValidatedBundle(
         name=found["name"],

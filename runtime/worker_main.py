@@ -21,20 +21,23 @@ import site
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from multiprocessing.connection import Connection
 from typing import Any
 
 from registry.errors import ModelrtError
-from runtime.errors import model_failure
 from runtime.executor import InstanceSpec
 from runtime.ipc import Channel, by_shared_memory, is_large
+from runtime.outputs import ItemFailure
 from runtime.proctree import lead_own_group
+from runtime.worker_protocol import Kind, Message, UnknownMessageError, envelope, message, portable
 
 logger = logging.getLogger(__name__)
 _END = object()
 _PR_SET_PDEATHSIG = 1
+#: The unary kinds, and whether each is batched; keyed by int: no enum lookup per trip.
+_UNARY: dict[int, bool] = {Kind.BATCH: True, Kind.EACH: False}
 
 
 def _prefer_own_site_packages() -> None:
@@ -79,16 +82,6 @@ def die_with_parent(parent_pid: int) -> None:
         take_group_down()
 
 
-def error_payload(error: ModelrtError) -> dict[str, Any]:
-    """A domain error as plain data for the pipe."""
-    return {
-        "code": str(error.code),
-        "reason": error.reason,
-        "message": error.message,
-        "metadata": dict(error.metadata),
-    }
-
-
 class WorkerServer:
     """Dispatches pipe messages to an InProcessExecutor and sends back what it produces."""
 
@@ -111,35 +104,57 @@ class WorkerServer:
         # by the reader, so Generate and Stream messages never wait behind a predict.
         self.inline_unary = False
         self.unary: queue.SimpleQueue[Any] | None = None
+        self.handlers: dict[int, Callable[[int, Any], None]] = {
+            Kind.BATCH: self._on_batch,
+            Kind.EACH: self._on_each,
+            Kind.GENERATE: self._on_generate,
+            Kind.STREAM_OPEN: self._on_stream_open,
+            Kind.STREAM_ITEM: self._on_stream_item,
+            Kind.STREAM_END: self._on_stream_end,
+            Kind.CANCEL: self._on_cancel,
+            Kind.PING: self._on_ping,
+            Kind.STOP: self._on_stop,
+        }
 
-    def send(self, kind: str, call: int, payload: Any = None) -> None:
-        self.channel.send((kind, call, payload))
+    def send(self, kind: Kind, call: int, payload: Any = None) -> None:
+        self.channel.send(message(kind, call, payload))
 
-    def answer(self, kind: str, call: int, payload: Any) -> None:
+    def fail(self, call: int, error: BaseException) -> None:
+        """Report that call ``call`` failed as a whole (in the one error envelope)."""
+        self.send(Kind.ERROR, call, envelope(error, self.spec.name))
+
+    def answer(self, kind: Kind, call: int, payload: Any) -> None:
         """Send Predict answers: encoded bytes or failures, never arrays, so plain pickling;
-        a large answer goes through shared memory. ``payload``: a "part" (index, answer, last)
-        or a "result" (every answer of a batch)."""
-        if kind == "part":
+        a large answer goes through shared memory. ``payload``: a PART (index, answer, last)
+        or a RESULT (every answer of a batch)."""
+        name = self.spec.name
+        if kind is Kind.PART:
             index, item, last = payload
             large = is_large(item)
-            if large:
-                payload = (index, by_shared_memory(item), last)
+            payload = (index, by_shared_memory(item) if large else portable(item, name), last)
         else:
-            large = any(is_large(item) for item in payload)
+            large = failed = False
+            for item in payload:  # one pass: it runs for every batch
+                if type(item) is ItemFailure:
+                    failed = True
+                elif is_large(item):
+                    large = True
+            if failed:
+                payload = [portable(item, name) for item in payload]
             if large:
                 payload = [by_shared_memory(item) for item in payload]
         if large:
-            self.channel.send((kind, call, payload))
+            self.channel.send(message(kind, call, payload))
         else:
-            self.channel.send_plain((kind, call, payload))
+            self.channel.send_plain(message(kind, call, payload))
 
     async def run(self) -> None:
         try:
             loaded = await self.executor.start()
         except ModelrtError as exc:
-            self.send("load_failed", 0, error_payload(exc))
+            self.send(Kind.LOAD_FAILED, 0, envelope(exc, self.spec.name))
             return
-        self.send("ready", 0, loaded)
+        self.send(Kind.READY, 0, loaded)
         self.serving = True
         if self.executor.sync_unary:
             if self.executor.hooks.isdisjoint(("generate", "stream")):
@@ -163,15 +178,15 @@ class WorkerServer:
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             while True:
-                message = self.channel.recv()
-                unary = message[0] in ("batch", "each")
+                received = self.channel.recv()
+                unary = received[0] in _UNARY
                 if unary and self.inline_unary:
-                    if not self._unary(message):
+                    if not self._unary(received):
                         return
                 elif unary and self.unary is not None:
-                    self.unary.put(message)
+                    self.unary.put(received)
                 else:
-                    loop.call_soon_threadsafe(self._dispatch, message)
+                    loop.call_soon_threadsafe(self._dispatch, received)
         except (EOFError, OSError):
             pass  # the server closed the pipe
         finally:
@@ -184,24 +199,24 @@ class WorkerServer:
         while self._unary(self.unary.get()):
             pass
 
-    def _unary(self, message: tuple[str, int, Any]) -> bool:
+    def _unary(self, received: Message) -> bool:
         """Run one unary trip and send its answers; False once the pipe is gone.
 
         Only a failed send means the pipe is gone: anything the trip itself raises (a request
         that cannot be decoded, an answer that cannot be encoded) is that trip's error.
         """
-        kind, call, requests = message
+        kind, call, requests = received
         try:
-            if kind == "batch":
+            if _UNARY[kind]:
                 answers = self._guarded(call, self.executor.predict_batch_sync, requests)
                 if answers is not None:
-                    self.answer("result", call, answers)
+                    self.answer(Kind.RESULT, call, answers)
             else:
                 parts = self.executor.predict_each_sync(requests)
                 last = len(requests) - 1
                 while (part := self._guarded(call, next, parts, None)) is not None:
                     index, item = part
-                    self.answer("part", call, (index, item, index == last))
+                    self.answer(Kind.PART, call, (index, item, index == last))
         except (OSError, ValueError):  # the pipe is gone: the server stopped
             return False
         return True
@@ -210,39 +225,53 @@ class WorkerServer:
         """``run(*args)``, or None after sending the call's error when it raised."""
         try:
             return run(*args)
-        except ModelrtError as exc:
-            self.send("error", call, error_payload(exc))
         except Exception as exc:
-            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
+            self.fail(call, exc)
         return None
 
-    def _dispatch(self, message: tuple[str, int, Any]) -> None:
-        kind, call, payload = message
-        if kind == "batch":
-            self._spawn(call, self._batch(call, payload))
-        elif kind == "each":
-            self._spawn(call, self._parts(call, payload))
-        elif kind == "generate":
-            self._spawn(call, self._items(call, self.executor.generate(payload)))
-        elif kind == "stream_open":
-            inbox: asyncio.Queue[Any] = asyncio.Queue()
-            self.inboxes[call] = inbox
-            self._spawn(call, self._items(call, self.executor.stream(_drain(inbox))))
-        elif kind == "stream_item":
-            if call in self.inboxes:
-                self.inboxes[call].put_nowait(payload)
-        elif kind == "stream_end":
-            if call in self.inboxes:
-                self.inboxes[call].put_nowait(_END)
-        elif kind == "cancel":
-            task = self.tasks.get(call)
-            if task is not None:
-                task.cancel()
-        elif kind == "ping":  # the server's idle liveness check: answered by this loop
-            self.send("pong", call)
-        elif kind == "stop":
-            self.asked_to_stop = True  # the server ends the worker's group, with a grace period
-            self.stopped.set()
+    def _dispatch(self, received: Message) -> None:
+        kind, call, payload = received
+        handle = self.handlers.get(kind)  # keyed by int: no enum lookup per message
+        if handle is None:  # refused, never ignored: the server's call must not wait for it
+            logger.error("refusing a message of unknown kind %r (call %s)", kind, call)
+            self.fail(call, UnknownMessageError(kind, "worker"))
+        else:
+            handle(call, payload)
+
+    def _on_batch(self, call: int, requests: list[Any]) -> None:
+        self._spawn(call, self._batch(call, requests))
+
+    def _on_each(self, call: int, requests: list[Any]) -> None:
+        self._spawn(call, self._parts(call, requests))
+
+    def _on_generate(self, call: int, request: Any) -> None:
+        self._spawn(call, self._items(call, self.executor.generate(request)))
+
+    def _on_stream_open(self, call: int, payload: None) -> None:
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.inboxes[call] = inbox
+        self._spawn(call, self._items(call, self.executor.stream(_drain(inbox))))
+
+    def _on_stream_item(self, call: int, request: Any) -> None:
+        if call in self.inboxes:
+            self.inboxes[call].put_nowait(request)
+
+    def _on_stream_end(self, call: int, payload: None) -> None:
+        if call in self.inboxes:
+            self.inboxes[call].put_nowait(_END)
+
+    def _on_cancel(self, call: int, payload: None) -> None:
+        task = self.tasks.get(call)
+        if task is not None:
+            task.cancel()
+
+    def _on_ping(self, call: int, payload: None) -> None:
+        """The server's idle liveness check: answered by this loop, so a frozen one never does."""
+        self.send(Kind.PONG, call)
+
+    def _on_stop(self, call: int, payload: None) -> None:
+        self.asked_to_stop = True  # the server ends the worker's group, with a grace period
+        self.stopped.set()
 
     def _spawn(self, call: int, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -257,39 +286,33 @@ class WorkerServer:
     async def _batch(self, call: int, requests: list[Any]) -> None:
         try:
             results = await self.executor.predict_batch(requests)
-        except ModelrtError as exc:
-            self.send("error", call, error_payload(exc))
         except Exception as exc:
-            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
+            self.fail(call, exc)
         else:
-            self.answer("result", call, results)
+            self.answer(Kind.RESULT, call, results)
 
     async def _parts(self, call: int, requests: list[Any]) -> None:
         last = len(requests) - 1
 
         def send(index: int, item: Any) -> None:
-            self.answer("part", call, (index, item, index == last))
+            self.answer(Kind.PART, call, (index, item, index == last))
 
         try:
             await self.executor.predict_each(requests, send)
-        except ModelrtError as exc:
-            self.send("error", call, error_payload(exc))
         except Exception as exc:
-            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
+            self.fail(call, exc)
 
     async def _items(self, call: int, items: Any) -> None:
         try:
             async with aclosing(items):
                 async for item in items:
-                    self.send("item", call, item)
-        except ModelrtError as exc:
-            self.send("error", call, error_payload(exc))
+                    self.send(Kind.ITEM, call, portable(item, self.spec.name))
         except asyncio.CancelledError:
             return
         except Exception as exc:
-            self.send("error", call, error_payload(model_failure(self.spec.name, "", exc)))
+            self.fail(call, exc)
         else:
-            self.send("end", call)
+            self.send(Kind.END, call)
 
 
 async def _drain(inbox: asyncio.Queue[Any]) -> AsyncIterator[Any]:

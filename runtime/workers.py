@@ -40,6 +40,16 @@ from runtime.ipc import Channel, by_shared_memory, channel_pair, is_large
 from runtime.proctree import MemorySampler, MiB, end_group, signal_group
 from runtime.wire import Answer, WireRequest
 from runtime.worker_main import worker_entry
+from runtime.worker_protocol import (
+    ErrorEnvelope,
+    Kind,
+    Message,
+    UnknownMessageError,
+    WorkerError,
+    envelope,
+    error_from,
+    message,
+)
 
 logger = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -79,23 +89,15 @@ class MemoryObserver(Protocol):
     def count_memory_limit_exceeded(self, model: str) -> None: ...
 
 
-class WorkerError(ModelrtError):
-    """An error the worker reported, or the worker itself failing (crash, hang)."""
+class InstanceDownError(ModelrtError):
+    """The worker itself failed (crash, hang, exit, unreachable): its calls cannot be answered."""
 
-    def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__(payload["message"], reason=payload["reason"], metadata=payload["metadata"])
-        self.code = ErrorCode(payload["code"])
+    code = ErrorCode.UNAVAILABLE
+    reason = "INSTANCE_DOWN"
 
 
-def _unavailable(message: str, model: str) -> WorkerError:
-    return WorkerError(
-        {
-            "code": ErrorCode.UNAVAILABLE,
-            "reason": "INSTANCE_DOWN",
-            "message": message,
-            "metadata": {"model": model},
-        }
-    )
+def _unavailable(text: str, model: str) -> WorkerError:
+    return error_from(envelope(InstanceDownError(text, metadata={"model": model})))
 
 
 def start_process(process: Any, python: str | None = None) -> None:
@@ -154,6 +156,14 @@ class WorkerExecutor(Executor):
         self._pinged = 0.0  # when an unanswered liveness ping was sent (0: none is)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._restart: asyncio.Task[None] | None = None
+        self._handlers: dict[int, Callable[[int, Any], None]] = {
+            Kind.PART: self._on_part,
+            Kind.RESULT: self._on_result,
+            Kind.ERROR: self._fail_call,
+            Kind.PONG: self._on_pong,
+            Kind.ITEM: self._on_item,
+            Kind.END: self._on_end,
+        }
 
     @property
     def label(self) -> str:
@@ -214,10 +224,12 @@ class WorkerExecutor(Executor):
                 ),
                 self.spec.name,
             ) from None
-        if kind == "load_failed":
+        if kind != Kind.READY:
             await asyncio.to_thread(self._kill)
             await self._end_tree(process)
-            raise WorkerError(payload)
+            if kind == Kind.LOAD_FAILED:
+                raise error_from(payload)
+            raise error_from(envelope(UnknownMessageError(kind, "server")))
         assert self._loop is not None
         # Read the pipe on the event loop itself: no reader thread, no hop per message.
         self._loop.add_reader(channel.fileno(), self._readable, channel)
@@ -235,47 +247,65 @@ class WorkerExecutor(Executor):
             self._on_exit(channel)
             return
         self._heard = time.monotonic()
-        for message in messages:
+        for received in messages:
             try:
-                self._on_message(message)
+                self._on_message(received)
             except Exception:  # a callback's bug must not lose the other messages
-                logger.exception("%s: handling a %r message failed", self.label, message[0])
+                logger.exception("%s: handling a %r message failed", self.label, received[0])
 
     def _forget_reader(self, channel: Channel) -> None:
         if self._loop is not None and not channel.closed:
             self._loop.remove_reader(channel.fileno())
 
-    def _on_message(self, message: tuple[str, int, Any]) -> None:
-        kind, call, payload = message
-        if kind == "part":  # one request of an unbatched trip is answered: hand it over now
-            trip = self._trips.get(call)
-            if trip is None:
-                return
-            index, item, last = payload
-            assert trip.on_result is not None
+    def _on_message(self, received: Message) -> None:
+        kind, call, payload = received
+        handle = self._handlers.get(kind)  # keyed by int: no enum lookup per message
+        if handle is None:  # refused, never ignored: the call it belongs to would wait forever
+            logger.error("%s: refusing a message of unknown kind %r", self.label, kind)
+            self._fail_call(call, envelope(UnknownMessageError(kind, "server")))
+        else:
+            handle(call, payload)
+
+    def _on_part(self, call: int, payload: Any) -> None:
+        """One request of an unbatched trip is answered: hand it over now."""
+        trip = self._trips.get(call)
+        if trip is None:
+            return
+        index, item, last = payload
+        assert trip.on_result is not None
+        if last:
+            del self._trips[call]
+        try:
+            trip.on_result(index, item)
+        finally:  # the trip ends (and frees its instance) even if a callback failed
             if last:
-                del self._trips[call]
-            try:
-                trip.on_result(index, item)
-            finally:  # the trip ends (and frees its instance) even if a callback failed
-                if last:
-                    trip.on_done(None)
-                else:  # the next request of the trip now owes its answer
-                    trip.since = time.monotonic()
-        elif kind == "result":
-            trip = self._trips.pop(call, None)
-            if trip is not None:
-                trip.on_done(payload)
-        elif kind == "error":
-            trip = self._trips.pop(call, None)
-            if trip is not None:
-                trip.on_done(WorkerError(payload))
-            elif call in self._streams:
-                self._streams[call].put_nowait(WorkerError(payload))
-        elif kind == "pong":
-            self._pinged = 0.0
-        elif call in self._streams:  # item / end
-            self._streams[call].put_nowait(_EXIT if kind == "end" else payload)
+                trip.on_done(None)
+            else:  # the next request of the trip now owes its answer
+                trip.since = time.monotonic()
+
+    def _on_result(self, call: int, answers: Any) -> None:
+        trip = self._trips.pop(call, None)
+        if trip is not None:
+            trip.on_done(answers)
+
+    def _on_pong(self, call: int, payload: None) -> None:
+        self._pinged = 0.0
+
+    def _on_item(self, call: int, item: Any) -> None:
+        if call in self._streams:
+            self._streams[call].put_nowait(item)
+
+    def _on_end(self, call: int, payload: None) -> None:
+        if call in self._streams:
+            self._streams[call].put_nowait(_EXIT)
+
+    def _fail_call(self, call: int, sent: ErrorEnvelope) -> None:
+        """Call ``call`` failed as a whole: end its trip or its stream with the error."""
+        trip = self._trips.pop(call, None)
+        if trip is not None:
+            trip.on_done(error_from(sent))
+        elif call in self._streams:
+            self._streams[call].put_nowait(error_from(sent))
 
     def _on_exit(self, channel: Channel) -> None:
         if channel is not self.channel:
@@ -362,7 +392,7 @@ class WorkerExecutor(Executor):
         channel, process = self.channel, self.process
         if channel is not None and process is not None and process.is_alive():
             with contextlib.suppress(OSError, ValueError):
-                channel.send(("stop", 0, None))
+                channel.send(message(Kind.STOP))
             await asyncio.to_thread(wait_for_exit, process, 5)
         await asyncio.to_thread(self._kill)
         await self._end_tree(process)
@@ -374,15 +404,15 @@ class WorkerExecutor(Executor):
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _send(self, message: tuple[str, int, Any], plain: bool = False) -> None:
-        """Send ``message``; ``plain`` when it holds no numpy arrays (see Channel.send_plain)."""
+    def _send(self, kind: Kind, call: int, payload: Any = None, plain: bool = False) -> None:
+        """Send a message; ``plain`` when it holds no numpy arrays (see Channel.send_plain)."""
         if not self._up or self.channel is None:
             raise _unavailable(f"{self.label} is restarting", self.spec.name)
         try:
             if plain:
-                self.channel.send_plain(message)
+                self.channel.send_plain(message(kind, call, payload))
             else:
-                self.channel.send(message)
+                self.channel.send(message(kind, call, payload))
         except (OSError, ValueError) as exc:
             raise _unavailable(f"{self.label} is unreachable: {exc}", self.spec.name) from None
 
@@ -415,7 +445,7 @@ class WorkerExecutor(Executor):
         elif not self._pinged and now - self._heard > period and self.channel is not None:
             # The worker's event loop answers: a frozen process or loop never does.
             with contextlib.suppress(OSError, ValueError):
-                self.channel.send_plain(("ping", 0, None))
+                self.channel.send_plain(message(Kind.PING))
                 self._pinged = now
 
     def _end_hung(self, where: str) -> None:
@@ -459,25 +489,25 @@ class WorkerExecutor(Executor):
             self.observer.count_memory_limit_exceeded(self.spec.name)
         signal_group(process.pid, signal.SIGKILL)
 
-    def _submit(self, kind: str, requests: list[WireRequest], trip: _Trip) -> None:
+    def _submit(self, kind: Kind, requests: list[WireRequest], trip: _Trip) -> None:
         call = next(self._calls)
         self._trips[call] = trip
         large = any(is_large(data) for data, _ in requests)
         if large:  # big tensors: through shared memory, not the pipe
             requests = [(by_shared_memory(data), rid) for data, rid in requests]
         try:
-            self._send((kind, call, requests), plain=not large)
+            self._send(kind, call, requests, plain=not large)
         except ModelrtError:
             del self._trips[call]
             raise
 
     def submit_batch(self, requests: list[WireRequest], on_done: OnBatchDone) -> None:
-        self._submit("batch", requests, _Trip(None, on_done, time.monotonic()))
+        self._submit(Kind.BATCH, requests, _Trip(None, on_done, time.monotonic()))
 
     def submit_each(
         self, requests: list[WireRequest], on_result: OnResult, on_done: OnEachDone
     ) -> None:
-        self._submit("each", requests, _Trip(on_result, on_done, time.monotonic()))
+        self._submit(Kind.EACH, requests, _Trip(on_result, on_done, time.monotonic()))
 
     async def predict_batch(self, requests: list[WireRequest]) -> list[Answer]:
         future: asyncio.Future[list[Answer]] = asyncio.get_running_loop().create_future()
@@ -492,7 +522,7 @@ class WorkerExecutor(Executor):
     def _cancel(self, call: int) -> None:
         if self._up and self.channel is not None:
             with contextlib.suppress(OSError, ValueError):
-                self.channel.send(("cancel", call, None))
+                self.channel.send(message(Kind.CANCEL, call))
 
     async def _receive(
         self, call: int, queue: asyncio.Queue[Any], item_timeout: float | None
@@ -523,7 +553,7 @@ class WorkerExecutor(Executor):
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._streams[call] = queue
         try:
-            self._send(("generate", call, request))
+            self._send(Kind.GENERATE, call, request)
         except ModelrtError:
             self._streams.pop(call, None)
             raise
@@ -536,15 +566,15 @@ class WorkerExecutor(Executor):
         call = next(self._calls)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._streams[call] = queue
-        self._send(("stream_open", call, None))
+        self._send(Kind.STREAM_OPEN, call)
 
         async def pump() -> None:
             try:
                 async for request in requests:
-                    self._send(("stream_item", call, request))
+                    self._send(Kind.STREAM_ITEM, call, request)
             finally:
                 if call in self._streams:
-                    self._send(("stream_end", call, None))
+                    self._send(Kind.STREAM_END, call)
 
         pumping = asyncio.create_task(pump())
         try:

@@ -14,6 +14,7 @@ import pytest
 from clients import (
     AlreadyExistsError,
     Client,
+    FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
 )
@@ -230,6 +231,20 @@ def test_an_invalid_bundle_is_invalid_argument_with_the_reason(
         client.upload(broken)
     assert "module_that_does_not_exist_anywhere" in str(caught.value)
     assert not (server.store / "broken").exists()
+    assert _leftovers(server.store) == []
+
+
+def test_a_refused_upload_keeps_the_errors_reason_and_metadata(start_server, tmp_path: Path):
+    server = start_server(strict_requirements=True)
+    pinned = _bundle(tmp_path, "pinned")
+    (pinned / "requirements.txt").write_text("numpy==0.0.1\n", encoding="utf-8")
+    with (
+        Client(server.address, timeout=60) as client,
+        pytest.raises(FailedPreconditionError) as caught,
+    ):
+        client.upload(pinned)
+    assert caught.value.reason == "REQUIREMENTS_NOT_MET"
+    assert caught.value.metadata["packages"] == "numpy"
     assert _leftovers(server.store) == []
 
 

@@ -230,6 +230,51 @@ def test_a_large_tensor_crosses_the_process_boundary_intact(start_server, store)
     np.testing.assert_array_equal(codec.value_to_python(reply.outputs["x"]), tensor)
 
 
+OWN_ERRORS = """
+    import os
+    from registry import ErrorCode, ModelRunner, ModelrtError, register
+
+    class Refused(ModelrtError):  # only the worker can import it; its __init__ is its own
+        code = ErrorCode.FAILED_PRECONDITION
+        reason = "REFUSED"
+
+        def __init__(self, what, why):
+            super().__init__(f"{{what}} refused: {{why}}", metadata={{"what": what}})
+
+    @register("{name}")
+    class OwnErrors(ModelRunner):
+        def {hook}(self, request):
+            if {hook!r} == "predict_batch":
+                refused = Refused("x", "closed")
+                return [refused if r.param("refuse", False) else {{"pid": os.getpid()}}
+                        for r in request]
+            if request.param("refuse", False):
+                raise Refused("x", "closed")
+            return {{"pid": os.getpid()}}
+"""
+
+
+@pytest.mark.parametrize("hook", ["predict", "predict_batch"])
+def test_a_models_own_error_class_reaches_the_caller_with_its_code(
+    start_server, tmp_path: Path, hook: str
+) -> None:
+    store = tmp_path / "store"
+    batching = {"batching": {"max_batch_size": 4, "max_queue_delay_ms": 2}}
+    config = batching if hook == "predict_batch" else {}
+    write_bundle(store, "own", OWN_ERRORS.format(name="own", hook=hook), config=config)
+    stub = start_server(store, hang_timeout_s=20).stub()
+    pid = _structured(_predict(stub, "own"))["pid"]
+    for _ in range(2):  # twice: the worker is still there after the first
+        with pytest.raises(grpc.RpcError) as caught:
+            _predict(stub, "own", timeout=10, refuse=True)
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION, caught.value.details()
+        assert caught.value.details() == "x refused: closed"
+        info = error_info(caught.value)
+        assert info.reason == "REFUSED"
+        assert info.metadata["what"] == "x"
+    assert _structured(_predict(stub, "own"))["pid"] == pid
+
+
 MODELRT = Path(sys.executable).with_name("modelrt")
 
 
