@@ -25,6 +25,7 @@ from runtime.engine.reconcile import StoreSync
 from runtime.engine.uploads import Uploads, UploadSettings
 from runtime.instances.executor import ExecutorFactory
 from runtime.instances.inprocess import make_inprocess_factory
+from runtime.instances.validation import validate_bundle
 from runtime.instances.workers import WorkerSettings, make_worker_factory
 from runtime.metrics.metrics import Metrics
 from runtime.placement.devices import SystemInventory, discover_gpus
@@ -105,6 +106,7 @@ class ModelServer:
                 strict_requirements=settings.strict_requirements,
                 check_timeout_s=settings.load_timeout_s,
             ),
+            validate_bundle,
         )
         servicer = ModelRuntimeServicer(engine, uploads)
         services = GenericOnly(server)

@@ -29,7 +29,7 @@ from runtime.errors import ModelNotFoundError, ModelNotReadyError
 from runtime.instances.executor import ExecutorFactory, InstanceEvent
 from runtime.instances.inputs import check_inputs
 from runtime.instances.outputs import ItemFailure, ModelOutput
-from runtime.instances.wire import Encoded, WireRequest
+from runtime.instances.payload import Encoded, WireRequest
 from runtime.placement.planning import InstancePlanner
 from runtime.store.bucket import Bucket, BucketError
 from runtime.store.mirror import StoreMirror

@@ -24,7 +24,7 @@ from registry.runner import Request
 from runtime.errors import ModelNotReadyError
 from runtime.instances.executor import Executor, Item
 from runtime.instances.outputs import ItemFailure
-from runtime.instances.wire import Answer, Encoded, WireRequest
+from runtime.instances.payload import Answer, Encoded, WireRequest
 
 logger = logging.getLogger(__name__)
 #: Most unbatched requests handed to an instance in one trip (each still runs on its own).

@@ -14,17 +14,16 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from loader.bundle import prepare_bundle
 from loader.unpack import UnpackLimits, safe_unpack
 from registry.errors import ErrorCode, InvalidInputError, ModelrtError
 from runtime.engine.engine import Engine
 from runtime.engine.models import ModelRecord
-from runtime.engine.validation import validate_bundle
 from runtime.store.store import Manifest, NamespaceOwnedError, VersionExistsError, check_name
 
 logger = logging.getLogger(__name__)
@@ -143,6 +142,27 @@ def check_header(header: UploadHeader, max_bytes: int) -> None:
         raise InvalidInputError("the Upload header must give the bundle's sha256 as 64 hex digits")
 
 
+class CheckedBundle(Protocol):
+    """What the bundle check found; committing needs only the model class."""
+
+    @property
+    def model_class(self) -> str:
+        """The qualified name of the bundle's registered model class."""
+        ...
+
+
+class BundleCheck(Protocol):
+    """Imports a bundle's code away from the server process and checks it.
+
+    The server passes ``runtime.instances.validation.validate_bundle``: it runs bundle code in a
+    throwaway worker process, which is instance-side code, so the engine only names its shape.
+    """
+
+    def __call__(
+        self, root: Path, *, python: str | None, strict_requirements: bool, timeout_s: float
+    ) -> Awaitable[CheckedBundle]: ...
+
+
 class Uploads:
     """Receives uploads and commits them through the engine's store.
 
@@ -151,9 +171,10 @@ class Uploads:
     ...     record, sha256 = await uploads.commit(upload)
     """
 
-    def __init__(self, engine: Engine, settings: UploadSettings) -> None:
+    def __init__(self, engine: Engine, settings: UploadSettings, check: BundleCheck) -> None:
         self.engine = engine
         self.settings = settings
+        self.check = check
         self._commit_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
@@ -212,7 +233,7 @@ class Uploads:
                 f"the upload says format {header.format!r} but the bundle is {prepared.format!r}"
             )
         python, _ = await self.engine.planner.interpreter(prepared)
-        checked = await validate_bundle(
+        checked = await self.check(
             bundle,
             python=python,
             strict_requirements=self.settings.strict_requirements and python is None,

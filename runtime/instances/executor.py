@@ -18,7 +18,7 @@ from typing import Any, Literal
 from loader.bundle import PreparedBundle
 from registry.runner import Request
 from runtime.instances.outputs import ItemFailure, ModelOutput
-from runtime.instances.wire import Answer, WireRequest
+from runtime.instances.payload import Answer, WireRequest
 
 Item = ModelOutput | ItemFailure  # one Generate or Stream item
 OnResult = Callable[[int, Answer], None]  # one request of an unbatched trip answered

@@ -30,17 +30,11 @@ from registry.runner import Request
 from runtime.errors import ModelExecutionError
 from runtime.instances.inputs import check_inputs
 from runtime.instances.outputs import ItemFailure, ModelOutput
+from runtime.instances.payload import Answer as Answer
+from runtime.instances.payload import Encoded as Encoded
+from runtime.instances.payload import WireRequest as WireRequest
 
 logger = logging.getLogger(__name__)
-#: Serialized protobuf: bytes, or a memoryview when it crossed through shared memory.
-Encoded = bytes | memoryview
-#: What an instance answers one Predict request with: the encoded response fields, or a failure.
-Answer = Encoded | ItemFailure
-
-
-#: A PredictRequest as it arrived (serialized), and the request id the server gave it. A plain
-#: tuple rather than a class: every Predict trip pickles these, and tuples pickle ~10x faster.
-WireRequest = tuple[Encoded, str]
 #: The response messages that carry a model's outputs.
 OutputMessage = (
     runtime_pb2.PredictResponse | runtime_pb2.GenerateResponse | runtime_pb2.StreamResponse

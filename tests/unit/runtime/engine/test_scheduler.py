@@ -19,7 +19,7 @@ from registry.runner import Request
 from runtime.engine.scheduler import ModelScheduler
 from runtime.errors import ModelNotReadyError
 from runtime.instances.executor import Executor, Item, LoadedModel, OnResult
-from runtime.instances.wire import Answer, Encoded, WireRequest
+from runtime.instances.payload import Answer, Encoded, WireRequest
 from runtime.loops import new_event_loop
 
 pytestmark = pytest.mark.timeout(30)
