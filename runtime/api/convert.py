@@ -1,6 +1,6 @@
 """Protobuf <-> domain conversions for the servicer: upload headers, model records, item errors.
 
-Model inputs and outputs are converted in runtime/wire.py.
+Model inputs and outputs are converted in runtime/instances/wire.py.
 """
 
 from __future__ import annotations

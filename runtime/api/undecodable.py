@@ -2,7 +2,7 @@
 
 gRPC parses each request message with the handler's deserializer before any servicer code
 runs; a parse error there becomes UNKNOWN with a full traceback in the log. ``guard`` rewrites
-a handler (see runtime/registration.py) so that its deserializer never raises: bytes that do not
+a handler (see registration.py) so that its deserializer never raises: bytes that do not
 parse become an ``Undecodable`` stand-in, which the wrapped behaviour refuses before the servicer
 sees it. In a client stream, a message that does not parse ends the call with INVALID_ARGUMENT
 (the messages before it have been handled).

@@ -90,7 +90,7 @@ def check_model_ref(name: str, version: str = "", *, field: str = "name") -> Non
     >>> check_model_ref("iris", "2")
     >>> check_model_ref("")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    runtime.models.InvalidModelNameError: name '' is empty: ...
+    runtime.engine.models.InvalidModelNameError: name '' is empty: ...
     """
     if problem := model_name_problem(name):
         raise InvalidModelNameError(
