@@ -12,26 +12,27 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2
-from runtime.auth import AccessPolicy, AuthInterceptor, log_access_policy
-from runtime.bucket import Bucket, parse_store_url
-from runtime.devices import SystemInventory, discover_gpus
-from runtime.engine import Engine, EngineConfig
-from runtime.executor import ExecutorFactory
-from runtime.health import HealthReporter, ModelHealthServicer
-from runtime.inprocess import make_inprocess_factory
-from runtime.metrics import Metrics
-from runtime.models import ModelRecord
-from runtime.planning import InstancePlanner
-from runtime.reconcile import StoreSync
-from runtime.reflection import enable_reflection
-from runtime.registration import GenericOnly
-from runtime.rpc_metrics import add_measured_servicer
-from runtime.servicer import ModelRuntimeServicer, add_to_server
+from runtime.api.auth import AccessPolicy, AuthInterceptor, log_access_policy
+from runtime.api.health import HealthReporter, ModelHealthServicer
+from runtime.api.reflection import enable_reflection
+from runtime.api.registration import GenericOnly
+from runtime.api.rpc_metrics import add_measured_servicer
+from runtime.api.servicer import ModelRuntimeServicer, add_to_server
+from runtime.api.tls import server_credentials
+from runtime.engine.engine import Engine, EngineConfig
+from runtime.engine.models import ModelRecord
+from runtime.engine.reconcile import StoreSync
+from runtime.engine.uploads import Uploads, UploadSettings
+from runtime.instances.executor import ExecutorFactory
+from runtime.instances.inprocess import make_inprocess_factory
+from runtime.instances.validation import validate_bundle
+from runtime.instances.workers import WorkerSettings, make_worker_factory
+from runtime.metrics.metrics import Metrics
+from runtime.placement.devices import SystemInventory, discover_gpus
+from runtime.placement.planning import InstancePlanner
+from runtime.placement.venvs import ensure_venv
 from runtime.settings import ServerSettings
-from runtime.tls import server_credentials
-from runtime.uploads import Uploads, UploadSettings
-from runtime.venvs import ensure_venv
-from runtime.workers import WorkerSettings, make_worker_factory
+from runtime.store.bucket import Bucket, parse_store_url
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = runtime_pb2.DESCRIPTOR.services_by_name["ModelRuntime"].full_name
@@ -105,6 +106,7 @@ class ModelServer:
                 strict_requirements=settings.strict_requirements,
                 check_timeout_s=settings.load_timeout_s,
             ),
+            validate_bundle,
         )
         servicer = ModelRuntimeServicer(engine, uploads)
         services = GenericOnly(server)

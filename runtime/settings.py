@@ -16,9 +16,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from runtime.bucket import parse_store_url
 from runtime.loops import LoopChoice
-from runtime.venv_installers import InstallerChoice
+from runtime.placement.venv_installers import InstallerChoice
+from runtime.store.bucket import parse_store_url
 
 MiB = 1024 * 1024
 

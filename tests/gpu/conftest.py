@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.devices import GpuInfo, discover_gpus
+from runtime.placement.devices import GpuInfo, discover_gpus
 
 
 @pytest.fixture(scope="session")

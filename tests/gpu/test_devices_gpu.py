@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loader.config import InstanceGroup
-from runtime.devices import GpuInfo, SystemInventory, discover_gpus
-from runtime.placement import GpuLedger, place
+from runtime.placement.devices import GpuInfo, SystemInventory, discover_gpus
+from runtime.placement.placement import GpuLedger, place
 
 pytestmark = [pytest.mark.gpu, pytest.mark.timeout(60)]
 

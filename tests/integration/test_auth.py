@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 from clients import AsyncClient, Client, UnauthenticatedError
-from clients.cli import cli
+from clients.cli.commands import cli
 from modelrt.v1 import runtime_pb2, value_pb2
 from tests.bundle_factory import write_bundle, zip_folder
 from tests.integration.status_details import error_info

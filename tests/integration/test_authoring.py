@@ -24,12 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from clients import Client
-from clients.cli import cli
+from clients.cli.commands import cli
 from clients.templates import FRAMEWORKS, LAYOUTS, offered_combinations
-from runtime.inprocess import make_inprocess_factory
-from runtime.run_local import Check, check_bundle
-from runtime.samples import encode_png, sample_audio
-from runtime.workers import WorkerSettings
+from runtime.instances.inprocess import make_inprocess_factory
+from runtime.instances.workers import WorkerSettings
+from runtime.local.run_local import Check, check_bundle
+from runtime.local.samples import encode_png, sample_audio
 
 MODELRT = Path(sys.executable).parent / "modelrt"
 STEP_TIMEOUT_S = 90

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from clients.cli import cli
+from clients.cli.commands import cli
 from tests.integration.test_client import write_store
 
 MODELRT = Path(sys.executable).parent / "modelrt"

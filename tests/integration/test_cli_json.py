@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from clients.cli import cli
+from clients.cli.commands import cli
 from tests.bundle_factory import write_bundle
 from tests.integration.test_client import write_store
 

@@ -13,10 +13,10 @@ import yaml
 from click.testing import CliRunner
 from grpc_health.v1 import health_pb2
 
-from clients.cli import cli
+from clients.cli.commands import cli
 from modelrt import codec
 from modelrt.v1 import model_pb2, runtime_pb2
-from runtime.models import InvalidModelNameError
+from runtime.engine.models import InvalidModelNameError
 from tests.bundle_factory import write_bundle, zip_folder
 from tests.integration.status_details import error_info
 

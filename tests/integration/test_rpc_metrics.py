@@ -1,4 +1,4 @@
-"""Measured handlers (runtime/rpc_metrics.py) on a real grpc.aio server on port 0, via the stubs.
+"""Measured handlers (runtime/api/rpc_metrics.py) on a real grpc.aio server on port 0, via stubs.
 
 The servicer is a small test double (echo, abort, raise, slow); the measured handlers and the
 Metrics they feed are the real ones.
@@ -19,8 +19,8 @@ from grpc_status import rpc_status
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
-from runtime.metrics import Metrics
-from runtime.rpc_metrics import add_measured_servicer
+from runtime.api.rpc_metrics import add_measured_servicer
+from runtime.metrics.metrics import Metrics
 
 pytestmark = pytest.mark.timeout(30)
 

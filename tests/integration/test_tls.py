@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from clients import AsyncClient, Client, ModelrtClientError, UnavailableError
-from clients.cli import cli
-from runtime.tls import TLSFileError
+from clients.cli.commands import cli
+from runtime.api.tls import TLSFileError
 from tests.bundle_factory import write_bundle
 from tests.integration.test_client import ECHO
 from tests.tls_factory import CertificateAuthority, Issued

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from clients.cli import cli
+from clients.cli.commands import cli
 from clients.templates import (
     FRAMEWORKS,
     LAYOUTS,

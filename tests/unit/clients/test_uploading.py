@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from clients.cli import cli
+from clients.cli.commands import cli
 from clients.uploading import BundleFileError, bundle_archive
 from loader.unpack import safe_unpack
 

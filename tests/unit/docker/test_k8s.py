@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from runtime.health import LIVENESS, READINESS
+from runtime.api.health import LIVENESS, READINESS
 from runtime.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[3]

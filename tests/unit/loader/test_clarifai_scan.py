@@ -9,7 +9,7 @@ import pytest
 
 from loader.clarifai.scan import InputHint, input_hints, kind_of, marked_methods
 from loader.config import BundleConfig
-from runtime.samples import build_sample, encode_png, sample_image
+from runtime.local.samples import build_sample, encode_png, sample_image
 from tests.clarifai_factory import write_clarifai
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from loader.compute_info import instance_groups, memory_mb
 from loader.errors import BundleError
-from runtime.devices import GpuInfo
-from runtime.placement import GpuLedger, place
+from runtime.placement.devices import GpuInfo
+from runtime.placement.placement import GpuLedger, place
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A moto S3 server for the tests of runtime.bucket and runtime.mirror, started once per session."""
+"""A moto S3 server for the tests of runtime.store.bucket and .mirror, started once a session."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runtime.bucket import Bucket, parse_store_url
+from runtime.store.bucket import Bucket, parse_store_url
 from tests.s3_server import CREDENTIALS, new_bucket, start_s3_server
 from tests.serve_process import stop
 

@@ -1,0 +1,1 @@
+"""Front doors (servicer, status, health, reflection, auth, TLS); never imports runtime.server."""

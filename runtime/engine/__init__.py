@@ -1,0 +1,1 @@
+"""Transport-free core: models, scheduler, catalog, uploads; no api/local/server, grpc, protobuf."""

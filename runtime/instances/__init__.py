@@ -1,0 +1,1 @@
+"""Where model code runs: executors, worker pipe, payloads; no api/engine/local/placement."""

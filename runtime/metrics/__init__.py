@@ -1,0 +1,1 @@
+"""The Prometheus exporter and its lock-free tallies; no other room, grpc or protobuf."""

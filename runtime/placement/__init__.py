@@ -1,0 +1,1 @@
+"""Devices, GPU placement, planning, venvs; no api/engine/local/server, grpc or protobuf."""
