@@ -13,7 +13,6 @@ import grpc
 
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from registry.errors import ModelrtError
-from registry.runner import Request
 from runtime.api import convert, undecodable
 from runtime.api.registration import Handler, add_rewritten
 from runtime.api.status import grpc_status_of
@@ -23,6 +22,7 @@ from runtime.engine.uploads import Uploads
 from runtime.errors import BadRequestError, ModelExecutionError
 from runtime.instances import wire
 from runtime.instances.outputs import ItemFailure, ModelOutput
+from runtime.instances.payload import StreamInput
 from runtime.instances.wire import response_bytes
 
 logger = logging.getLogger(__name__)
@@ -137,8 +137,8 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         check_model_ref(request.model, request.version, field="model")
         record = self.engine.resolve(request.model, request.version, "generate")
         rid = _request_id(request.request_id)
-        domain = wire.to_request(request.inputs, request.parameters, rid)
-        items = self.engine.generate(record, domain)
+        # Like Predict's, its inputs reach the instance serialized; it decodes and checks them.
+        items = self.engine.generate(record, (request.SerializeToString(), rid))
         async for reply in _replies(runtime_pb2.GenerateResponse, record, rid, items):
             yield reply
 
@@ -153,18 +153,15 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         record = self.engine.resolve(first.model, first.version, "stream")
         rid = _request_id(first.request_id)
 
-        async def requests() -> AsyncIterator[Request | ModelrtError]:
+        async def requests() -> AsyncIterator[StreamInput]:
             message: runtime_pb2.StreamRequest | None = first
             while message is not None:
-                try:
-                    if message.model and message.model != record.name:
-                        raise BadRequestError(
-                            f"a Stream serves one model: got {message.model!r} after "
-                            f"{record.name!r}"
-                        )
-                    yield wire.to_request(message.inputs, message.parameters, rid)
-                except ModelrtError as exc:
-                    yield exc
+                if message.model and message.model != record.name:
+                    yield BadRequestError(
+                        f"a Stream serves one model: got {message.model!r} after {record.name!r}"
+                    )
+                else:  # decoded and checked in the instance, as Predict's are
+                    yield message.SerializeToString(), rid
                 message = await anext(aiter(request_iterator), None)
 
         items = self.engine.stream(record, requests())

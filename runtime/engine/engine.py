@@ -15,21 +15,18 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from loader.bundle import PreparedBundle, prepare_bundle
 from loader.errors import BundleError
 from loader.unpack import UnpackLimits
 from registry.errors import HookNotImplementedError, ModelrtError
-from registry.runner import Request
 from runtime.engine.models import ModelRecord, ModelState, check_model_ref
 from runtime.engine.reconcile import SyncPlan, plan_sync
 from runtime.engine.scheduler import ModelScheduler, Observer
 from runtime.errors import ModelNotFoundError, ModelNotReadyError
 from runtime.instances.executor import ExecutorFactory, InstanceEvent
-from runtime.instances.inputs import check_inputs
 from runtime.instances.outputs import ItemFailure, ModelOutput
-from runtime.instances.payload import Encoded, WireRequest
+from runtime.instances.payload import Encoded, StreamInput, WireRequest
 from runtime.placement.planning import InstancePlanner
 from runtime.store.bucket import Bucket, BucketError
 from runtime.store.mirror import StoreMirror
@@ -37,7 +34,6 @@ from runtime.store.store import Manifest, ModelStore, NamespaceOwnedError, Store
 
 logger = logging.getLogger(__name__)
 Listener = Callable[[ModelRecord], None]
-_DONE = object()
 
 
 @dataclass(frozen=True)
@@ -485,59 +481,24 @@ class Engine:
         return _scheduler(record).predict(request, timeout)
 
     async def generate(
-        self, record: ModelRecord, request: Request
+        self, record: ModelRecord, request: WireRequest
     ) -> AsyncGenerator[ModelOutput | ItemFailure, None]:
-        """Items as the model yields them; an item that fails its schema is an ItemFailure."""
-        check_inputs(request.inputs, self._input_specs(record))
+        """Items as the model yields them; the instance decodes and checks the request first.
+
+        An item that fails its schema is an ItemFailure; a bad request fails the call.
+        """
         async with aclosing(_scheduler(record).generate(request)) as items:
             async for item in items:
                 yield item
 
     async def stream(
-        self, record: ModelRecord, requests: AsyncIterator[Request | ModelrtError]
+        self, record: ModelRecord, requests: AsyncIterator[StreamInput]
     ) -> AsyncGenerator[ModelOutput | ItemFailure, None]:
-        """Feed requests as they come; an invalid one gets an ItemFailure and skips the model."""
-        scheduler = _scheduler(record)
-        events: asyncio.Queue[Any] = asyncio.Queue()
-        specs = self._input_specs(record)
-
-        async def checked() -> AsyncIterator[Request]:
-            async for request in requests:
-                if isinstance(request, ModelrtError):  # undecodable on the wire
-                    events.put_nowait(ItemFailure(request))
-                    continue
-                try:
-                    check_inputs(request.inputs, specs)
-                except ModelrtError as exc:
-                    events.put_nowait(ItemFailure(exc))
-                    continue
-                yield request
-
-        async def run_model() -> None:
-            try:
-                async with aclosing(scheduler.stream(checked())) as items:
-                    async for item in items:
-                        events.put_nowait(item)
-            except ModelrtError as exc:
-                events.put_nowait(exc)
-            except Exception as exc:
-                logger.exception("stream of %s failed", record.name)
-                events.put_nowait(ModelNotReadyError(f"stream of {record.name!r} failed: {exc}"))
-            finally:
-                events.put_nowait(_DONE)
-
-        task = asyncio.create_task(run_model())
-        try:
-            while (event := await events.get()) is not _DONE:
-                if isinstance(event, BaseException):
-                    raise event
-                yield event
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    def _input_specs(self, record: ModelRecord) -> Any:
-        return record.prepared.config.inputs if record.prepared else ()
+        """The model's outputs for requests fed as they come; the instance decodes and checks
+        each, answering a bad (or refused) one with an ItemFailure in its place."""
+        async with aclosing(_scheduler(record).stream(requests)) as items:
+            async for item in items:
+                yield item
 
 
 def with_manifest(prepared: PreparedBundle, manifest: Manifest) -> PreparedBundle:

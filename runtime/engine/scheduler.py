@@ -20,11 +20,10 @@ from typing import Protocol
 
 from loader.config import BatchingConfig
 from registry.errors import ErrorCode, ModelrtError
-from registry.runner import Request
 from runtime.errors import ModelExecutionError, ModelNotReadyError
 from runtime.instances.executor import Executor, Item
 from runtime.instances.outputs import ItemFailure
-from runtime.instances.payload import Answer, Encoded, WireRequest
+from runtime.instances.payload import Answer, Encoded, StreamInput, WireRequest
 
 logger = logging.getLogger(__name__)
 #: Most unbatched requests handed to an instance in one trip (each still runs on its own).
@@ -318,7 +317,7 @@ class ModelScheduler:
         self._check_open()
         return min((i for i in self._instances if i.up), key=lambda i: (i.streams, i.busy))
 
-    async def generate(self, request: Request) -> AsyncGenerator[Item, None]:
+    async def generate(self, request: WireRequest) -> AsyncGenerator[Item, None]:
         """The model's items for one Generate call, from the least busy instance."""
         instance = self._stream_instance()
         instance.streams += 1
@@ -329,7 +328,7 @@ class ModelScheduler:
         finally:
             instance.streams -= 1
 
-    async def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
+    async def stream(self, requests: AsyncIterator[StreamInput]) -> AsyncGenerator[Item, None]:
         """The model's outputs for one Stream call, from the least busy instance."""
         instance = self._stream_instance()
         instance.streams += 1

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from loader.bundle import PreparedBundle
-from registry.runner import Request
 from runtime.instances.outputs import ItemFailure, ModelOutput
-from runtime.instances.payload import Answer, WireRequest
+from runtime.instances.payload import Answer, StreamInput, WireRequest
 
 Item = ModelOutput | ItemFailure  # one Generate or Stream item
 OnResult = Callable[[int, Answer], None]  # one request of an unbatched trip answered
@@ -98,12 +97,20 @@ class Executor(abc.ABC):
         )
 
     @abc.abstractmethod
-    def generate(self, request: Request) -> AsyncGenerator[Item, None]:
-        """Yield ``generate``'s items as the model produces them; closing it stops the model."""
+    def generate(self, request: WireRequest) -> AsyncGenerator[Item, None]:
+        """Yield ``generate``'s items as the model produces them; closing it stops the model.
+
+        The request is decoded and checked here, like Predict's: a bad one fails the call
+        (INVALID_ARGUMENT) before the model sees it.
+        """
 
     @abc.abstractmethod
-    def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
-        """Feed ``requests`` to ``stream`` as they arrive and yield its outputs as produced."""
+    def stream(self, requests: AsyncIterator[StreamInput]) -> AsyncGenerator[Item, None]:
+        """Feed ``requests`` to ``stream`` as they arrive and yield its outputs as produced.
+
+        A request that fails to decode or check, or that arrives refused, is answered with an
+        ItemFailure in its place and never reaches the model; the stream goes on.
+        """
 
     @abc.abstractmethod
     async def stop(self) -> None:

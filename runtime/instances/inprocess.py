@@ -12,8 +12,7 @@ import concurrent.futures
 import inspect
 import logging
 import queue
-import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -23,42 +22,15 @@ from registry.errors import HookNotImplementedError, ModelrtError
 from registry.runner import ModelContext, ModelRunner, Request, implemented_hooks
 from runtime.errors import ModelExecutionError, model_failure
 from runtime.instances.executor import Executor, InstanceSpec, Item, LoadedModel, OnResult
+from runtime.instances.model_threads import END, ModelLoop, drain
 from runtime.instances.outputs import ItemFailure, shape_output
+from runtime.instances.payload import StreamInput
+from runtime.instances.stream_inputs import checked_stream
 from runtime.instances.wire import Answer, WireRequest, decode_request, encode_answer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _END = object()
-
-
-class _ModelLoop:
-    """A private event loop in its own thread, where a model's async hooks run."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self.thread.start()
-
-    async def run(self, coro: Awaitable[T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(_await(coro), self.loop)
-        return await asyncio.wrap_future(future)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        if not self.thread.is_alive():
-            self.loop.close()
-
-
-async def _await(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-def _next_or_end(iterator: Iterator[Any]) -> Any:
-    try:
-        return next(iterator)
-    except StopIteration:
-        return _END
 
 
 class InProcessExecutor(Executor):
@@ -76,7 +48,7 @@ class InProcessExecutor(Executor):
         self.bundle: BundleSpec | None = None
         self.hooks: frozenset[str] = frozenset()
         self.runner: ModelRunner | None = None
-        self.model_loop: _ModelLoop | None = None
+        self.model_loop: ModelLoop | None = None
         prepared = spec.prepared
         self.context = ModelContext(
             name=prepared.name,
@@ -114,7 +86,7 @@ class InProcessExecutor(Executor):
         )
         self.bundle = bundle
         self.hooks = implemented_hooks(bundle.runner_cls)
-        self.model_loop = _ModelLoop(f"model-{self.context.name}")
+        self.model_loop = ModelLoop(f"model-{self.context.name}")
         try:
             runner = await self._in_pool(bundle.runner_cls, self.context)
             result = await self._call(runner.load_model)
@@ -275,15 +247,21 @@ class InProcessExecutor(Executor):
 
     # -- streaming -------------------------------------------------------------------------------
 
-    async def generate(self, request: Request) -> AsyncGenerator[Any, None]:
+    async def generate(self, request: WireRequest) -> AsyncGenerator[Any, None]:
         model = self._model()
         if "generate" not in self.hooks:
             raise HookNotImplementedError(
                 f"model {self.context.name!r} does not implement generate"
             )
+        items = self._generate(model, decode_request(request, self.spec.prepared.config.inputs))
+        async with aclosing(items):
+            async for item in items:
+                yield item
+
+    async def _generate(self, model: ModelRunner, request: Request) -> AsyncGenerator[Any, None]:
         try:
             produced = await self._call(model.generate, request)
-            async with aclosing(self._drain(produced, self.pool)) as items:
+            async with aclosing(drain(produced, self.pool, self.model_loop)) as items:
                 async for item in items:
                     yield self._shape(item)
         except ModelrtError:
@@ -291,10 +269,18 @@ class InProcessExecutor(Executor):
         except Exception as exc:
             raise model_failure(self.context.name, request.id, exc) from None
 
-    async def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Any, None]:
-        model = self._model()
+    async def stream(self, requests: AsyncIterator[StreamInput]) -> AsyncGenerator[Any, None]:
+        self._model()
         if "stream" not in self.hooks:
             raise HookNotImplementedError(f"model {self.context.name!r} does not implement stream")
+        specs = self.spec.prepared.config.inputs
+        items = checked_stream(requests, specs, self.context.name, self._stream)
+        async with aclosing(items):
+            async for item in items:
+                yield item
+
+    async def _stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
+        model = self._model()
         async with self.stream_slots:
             if inspect.isasyncgenfunction(model.stream):
                 items = self._stream_async(model, requests)
@@ -317,7 +303,7 @@ class InProcessExecutor(Executor):
         thread = concurrent.futures.ThreadPoolExecutor(1, f"stream-{self.context.name}")
 
         def incoming() -> Iterator[Request]:
-            while (item := inbox.get()) is not _END:
+            while (item := inbox.get()) is not END:
                 yield item
 
         async def pump() -> None:
@@ -325,17 +311,17 @@ class InProcessExecutor(Executor):
                 async for request in requests:
                     inbox.put(request)
             finally:
-                inbox.put(_END)
+                inbox.put(END)
 
         pumping = asyncio.create_task(pump())
         try:
             produced = await asyncio.wrap_future(thread.submit(model.stream, incoming()))
-            async with aclosing(self._drain(produced, thread)) as items:
+            async with aclosing(drain(produced, thread, self.model_loop)) as items:
                 async for item in items:
                     yield item
         finally:
             pumping.cancel()
-            inbox.put(_END)
+            inbox.put(END)
             thread.shutdown(wait=False)
 
     async def _stream_async(
@@ -346,7 +332,7 @@ class InProcessExecutor(Executor):
         inbox: asyncio.Queue[Any] = asyncio.Queue()  # used on the model loop only
 
         async def incoming() -> AsyncIterator[Request]:
-            while (item := await inbox.get()) is not _END:
+            while (item := await inbox.get()) is not END:
                 yield item
 
         async def pump() -> None:
@@ -354,82 +340,17 @@ class InProcessExecutor(Executor):
                 async for request in requests:
                     model_loop.call_soon_threadsafe(inbox.put_nowait, request)
             finally:
-                model_loop.call_soon_threadsafe(inbox.put_nowait, _END)
+                model_loop.call_soon_threadsafe(inbox.put_nowait, END)
 
         pumping = asyncio.create_task(pump())
         try:
-            async with aclosing(self._drain(model.stream(incoming()), self.pool)) as items:
+            produced = model.stream(incoming())
+            async with aclosing(drain(produced, self.pool, self.model_loop)) as items:
                 async for item in items:
                     yield item
         finally:
             pumping.cancel()
-            model_loop.call_soon_threadsafe(inbox.put_nowait, _END)
-
-    async def _drain(
-        self, produced: Any, pool: concurrent.futures.Executor
-    ) -> AsyncGenerator[Any, None]:
-        """Yield a hook's items one by one; closing this generator closes the model's."""
-        if hasattr(produced, "__anext__"):
-            async with aclosing(self._drain_async(produced)) as items:
-                async for item in items:
-                    yield item
-            return
-        if not hasattr(produced, "__next__"):
-            produced = iter(produced)
-        running: concurrent.futures.Future[Any] | None = None
-        try:
-            while True:
-                running = pool.submit(_next_or_end, produced)
-                item = await asyncio.wrap_future(running)
-                running = None
-                if item is _END:
-                    return
-                yield item
-        finally:
-            if hasattr(produced, "close"):
-                _close_when_idle(pool, running, produced.close)
-
-    async def _drain_async(self, produced: Any) -> AsyncGenerator[Any, None]:
-        assert self.model_loop is not None
-        loop = self.model_loop.loop
-        try:
-            while True:
-                try:
-                    item = await self.model_loop.run(produced.__anext__())
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            asyncio.run_coroutine_threadsafe(_aclose_quietly(produced), loop)
-
-
-async def _aclose_quietly(produced: Any) -> None:
-    try:
-        await produced.aclose()
-    except Exception:
-        logger.exception("closing a model's async generator raised")
-
-
-def _close_when_idle(
-    pool: concurrent.futures.Executor,
-    running: concurrent.futures.Future[Any] | None,
-    close: Callable[[], Any],
-) -> None:
-    """Close a model generator once no ``next()`` runs on it (a running generator can't close)."""
-
-    def close_quietly(_: object = None) -> None:
-        try:
-            close()
-        except Exception:
-            logger.exception("closing a model generator raised")
-
-    if running is not None and not running.done():
-        running.add_done_callback(close_quietly)
-    else:
-        try:
-            pool.submit(close_quietly)
-        except RuntimeError:  # the pool is shut down: close right here
-            close_quietly()
+            model_loop.call_soon_threadsafe(inbox.put_nowait, END)
 
 
 def _describe(exc: BaseException) -> str:

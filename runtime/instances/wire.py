@@ -1,11 +1,12 @@
 """Model inputs and outputs on the wire: requests decoded, answers encoded.
 
-Predict calls cross to the instance in wire form; the server process only routes them. It hands
-the instance the request's serialized bytes and answers with the bytes the instance encoded,
-adding the fields it owns (model, version, request id). Turning tensors into arrays, checking
-them against the bundle's declared inputs and encoding the outputs happen where the model runs:
-in the worker processes, so this work spreads over the instances instead of queueing on the
-server's one event loop.
+Predict, Generate and Stream requests cross to the instance in wire form; the server process only
+routes them. It hands the instance the request's serialized bytes (``decode_request`` is the one
+place where any of them is decoded and checked) and answers a Predict with the bytes the instance
+encoded, adding the fields it owns (model, version, request id). Turning tensors into arrays,
+checking them against the bundle's declared inputs and encoding the outputs happen where the
+model runs: in the worker processes, so this work spreads over the instances instead of
+queueing on the server's one event loop.
 
 >>> wire = encode_request({"text": "hi"}, {}, "r1")
 >>> decode_request(wire, ()).inputs
@@ -94,9 +95,11 @@ def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
     input."""
     data, request_id = wire
     try:
+        # Generate and Stream requests share PredictRequest's input fields (numbers and types;
+        # tests/unit/runtime/instances/test_wire.py holds them to it), so one parser reads all.
         message = runtime_pb2.PredictRequest.FromString(data)  # type: ignore[arg-type]
     except DecodeError:  # the server parsed it already: only a caller inside the runtime errs
-        raise InvalidInputError("the request is not a valid PredictRequest message") from None
+        raise InvalidInputError("the request is not a valid request message") from None
     request = to_request(message.inputs, message.parameters, request_id)
     check_inputs(request.inputs, specs)
     inputs = request.inputs

@@ -41,11 +41,11 @@ class Kind(IntEnum):
     EACH = 2
     """server → worker: a Predict trip answered request by request; list[WireRequest]. PARTs."""
     GENERATE = 3
-    """server → worker: one Generate call; a Request. Answered by ITEMs, then END."""
+    """server → worker: one Generate call; a WireRequest. Answered by ITEMs, then END."""
     STREAM_OPEN = 4
     """server → worker: a Stream call begins; no payload. Answered by ITEMs, then END."""
     STREAM_ITEM = 5
-    """server → worker: the next request of an open Stream call; a Request."""
+    """server → worker: the next request of an open Stream call; a WireRequest."""
     STREAM_END = 6
     """server → worker: the client has sent all of a Stream call's requests; no payload."""
     CANCEL = 7

@@ -25,7 +25,6 @@ from multiprocessing import spawn
 from typing import Any, Protocol
 
 from registry.errors import ErrorCode, ModelrtError
-from registry.runner import Request
 from runtime.instances.executor import (
     Executor,
     InstanceEvent,
@@ -37,8 +36,9 @@ from runtime.instances.executor import (
     OnResult,
 )
 from runtime.instances.ipc import Channel, by_shared_memory, channel_pair, is_large
+from runtime.instances.outputs import ItemFailure
+from runtime.instances.payload import Answer, StreamInput, WireRequest
 from runtime.instances.proctree import MemorySampler, MiB, end_group, signal_group
-from runtime.instances.wire import Answer, WireRequest
 from runtime.instances.worker_main import worker_entry
 from runtime.instances.worker_protocol import (
     ErrorEnvelope,
@@ -548,12 +548,18 @@ class WorkerExecutor(Executor):
             if not finished:
                 self._cancel(call)
 
-    async def generate(self, request: Request) -> AsyncGenerator[Item, None]:
+    def _send_request(self, kind: Kind, call: int, request: WireRequest) -> None:
+        """Send one request of a Generate or Stream call (big ones through shared memory)."""
+        data, rid = request
+        large = is_large(data)
+        self._send(kind, call, (by_shared_memory(data), rid) if large else request, plain=not large)
+
+    async def generate(self, request: WireRequest) -> AsyncGenerator[Item, None]:
         call = next(self._calls)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._streams[call] = queue
         try:
-            self._send(Kind.GENERATE, call, request)
+            self._send_request(Kind.GENERATE, call, request)
         except ModelrtError:
             self._streams.pop(call, None)
             raise
@@ -562,7 +568,7 @@ class WorkerExecutor(Executor):
             async for item in items:
                 yield item
 
-    async def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
+    async def stream(self, requests: AsyncIterator[StreamInput]) -> AsyncGenerator[Item, None]:
         call = next(self._calls)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._streams[call] = queue
@@ -571,7 +577,10 @@ class WorkerExecutor(Executor):
         async def pump() -> None:
             try:
                 async for request in requests:
-                    self._send(Kind.STREAM_ITEM, call, request)
+                    if isinstance(request, ModelrtError):  # refused already: answered here
+                        queue.put_nowait(ItemFailure(request))
+                    else:
+                        self._send_request(Kind.STREAM_ITEM, call, request)
             finally:
                 if call in self._streams:
                     self._send(Kind.STREAM_END, call)

@@ -25,7 +25,6 @@ from loader.bundle import PreparedBundle, prepare_bundle
 from loader.clarifai.scan import input_hints
 from loader.unpack import UnpackLimits
 from registry.errors import ModelrtError
-from registry.runner import Request
 from runtime.errors import SERVER_LOG_HINT
 from runtime.instances.executor import (
     Executor,
@@ -37,6 +36,7 @@ from runtime.instances.executor import (
 )
 from runtime.instances.inputs import check_inputs
 from runtime.instances.outputs import ItemFailure, ModelOutput
+from runtime.instances.payload import StreamInput
 from runtime.instances.wire import Answer, encode_request, read_answer
 from runtime.instances.workers import WorkerExecutor, WorkerSettings
 from runtime.local.samples import Sample, build_sample, describe_value
@@ -130,7 +130,7 @@ async def _items(produced: AsyncIterator[Item]) -> str:
 
 
 async def _generate(executor: Executor, sample: Sample) -> str:
-    request = Request(dict(sample.for_generate), dict(sample.parameters), "run-local-generate")
+    request = encode_request(sample.for_generate, sample.parameters, "run-local-generate")
     produced = executor.generate(request)
     try:
         return await _items(produced)
@@ -139,9 +139,9 @@ async def _generate(executor: Executor, sample: Sample) -> str:
 
 
 async def _stream(executor: Executor, sample: Sample) -> str:
-    async def requests() -> AsyncIterator[Request]:
+    async def requests() -> AsyncIterator[StreamInput]:
         for index, inputs in enumerate(sample.stream):
-            yield Request(dict(inputs), dict(sample.parameters), f"run-local-stream-{index}")
+            yield encode_request(inputs, sample.parameters, f"run-local-stream-{index}")
 
     produced = executor.stream(requests())
     try:

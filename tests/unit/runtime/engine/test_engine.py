@@ -16,7 +16,6 @@ import pytest
 
 from loader.unpack import UnpackLimits
 from registry.errors import ErrorCode, ModelrtError
-from registry.runner import Request
 from runtime.engine.engine import Engine, EngineConfig
 from runtime.engine.models import ModelRecord, ModelState
 from runtime.instances.executor import (
@@ -27,7 +26,7 @@ from runtime.instances.executor import (
     LoadedModel,
     OnResult,
 )
-from runtime.instances.payload import Answer, WireRequest
+from runtime.instances.payload import Answer, StreamInput, WireRequest
 from runtime.placement.devices import StaticInventory
 from runtime.placement.planning import InstancePlanner
 from tests.bundle_factory import write_bundle
@@ -72,10 +71,10 @@ class FakeExecutor(Executor):
         for index, (_, rid) in enumerate(requests):
             on_result(index, rid.encode())
 
-    def generate(self, request: Request) -> AsyncGenerator[Item, None]:
+    def generate(self, request: WireRequest) -> AsyncGenerator[Item, None]:
         raise NotImplementedError
 
-    def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
+    def stream(self, requests: AsyncIterator[StreamInput]) -> AsyncGenerator[Item, None]:
         raise NotImplementedError
 
     async def stop(self) -> None:

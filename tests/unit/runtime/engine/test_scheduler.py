@@ -16,11 +16,10 @@ import pytest
 
 from loader.config import BatchingConfig
 from registry.errors import ErrorCode, ModelrtError
-from registry.runner import Request
 from runtime.engine.scheduler import ModelScheduler
 from runtime.errors import ModelNotReadyError
 from runtime.instances.executor import Executor, Item, LoadedModel, OnBatchDone, OnResult
-from runtime.instances.payload import Answer, Encoded, WireRequest
+from runtime.instances.payload import Answer, Encoded, StreamInput, WireRequest
 from runtime.loops import new_event_loop
 
 pytestmark = pytest.mark.timeout(30)
@@ -63,10 +62,10 @@ class RecordingExecutor(Executor):
             self.batches.append([rid])
             on_result(index, rid.encode())
 
-    def generate(self, request: Request) -> AsyncGenerator[Item, None]:
+    def generate(self, request: WireRequest) -> AsyncGenerator[Item, None]:
         raise NotImplementedError
 
-    def stream(self, requests: AsyncIterator[Request]) -> AsyncGenerator[Item, None]:
+    def stream(self, requests: AsyncIterator[StreamInput]) -> AsyncGenerator[Item, None]:
         raise NotImplementedError
 
     async def stop(self) -> None:

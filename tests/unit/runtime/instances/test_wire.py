@@ -1,6 +1,8 @@
-"""Tests for runtime.instances.wire: Predict requests decoded and checked, answers encoded."""
+"""Tests for runtime.instances.wire: requests of all three kinds decoded, answers encoded."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,3 +79,39 @@ def test_the_response_is_the_servers_fields_merged_with_the_answer() -> None:
     assert (response.model, response.version, response.request_id) == ("m", "2", "r-9")
     assert codec.value_to_python(response.outputs["y"]).tolist() == [0, 1, 2]
     assert codec.json_to_python(response.structured) == [1, 2]
+
+
+def _type_of(field: Any) -> object:
+    """A field's type, with a map's entry named by its key and value (entries are per message)."""
+    kind = field.message_type
+    if kind is None:
+        return field.type
+    if kind.GetOptions().map_entry:
+        return ("map", *(_type_of(entry) for entry in kind.fields))
+    return kind.full_name
+
+
+def _fields(message: type) -> dict[str, tuple[int, object]]:
+    fields = message.DESCRIPTOR.fields  # type: ignore[attr-defined]
+    return {field.name: (field.number, _type_of(field)) for field in fields}
+
+
+@pytest.mark.parametrize("message", [runtime_pb2.GenerateRequest, runtime_pb2.StreamRequest])
+def test_generate_and_stream_requests_share_the_fields_the_one_decoder_reads(message: type) -> None:
+    # decode_request parses every request kind as a PredictRequest: a field renumbered or retyped
+    # in one of them would be read wrongly, so the protos must keep them in step.
+    assert _fields(message) == _fields(runtime_pb2.PredictRequest)
+
+
+@pytest.mark.parametrize("message", [runtime_pb2.GenerateRequest, runtime_pb2.StreamRequest])
+def test_a_generate_or_stream_request_decodes_like_a_predict(message: type) -> None:
+    image = np.arange(6, dtype=np.uint8).reshape(1, 2, 3)
+    sent = message(
+        model="m",
+        inputs={"image": codec.python_to_value(image)},
+        parameters=codec.dict_to_struct({"n": 2}),
+        request_id="ignored",
+    )
+    request = decode_request((sent.SerializeToString(), "r-9"), (IMAGE,))
+    np.testing.assert_array_equal(request["image"], image)
+    assert (request.parameters, request.id) == ({"n": 2}, "r-9")

@@ -17,15 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from loader.bundle import prepare_bundle
 from loader.unpack import UnpackLimits
+from modelrt.v1 import runtime_pb2, value_pb2
 from registry.errors import ErrorCode
-from registry.runner import Request
 from runtime.instances.executor import InstanceSpec, LoadedModel
 from runtime.instances.ipc import Channel, channel_pair
 from runtime.instances.outputs import ItemFailure, ModelOutput
+from runtime.instances.payload import WireRequest
 from runtime.instances.wire import encode_request, read_answer
 from runtime.instances.worker_main import WorkerServer
 from runtime.instances.worker_protocol import ErrorEnvelope, Kind, Message, WorkerError, message
@@ -149,8 +151,8 @@ def worker(spec: InstanceSpec) -> Iterator[Worker]:
     started.close()
 
 
-def _request(call: int, **params: Any) -> Request:
-    return Request(inputs={}, parameters=params, id=f"r{call}")
+def _request(call: int, **params: Any) -> WireRequest:
+    return encode_request({}, params, f"r{call}")
 
 
 def test_a_predict_trip_is_answered_with_its_result(worker: Worker) -> None:
@@ -180,8 +182,9 @@ def test_a_requests_failure_crosses_in_the_envelope(
     worker: Worker, fail: str, code: ErrorCode, reason: str, metadata: dict[str, str]
 ) -> None:
     worker.inbox.send(Kind.BATCH, 3, [encode_request({}, {"fail": fail}, "r3")])
-    kind, _, (answer,) = worker.inbox.next()
-    assert kind == Kind.RESULT
+    kind, _, answers = worker.inbox.next()
+    assert kind == Kind.RESULT, answers
+    (answer,) = answers
     assert isinstance(answer, ItemFailure)
     error = answer.error
     assert type(error) is WorkerError  # never the model's own class: the server can't import it
@@ -248,13 +251,50 @@ def test_a_generate_call_that_raises_ends_with_the_error_envelope(
 def test_a_stream_call_answers_each_request_then_ends(worker: Worker) -> None:
     worker.inbox.send(Kind.STREAM_OPEN, 6)
     for x in ("a", "b"):
-        worker.inbox.send(Kind.STREAM_ITEM, 6, Request(inputs={"x": x}, parameters={}, id="r6"))
+        worker.inbox.send(Kind.STREAM_ITEM, 6, encode_request({"x": x}, {}, "r6"))
     worker.inbox.send(Kind.STREAM_END, 6)
     got = worker.inbox.until(Kind.END, 6)
     assert [item.structured for kind, _, item in got if kind == Kind.ITEM] == [
         {"echo": "a"},
         {"echo": "b"},
     ]
+
+
+def _undecodable(call: int) -> WireRequest:
+    """A request whose tensor says 4 float32 values but carries 3: the worker must refuse it."""
+    raw = np.zeros(3, np.float32).tobytes()
+    tensor = value_pb2.Tensor(dtype=value_pb2.DATA_TYPE_FLOAT32, shape=[4], raw_data=raw)
+    message = runtime_pb2.GenerateRequest(inputs={"x": value_pb2.Value(tensor=tensor)})
+    return message.SerializeToString(), f"r{call}"
+
+
+def test_the_worker_decodes_a_generate_request_and_refuses_a_bad_one(worker: Worker) -> None:
+    worker.inbox.send(Kind.GENERATE, 11, _undecodable(11))
+    sent = worker.inbox.until(Kind.ERROR, 11)[-1][2]
+    assert isinstance(sent, ErrorEnvelope)
+    assert (sent.code, sent.reason) == ("INVALID_ARGUMENT", "INVALID_INPUT")
+    assert sent.metadata["input"] == "x"
+    worker.inbox.send(Kind.GENERATE, 12, _request(12, n=1))  # the worker goes on
+    assert [kind for kind, _, _ in worker.inbox.until(Kind.END, 12)] == [Kind.ITEM, Kind.END]
+
+
+def test_a_bad_stream_request_is_answered_in_its_place_and_the_stream_goes_on(
+    worker: Worker,
+) -> None:
+    worker.inbox.send(Kind.STREAM_OPEN, 13)
+    worker.inbox.send(Kind.STREAM_ITEM, 13, encode_request({"x": "a"}, {}, "r13"))
+    worker.inbox.send(Kind.STREAM_ITEM, 13, _undecodable(13))
+    worker.inbox.send(Kind.STREAM_ITEM, 13, encode_request({"x": "b"}, {}, "r13"))
+    worker.inbox.send(Kind.STREAM_END, 13)
+    items = [item for kind, _, item in worker.inbox.until(Kind.END, 13) if kind == Kind.ITEM]
+    failures = [item for item in items if isinstance(item, ItemFailure)]
+    assert [item.structured for item in items if isinstance(item, ModelOutput)] == [
+        {"echo": "a"},
+        {"echo": "b"},
+    ]
+    assert len(failures) == 1
+    assert failures[0].error.reason == "INVALID_INPUT"
+    assert "input 'x'" in failures[0].error.message
 
 
 def test_cancel_ends_a_generate_call_and_closes_the_models_generator(
