@@ -155,9 +155,7 @@ def _keep_log(log: Path, dest: Path, label: str, lines: int = 150) -> None:
 def _guarded(report: GpuReport, out: Path, step: str, action: object, *args: object) -> None:
     try:
         action(*args)  # type: ignore[operator]
-    except BaseException as exc:  # a failed step is recorded; the next one still runs
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    except Exception as exc:  # a failed step is recorded; the next one still runs
         report.errors.append(f"{step}: {type(exc).__name__}: {str(exc)[-1500:]}")
         print(f"{step} failed: {exc}", file=sys.stderr, flush=True)
     write(report, out)
@@ -181,13 +179,21 @@ def main() -> None:
     if not gpu:
         report.notes.append("no GPU found: instances run where the server puts them (CPU)")
     _onnx_note(report)
-    _guarded(report, args.out, "in-process", run_inprocess, report, arch, device, plan, budget)
-    for instances in plan.instances:
-        if budget.left() < SERVER_START_S:
-            report.notes.append(f"served with {instances} instance(s): skipped, out of time")
-            continue
-        step = f"served, {instances} instance(s)"
-        _guarded(report, args.out, step, run_served, report, instances, gpu, plan, budget, args.out)
+    try:
+        _guarded(report, args.out, "in-process", run_inprocess, report, arch, device, plan, budget)
+        for instances in plan.instances:
+            if budget.left() < SERVER_START_S:
+                report.notes.append(f"served with {instances} instance(s): skipped, out of time")
+                continue
+            step = f"served, {instances} instance(s)"
+            _guarded(
+                report, args.out, step, run_served, report, instances, gpu, plan, budget, args.out
+            )
+    except SystemExit:
+        report.errors.append("stopped by SIGTERM (the script's timeout): later steps did not run")
+        raise
+    finally:
+        write(report, args.out)
     print(f"wrote {args.out / 'gpu-bench.md'} and gpu-bench.json", flush=True)
 
 
