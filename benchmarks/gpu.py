@@ -99,6 +99,7 @@ def run_inprocess(report: GpuReport, arch: str, device: str, plan: Plan, budget:
     result = json.loads(done.stdout)
     report.inprocess = result.pop("rows")
     report.facts["precision"] = result["precision"]
+    report.facts["torch CUDA, cuDNN"] = f"{result['torch_cuda']}, {result['cudnn']}"
     report.facts["in-process load + warm-up"] = f"{result['load_s']:.1f} s"
     report.notes.append(
         "in-process rows: req/s = batch x calls/s; p50/p99 are per call (one whole batch), "

@@ -107,4 +107,10 @@ def describe(net: Net) -> dict[str, Any]:
     >>> describe(Net("tiny", "cpu"))["device"]
     'cpu'
     """
-    return {"arch": net.arch, "device": str(net.device), "precision": net.precision}
+    return {
+        "arch": net.arch,
+        "device": str(net.device),
+        "precision": net.precision,
+        "torch_cuda": torch.version.cuda or "none",
+        "cudnn": str(torch.backends.cudnn.version()),
+    }
