@@ -90,12 +90,20 @@ def _wait_serving(server: Server, deadline: float) -> None:
             time.sleep(0.1)
 
 
+def serve_command() -> list[str]:
+    """``modelrt serve`` through the console script next to the interpreter; where the project
+    is not installed (a checkout on PYTHONPATH, as on the GPU machine), ``python -m runtime``."""
+    if MODELRT.exists():
+        return [str(MODELRT), "serve"]
+    return [sys.executable, "-m", "runtime"]
+
+
 def modelrt_command(
     store: Path, port_file: Path, flags: Sequence[str], profile: Path | None
 ) -> list[str]:
     """``modelrt serve`` on port 0 (metrics too), optionally under cProfile."""
     serve = [
-        str(MODELRT), "serve", "--model-store", str(store), "--host", "127.0.0.1",
+        *serve_command(), "--model-store", str(store), "--host", "127.0.0.1",
         "--port", "0", "--port-file", str(port_file), "--metrics-port", "0",
         "--log-level", "WARNING", *flags,
     ]  # fmt: skip
