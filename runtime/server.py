@@ -19,9 +19,12 @@ from runtime.api.registration import GenericOnly
 from runtime.api.rpc_metrics import add_measured_servicer
 from runtime.api.servicer import ModelRuntimeServicer, add_to_server
 from runtime.api.tls import server_credentials
-from runtime.engine.engine import Engine, EngineConfig
+from runtime.engine.catalog import Catalog
+from runtime.engine.engine import Engine
+from runtime.engine.lifecycle import Lifecycle
 from runtime.engine.models import ModelRecord
 from runtime.engine.reconcile import StoreSync
+from runtime.engine.table import ModelTable
 from runtime.engine.uploads import Uploads, UploadSettings
 from runtime.instances.executor import ExecutorFactory
 from runtime.instances.inprocess import make_inprocess_factory
@@ -33,6 +36,8 @@ from runtime.placement.planning import InstancePlanner
 from runtime.placement.venvs import ensure_venv
 from runtime.settings import ServerSettings
 from runtime.store.bucket import Bucket, parse_store_url
+from runtime.store.mirror import StoreMirror
+from runtime.store.store import ModelStore
 
 logger = logging.getLogger(__name__)
 SERVICE_NAME = runtime_pb2.DESCRIPTOR.services_by_name["ModelRuntime"].full_name
@@ -51,6 +56,68 @@ def _transport(settings: ServerSettings) -> str:
     if settings.tls_client_ca_file is not None:
         return "mutual TLS: client certificates required"
     return "TLS"
+
+
+def _grpc_server(settings: ServerSettings, policy: AccessPolicy) -> grpc.aio.Server:
+    """The gRPC server: message size limits, a bounded receive window, auth where it refuses."""
+    options = [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
+        ("grpc.so_reuseport", 0),
+        # A fixed receive window per call instead of gRPC's growing one (BDP probing): what a
+        # client can push ahead of the servicer stays bounded, e.g. during a big Upload.
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", settings.stream_window_bytes),
+    ]
+    # No interceptor unless something can be refused: the default hot path pays nothing.
+    interceptors = [AuthInterceptor(policy)] if policy.enforces else []
+    return grpc.aio.server(options=options, interceptors=interceptors)
+
+
+def _add_services(
+    server: grpc.aio.Server,
+    servicer: ModelRuntimeServicer,
+    health_servicer: ModelHealthServicer,
+    metrics: Metrics | None,
+) -> None:
+    """The runtime service (measured per call when ``metrics``), health and reflection."""
+    services = GenericOnly(server)
+    if metrics is not None:
+        add_measured_servicer(add_to_server, servicer, services, metrics)
+    else:  # nobody reads the counts: skip measuring
+        add_to_server(servicer, services)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    enable_reflection(server, (SERVICE_NAME, health_name))
+
+
+def _unpack_limits(settings: ServerSettings) -> UnpackLimits:
+    return UnpackLimits(
+        max_files=settings.max_bundle_files,
+        max_total_bytes=settings.max_bundle_bytes,
+        max_ratio=settings.max_compression_ratio,
+    )
+
+
+def _build_planner(settings: ServerSettings) -> InstancePlanner:
+    return InstancePlanner(
+        inventory=SystemInventory(),
+        strict_requirements=settings.strict_requirements,
+        max_sync_workers=settings.max_sync_workers,
+        max_concurrent_streams=settings.max_concurrent_streams,
+        venv_dir=settings.venv_path if settings.install_requirements else None,
+        make_env=partial(ensure_venv, installer=settings.venv_installer),
+    )
+
+
+def _build_bucket(settings: ServerSettings) -> Bucket | None:
+    """The bucket every replica shares, when the settings name one (store_url)."""
+    if settings.store_url is None:
+        return None
+    bucket = Bucket(parse_store_url(settings.store_url), settings.s3_endpoint_url)
+    logger.info("model store: %s, cached in %s", bucket.location.url, settings.model_store)
+    return bucket
 
 
 class ModelServer:
@@ -77,53 +144,19 @@ class ModelServer:
         credentials = server_credentials(settings)  # unreadable TLS files fail before anything
         policy = AccessPolicy.from_settings(settings)
         self.metrics = metrics = Metrics(gpus=discover_gpus)
-        self.engine = engine = self._build_engine(metrics)
+        engine, uploads = self._build_engine(metrics)
+        self.engine = engine
         health_servicer = ModelHealthServicer()
         self._health = health = HealthReporter(health_servicer)
         engine.add_listener(health.model_changed)
         engine.add_listener(self._track_metrics)
         engine.on_forget(health.forget)
         engine.on_forget(metrics.forget_model)
-
-        options = [
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
-            ("grpc.so_reuseport", 0),
-            # A fixed receive window per call instead of gRPC's growing one (BDP probing): what a
-            # client can push ahead of the servicer stays bounded, e.g. during a big Upload.
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", settings.stream_window_bytes),
-        ]
-        # No interceptor unless something can be refused: the default hot path pays nothing.
-        interceptors = [AuthInterceptor(policy)] if policy.enforces else []
-        self._server = server = grpc.aio.server(options=options, interceptors=interceptors)
-        uploads = Uploads(
-            engine,
-            UploadSettings(
-                max_upload_bytes=settings.max_upload_bytes,
-                limits=engine.config.limits,
-                strict_requirements=settings.strict_requirements,
-                check_timeout_s=settings.load_timeout_s,
-            ),
-            validate_bundle,
-        )
-        servicer = ModelRuntimeServicer(engine, uploads)
-        services = GenericOnly(server)
-        if settings.metrics_port is not None:
-            add_measured_servicer(add_to_server, servicer, services, metrics)
-        else:  # nobody reads the counts: skip measuring
-            add_to_server(servicer, services)
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
-        health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-        enable_reflection(server, (SERVICE_NAME, health_name))
+        self._server = server = _grpc_server(settings, policy)
+        measured = metrics if settings.metrics_port is not None else None
+        _add_services(server, ModelRuntimeServicer(engine, uploads), health_servicer, measured)
         self.port = self._listen(server, credentials)
-        if settings.metrics_port is not None:
-            self.metrics_port = metrics.start_http(settings.metrics_host, settings.metrics_port)
-            logger.info(
-                "metrics on http://%s/metrics",
-                bind_address(settings.metrics_host, self.metrics_port),
-            )
+        self._start_metrics_http(metrics)
         await server.start()
         health.starting()
         logger.info(
@@ -134,6 +167,15 @@ class ModelServer:
         log_access_policy(policy)
         self._loading = asyncio.create_task(self._load_store())
         return self.port
+
+    def _start_metrics_http(self, metrics: Metrics) -> None:
+        settings = self.settings
+        if settings.metrics_port is None:
+            return
+        self.metrics_port = metrics.start_http(settings.metrics_host, settings.metrics_port)
+        logger.info(
+            "metrics on http://%s/metrics", bind_address(settings.metrics_host, self.metrics_port)
+        )
 
     def _listen(self, server: grpc.aio.Server, credentials: grpc.ServerCredentials | None) -> int:
         address = bind_address(self.settings.host, self.settings.port)
@@ -146,30 +188,40 @@ class ModelServer:
             hint = " with TLS (is tls_key_file the key of tls_cert_file?)" if credentials else ""
             raise RuntimeError(f"cannot listen on {address}{hint}: {exc}") from None
 
-    def _build_engine(self, metrics: Metrics) -> Engine:
+    def _build_engine(self, metrics: Metrics) -> tuple[Engine, Uploads]:
+        """The engine (model table, lifecycle, catalog over the store) and the uploads into it."""
         settings = self.settings
-        limits = UnpackLimits(
-            max_files=settings.max_bundle_files,
-            max_total_bytes=settings.max_bundle_bytes,
-            max_ratio=settings.max_compression_ratio,
+        limits = _unpack_limits(settings)
+        planner = _build_planner(settings)
+        factory = self._build_executor_factory(metrics)
+        store = ModelStore(settings.model_store)  # with a bucket: this replica's cache of it
+        mirror = StoreMirror(store, _build_bucket(settings), limits)
+        table = ModelTable()
+        lifecycle = Lifecycle(
+            table, factory, planner, observer=metrics, load_timeout_s=settings.load_timeout_s
         )
-        engine_config = EngineConfig(
-            store=settings.model_store,
-            unpack_dir=settings.unpack_dir,
+        catalog = Catalog(table, lifecycle, store, mirror, settings.unpack_dir, limits)
+        upload_settings = UploadSettings(
+            max_upload_bytes=settings.max_upload_bytes,
             limits=limits,
-            load_timeout_s=settings.load_timeout_s,
-        )
-        planner = InstancePlanner(
-            inventory=SystemInventory(),
             strict_requirements=settings.strict_requirements,
-            max_sync_workers=settings.max_sync_workers,
-            max_concurrent_streams=settings.max_concurrent_streams,
-            venv_dir=settings.venv_path if settings.install_requirements else None,
-            make_env=partial(ensure_venv, installer=settings.venv_installer),
+            check_timeout_s=settings.load_timeout_s,
         )
-        factory: ExecutorFactory
+        uploads = Uploads(
+            upload_settings,
+            validate_bundle,
+            catalog=catalog,
+            store=store,
+            mirror=mirror,
+            planner=planner,
+        )
+        return Engine(table, catalog, lifecycle), uploads
+
+    def _build_executor_factory(self, metrics: Metrics) -> ExecutorFactory:
+        """Worker processes, or (execution "thread") this process with a pool for sync hooks."""
+        settings = self.settings
         if settings.execution == "process":
-            factory = make_worker_factory(
+            return make_worker_factory(
                 WorkerSettings(
                     start_timeout_s=settings.load_timeout_s,
                     hang_timeout_s=settings.hang_timeout_s,
@@ -180,18 +232,12 @@ class ModelServer:
                 ),
                 observer=metrics,
             )
-        else:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                settings.max_sync_workers, thread_name_prefix="modelrt-hook"
-            )
-            factory = make_inprocess_factory(
-                self._pool, asyncio.Semaphore(settings.max_concurrent_streams)
-            )
-        bucket = None
-        if settings.store_url is not None:
-            bucket = Bucket(parse_store_url(settings.store_url), settings.s3_endpoint_url)
-            logger.info("model store: %s, cached in %s", bucket.location.url, settings.model_store)
-        return Engine(engine_config, factory, planner, observer=metrics, bucket=bucket)
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            settings.max_sync_workers, thread_name_prefix="modelrt-hook"
+        )
+        return make_inprocess_factory(
+            self._pool, asyncio.Semaphore(settings.max_concurrent_streams)
+        )
 
     def _track_metrics(self, record: ModelRecord) -> None:
         if self.metrics is None:

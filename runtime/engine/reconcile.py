@@ -1,6 +1,6 @@
 """Keeps a replica in step with a model store that other replicas change too.
 
-``plan_sync`` decides what to add, drop, load and unload; ``Engine.sync`` carries the plan out;
+``plan_sync`` decides what to add, drop, load and unload; ``Catalog.sync`` carries the plan out;
 ``StoreSync`` calls it every ``store_sync_interval_s``.
 """
 

@@ -22,9 +22,17 @@ from typing import Any, BinaryIO, Protocol
 from loader.bundle import prepare_bundle
 from loader.unpack import UnpackLimits, safe_unpack
 from registry.errors import ErrorCode, InvalidInputError, ModelrtError
-from runtime.engine.engine import Engine
+from runtime.engine.catalog import Catalog
 from runtime.engine.models import ModelRecord
-from runtime.store.store import Manifest, NamespaceOwnedError, VersionExistsError, check_name
+from runtime.placement.planning import InstancePlanner
+from runtime.store.mirror import StoreMirror
+from runtime.store.store import (
+    Manifest,
+    ModelStore,
+    NamespaceOwnedError,
+    VersionExistsError,
+    check_name,
+)
 
 logger = logging.getLogger(__name__)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -164,17 +172,34 @@ class BundleCheck(Protocol):
 
 
 class Uploads:
-    """Receives uploads and commits them through the engine's store.
+    """Receives uploads, commits them to the store and has the catalog serve them.
 
+    ``store`` stages the bytes, ``mirror`` commits them (to the bucket too, when there is one),
+    ``planner`` names the interpreter the bundle check runs in, ``catalog`` owns the namespaces.
+
+    >>> uploads = Uploads(settings, check, catalog=catalog, store=store, mirror=mirror,
+    ...                   planner=planner)  # doctest: +SKIP
     >>> async with uploads.receive(header) as upload:  # doctest: +SKIP
     ...     await upload.write(chunk)
     ...     record, sha256 = await uploads.commit(upload)
     """
 
-    def __init__(self, engine: Engine, settings: UploadSettings, check: BundleCheck) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        settings: UploadSettings,
+        check: BundleCheck,
+        *,
+        catalog: Catalog,
+        store: ModelStore,
+        mirror: StoreMirror,
+        planner: InstancePlanner,
+    ) -> None:
         self.settings = settings
         self.check = check
+        self.catalog = catalog
+        self.store = store
+        self.mirror = mirror
+        self.planner = planner
         self._commit_lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
@@ -182,8 +207,7 @@ class Uploads:
         """An Upload to write chunks to; its staging folder is gone when the block ends."""
         check_header(header, self.settings.max_upload_bytes)
         self._check_target(header)  # before any chunk is read: a refusal costs the client nothing
-        store = self.engine.store
-        staged = await asyncio.to_thread(store.stage)
+        staged = await asyncio.to_thread(self.store.stage)
         upload = Upload(header, staged, self.settings.max_upload_bytes)
         try:
             yield upload
@@ -198,9 +222,9 @@ class Uploads:
         class can only be told once the bundle is imported; commit checks that.)"""
         if not header.namespace:
             return
-        self.engine.check_owner(header.namespace, "")
+        self.catalog.check_owner(header.namespace, "")
         if header.version and any(
-            record.version == header.version for record in self.engine.records(header.namespace)
+            record.version == header.version for record in self.catalog.records(header.namespace)
         ):
             raise VersionExistsError(
                 f"model {header.namespace!r} already has version {header.version!r}",
@@ -212,7 +236,7 @@ class Uploads:
         if upload.committing is not None:
             with contextlib.suppress(BaseException):
                 await upload.committing
-        await asyncio.to_thread(self.engine.store.discard, upload.staged)
+        await asyncio.to_thread(self.store.discard, upload.staged)
 
     async def commit(self, upload: Upload) -> tuple[ModelRecord, str]:
         """Verify, unpack, check and store the bundle as a new version, then serve it."""
@@ -232,7 +256,7 @@ class Uploads:
             raise InvalidInputError(
                 f"the upload says format {header.format!r} but the bundle is {prepared.format!r}"
             )
-        python, _ = await self.engine.planner.interpreter(prepared)
+        python, _ = await self.planner.interpreter(prepared)
         checked = await self.check(
             bundle,
             python=python,
@@ -258,9 +282,9 @@ class Uploads:
     async def _commit(self, staged: Path, manifest: Manifest, load: bool) -> ModelRecord:
         namespace, owner = manifest.namespace, manifest.model_class
         async with self._commit_lock:  # owner check and commit as one step
-            self.engine.check_owner(namespace, owner)
+            self.catalog.check_owner(namespace, owner)
             await self._check_stored_owner(namespace, owner)
-            entry = await self.engine.mirror.commit(staged, manifest, loaded=load)
+            entry = await self.mirror.commit(staged, manifest, loaded=load)
         logger.info(
             "stored %s:%s (%d bytes, sha256 %s)",
             namespace,
@@ -268,11 +292,11 @@ class Uploads:
             manifest.size,
             manifest.sha256,
         )
-        return await self.engine.add(entry)
+        return await self.catalog.add(entry)
 
     async def _check_stored_owner(self, namespace: str, model_class: str) -> None:
         """The store may hold versions this server has not read yet (another replica's)."""
-        for stored in await self.engine.mirror.manifests():
+        for stored in await self.mirror.manifests():
             owner = stored.model_class
             if stored.namespace == namespace and owner != model_class:
                 raise NamespaceOwnedError(

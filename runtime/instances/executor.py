@@ -1,6 +1,6 @@
 """The executor interface: how the engine runs one model instance, wherever that instance lives.
 
-runtime/inprocess.py runs an instance inside the current process; runtime/workers.py runs it in
+inprocess.py (in this room) runs an instance inside the current process; workers.py runs it in
 a worker process of its own (which itself uses the in-process executor behind a pipe).
 Executors return outputs already shaped against the model's schema, since only the instance
 has the bundle's code. Predict calls cross in wire form (runtime/wire.py): the instance decodes

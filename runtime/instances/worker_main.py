@@ -1,9 +1,9 @@
 """The worker process: one model instance behind a pipe, served by an InProcessExecutor.
 
-Started by runtime/workers.py with the spawn context. It leads a process group of its own, so
-the server can end everything model code started along with it. When the server goes away (the
-pipe closes, the parent pid changes, or Linux's parent-death signal arrives) it kills its whole
-group, itself included.
+Started by runtime/instances/worker_process.py with the spawn context. It leads a process group
+of its own, so the server can end everything model code started along with it. When the server
+goes away (the pipe closes, the parent pid changes, or Linux's parent-death signal arrives) it
+kills its whole group, itself included.
 """
 
 from __future__ import annotations

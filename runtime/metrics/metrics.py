@@ -115,7 +115,18 @@ class Metrics:
     """
 
     def __init__(self, gpus: GpuSource | None = None) -> None:
-        self.registry = registry = CollectorRegistry()
+        self.registry = CollectorRegistry()
+        # Registered in this order, which is the exposition's order.
+        self._add_request_families()
+        self._add_instance_families()
+        self._add_memory_families(gpus)
+        self._add_process_families()
+        self._states: dict[tuple[str, str], list[str]] = {}
+        self._http: _MetricsHTTPServer | None = None
+        self._http_thread: threading.Thread | None = None
+
+    def _add_request_families(self) -> None:
+        """Requests, their durations, queueing, batch sizes and expiries, per model."""
         # Updated on every request: tallies, not prometheus_client's locked metrics.
         self.requests = CounterTally(
             "modelrt_requests",
@@ -146,48 +157,53 @@ class Metrics:
             ["model"],
         )
         for tally in self._tallies():
-            registry.register(tally)
+            self.registry.register(tally)
+
+    def _add_instance_families(self) -> None:
+        """Instances up and restarted, and each model version's state."""
         self.instances_up = Gauge(
             "modelrt_instances_up",
             "Model instances running and able to take requests.",
             ["model"],
-            registry=registry,
+            registry=self.registry,
         )
         self.instance_restarts = Counter(
             "modelrt_instance_restarts_total",
             "Model instances restarted after a crash, hang or out-of-memory.",
             ["model"],
-            registry=registry,
+            registry=self.registry,
         )
         self.model_state = Gauge(
             "modelrt_model_state",
             "1 for the current state of a model version, 0 for the other states.",
             ["model", "version", "state"],
-            registry=registry,
+            registry=self.registry,
         )
+
+    def _add_memory_families(self, gpus: GpuSource | None) -> None:
+        """Instances' resident memory, memory-limit stops, and GPU memory when ``gpus`` is given."""
         self.instance_memory = Gauge(
             "modelrt_instance_memory_bytes",
             "Resident memory of a model instance: its worker process and every process it "
             "started, summed; sampled about once a second.",
             ["model", "instance"],
-            registry=registry,
+            registry=self.registry,
         )
         self.memory_limit_exceeded = Counter(
             "modelrt_instance_memory_limit_exceeded",
             "Model instances stopped for using more memory than their limit.",
             ["model"],
-            registry=registry,
+            registry=self.registry,
         )
         if gpus is not None:
-            registry.register(GpuMemoryCollector(gpus))
-        # The standard process_* (memory, CPU, fds, start time), python_* and gc series of the
-        # server process, as every Prometheus client exports them by default.
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-        GCCollector(registry=registry)
-        self._states: dict[tuple[str, str], list[str]] = {}
-        self._http: _MetricsHTTPServer | None = None
-        self._http_thread: threading.Thread | None = None
+            self.registry.register(GpuMemoryCollector(gpus))
+
+    def _add_process_families(self) -> None:
+        """The standard process_* (memory, CPU, fds, start time), python_* and gc series of the
+        server process, as every Prometheus client exports them by default."""
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     def observe_request(self, model: str, rpc: str, code: str, seconds: float) -> None:
         """Count one finished RPC and its duration.

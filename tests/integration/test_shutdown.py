@@ -27,7 +27,8 @@ BUSY = """
 """
 MODELS = 4
 # A worker busy in model code does not read its stop message: it is killed after this wait
-# (runtime/instances/workers.py). One model after another, shutdown took at least MODELS times that.
+# (runtime/instances/worker_supervisor.py). One model after another, shutdown took at least
+# MODELS times that.
 WORKER_STOP_WAIT_S = 5.0
 GRACE_S = 0.5
 

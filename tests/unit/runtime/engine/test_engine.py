@@ -1,4 +1,4 @@
-"""Tests for runtime.engine: lifecycle over a real store folder, with a fake executor factory.
+"""Tests for runtime.engine: the engine over a real store folder, with a fake executor factory.
 
 Bundles are real folders (tests/bundle_factory.py); the executors are fakes that never run model
 code, so no worker process and no server start: what is under test is the engine's state
@@ -16,8 +16,11 @@ import pytest
 
 from loader.unpack import UnpackLimits
 from registry.errors import ErrorCode, ModelrtError
-from runtime.engine.engine import Engine, EngineConfig
+from runtime.engine.catalog import Catalog
+from runtime.engine.engine import Engine
+from runtime.engine.lifecycle import Lifecycle
 from runtime.engine.models import ModelRecord, ModelState
+from runtime.engine.table import ModelTable
 from runtime.instances.executor import (
     Executor,
     InstanceEvent,
@@ -29,6 +32,8 @@ from runtime.instances.executor import (
 from runtime.instances.payload import Answer, StreamInput, WireRequest
 from runtime.placement.devices import StaticInventory
 from runtime.placement.planning import InstancePlanner
+from runtime.store.mirror import StoreMirror
+from runtime.store.store import ModelStore
 from tests.bundle_factory import write_bundle
 
 pytestmark = pytest.mark.timeout(30)
@@ -127,9 +132,13 @@ def _engine(
     tmp_path: Path, store: Path, factory: FakeFactory, observer: CountingObserver | None = None
 ) -> tuple[Engine, list[tuple[str, ModelState, str]]]:
     """An engine over ``store``, and the (name, state, reason) of every change it reports."""
-    config = EngineConfig(store=store, unpack_dir=tmp_path / "unpack", limits=UnpackLimits())
+    table, limits = ModelTable(), UnpackLimits()
     planner = InstancePlanner(inventory=StaticInventory([]))
-    engine = Engine(config, factory, planner, observer=observer)
+    lifecycle = Lifecycle(table, factory, planner, observer=observer)
+    folder = ModelStore(store)
+    mirror = StoreMirror(folder, None, limits)
+    catalog = Catalog(table, lifecycle, folder, mirror, tmp_path / "unpack", limits)
+    engine = Engine(table, catalog, lifecycle)
     seen: list[tuple[str, ModelState, str]] = []
     engine.add_listener(lambda r: seen.append((r.name, r.state, r.reason)))
     return engine, seen
