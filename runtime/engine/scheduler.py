@@ -4,8 +4,8 @@ A request goes out at once when an instance is idle; batches grow while every in
 and a batch that is not full waits for company (up to ``max_queue_delay_ms``) only when the
 model's measured trip cost says it pays (batch_cost.py; ``queue_delay: fixed`` always waits).
 Everything here runs as plain callbacks on the event loop: no task per batch, no dispatcher to
-wake. Requests whose deadline has passed are dropped before they run, and counted. Generate and Stream calls skip the queue
-and go to the instance with the fewest open streams.
+wake. Requests whose deadline has passed are dropped before they run, and counted. Generate and
+Stream calls skip the queue and go to the instance with the fewest open streams.
 """
 
 from __future__ import annotations
