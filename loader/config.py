@@ -90,6 +90,12 @@ class BatchingConfig(_Strict):
 
     max_batch_size: int = Field(default=0, ge=0)
     max_queue_delay_ms: float = Field(default=0.0, ge=0)
+    queue_delay: Literal["adaptive", "fixed"] = Field(
+        default="adaptive",
+        description="adaptive: a batch that is not full waits (up to max_queue_delay_ms) only "
+        "while the measured trip cost says more requests are worth waiting for; fixed: it "
+        "always waits out max_queue_delay_ms (Triton's behaviour).",
+    )
     preferred_batch_sizes: tuple[int, ...] = ()
     max_queue_size: int = Field(default=1024, ge=1)
 

@@ -1,10 +1,11 @@
 """Per-model scheduling: one bounded queue for Predict, dynamic batches, free instances.
 
-A request goes out at once when an instance is idle; batches grow only while every instance is
-busy (or for up to ``max_queue_delay_ms`` when the model asks to wait). Everything here runs as
-plain callbacks on the event loop: no task per batch, no dispatcher to wake. Requests whose deadline
-has passed are dropped before they run, and counted. Generate and Stream calls skip the queue
-and go to the instance with the fewest open streams.
+A request goes out at once when an instance is idle; batches grow while every instance is busy,
+and a batch that is not full waits for company (up to ``max_queue_delay_ms``) only when the
+model's measured trip cost says it pays (batch_cost.py; ``queue_delay: fixed`` always waits).
+Everything here runs as plain callbacks on the event loop: no task per batch, no dispatcher to
+wake. Requests whose deadline has passed are dropped before they run, and counted. Generate and
+Stream calls skip the queue and go to the instance with the fewest open streams.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from loader.config import BatchingConfig
 from registry.errors import ErrorCode, ModelrtError
+from runtime.engine.batch_cost import BatchCost
 from runtime.errors import ModelExecutionError, ModelNotReadyError
 from runtime.instances.executor import Executor, Item
 from runtime.instances.outputs import ItemFailure
@@ -54,6 +56,8 @@ class Observer(Protocol):
     def count_restart(self, model: str) -> None: ...
 
     def count_expired(self, model: str) -> None: ...
+
+    def count_batch_reason(self, model: str, reason: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -108,6 +112,8 @@ class ModelScheduler:
         self._timer_due = 0.0  # self.clock() when _timer fires
         self._pumping = False
         self._batched = self.batching.max_batch_size > 1  # read several times per request
+        self._adaptive = self.batching.queue_delay == "adaptive"
+        self.cost = BatchCost()  # what a trip costs and how often requests come
 
     # -- instance state ----------------------------------------------------------------------
 
@@ -147,6 +153,8 @@ class ModelScheduler:
             )
         future: asyncio.Future[Encoded] = self._loop.create_future()
         now = self.clock()
+        if self._batched:
+            self.cost.observe_arrival(now)
         deadline = None if timeout is None else now + timeout
         self._queue.append(_Pending(request, future, now, deadline))
         self._pump()
@@ -167,32 +175,42 @@ class ModelScheduler:
         try:
             while self._queue and self._closed is None:
                 instance = self._free_instance()
-                if instance is None or not self._ready():
+                if instance is None:
+                    return
+                reason = self._ready()
+                if reason is None:
                     return
                 batch = self._cut_to_preferred(self._take(self._batch_limit()))
                 if batch:
-                    self._start(instance, batch)
+                    self._start(instance, batch, reason)
         finally:
             self._pumping = False
 
-    def _ready(self) -> bool:
-        """Whether the queue may go out now, or should wait out max_queue_delay_ms to grow."""
-        delay = self.batching.max_queue_delay_ms / 1000
-        if not self._batched or delay <= 0:
-            return True
+    def _ready(self) -> str | None:
+        """Why the queue may go out now ("full", "preferred", "delay" when its wait is over,
+        "idle" when waiting would not pay), or None while it waits to grow."""
+        if not self._batched:
+            return "idle"
         size = len(self._queue)
-        if size >= self.batching.max_batch_size or size in self.batching.preferred_batch_sizes:
-            return True
+        if size >= self.batching.max_batch_size:
+            return "full"
+        if size in self.batching.preferred_batch_sizes:
+            return "preferred"
+        delay = self.batching.max_queue_delay_ms / 1000
+        if self._adaptive and delay > 0:
+            delay = self.cost.worth_waiting(delay)
+        if delay <= 0:
+            return "idle"
         until = self._queue[0].enqueued + delay
         now = self.clock()
         if now >= until:
-            return True
+            return "delay"
         if self._timer is None or self._timer_due != until:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = self._loop.call_later(until - now, self._delay_over)
             self._timer_due = until
-        return False
+        return None
 
     def _delay_over(self) -> None:
         self._timer = None
@@ -244,7 +262,7 @@ class ModelScheduler:
             self._queue.appendleft(pending)
         return batch[:keep]
 
-    def _start(self, instance: _Instance, batch: list[_Pending]) -> None:
+    def _start(self, instance: _Instance, batch: list[_Pending], reason: str) -> None:
         """Hand ``batch`` to ``instance``; its callbacks settle the callers and pump again."""
         started = self.clock()
         observer = self.observer
@@ -255,12 +273,15 @@ class ModelScheduler:
                     observer.observe_batch(self.name, 1)
             if self._batched:
                 observer.observe_batch(self.name, len(batch))
+                observer.count_batch_reason(self.name, reason)
         instance.busy = True
         requests = [p.request for p in batch]
         executor = instance.executor
         try:
             if self._batched:
-                executor.submit_batch(requests, lambda result: self._done(instance, batch, result))
+                executor.submit_batch(
+                    requests, lambda result: self._batch_done(instance, batch, result, started)
+                )
             else:
                 executor.submit_each(
                     requests,
@@ -269,6 +290,18 @@ class ModelScheduler:
                 )
         except Exception as exc:  # the instance is down or unreachable
             self._done(instance, batch, exc)
+
+    def _batch_done(
+        self,
+        instance: _Instance,
+        batch: list[_Pending],
+        result: list[Answer] | BaseException,
+        started: float,
+    ) -> None:
+        """A batch trip ended: learn what it cost (when it ran), then settle it as any trip."""
+        if not isinstance(result, BaseException):
+            self.cost.observe_trip(len(batch), self.clock() - started)
+        self._done(instance, batch, result)
 
     def _done(
         self,

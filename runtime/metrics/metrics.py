@@ -156,6 +156,13 @@ class Metrics:
             "Predict requests dropped unrun because their deadline passed in the model's queue.",
             ["model"],
         )
+        self.batches = CounterTally(
+            "modelrt_batches",
+            "Batches handed to a batching model, by why they left the queue: full, preferred "
+            "(a preferred size), delay (max_queue_delay_ms ran out) or idle (an instance was free "
+            "and waiting would not pay).",
+            ["model", "reason"],
+        )
         for tally in self._tallies():
             self.registry.register(tally)
 
@@ -234,6 +241,13 @@ class Metrics:
         """
         self.expired_in_queue.inc((model,))
 
+    def count_batch_reason(self, model: str, reason: str) -> None:
+        """A batch of ``model`` left its queue for ``reason``.
+
+        >>> Metrics().count_batch_reason("iris", "full")
+        """
+        self.batches.inc((model, reason))
+
     def set_instances_up(self, model: str, count: int) -> None:
         """``count`` instances of ``model`` are running now.
 
@@ -303,6 +317,7 @@ class Metrics:
             self.queue_duration,
             self.batch_size,
             self.expired_in_queue,
+            self.batches,
         )
 
     def exposition(self) -> bytes:

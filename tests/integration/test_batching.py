@@ -80,7 +80,7 @@ def test_a_lone_request_goes_out_at_once_in_a_batch_of_one(start_server, tmp_pat
 
 
 def test_max_queue_delay_lets_a_batch_wait_for_company(start_server, tmp_path: Path) -> None:
-    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=500)
+    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=500, queue_delay="fixed")
     stub = start_server(store).stub()
     first = stub.Predict.future(_request("a"), timeout=10)
     time.sleep(0.05)
@@ -94,7 +94,11 @@ def test_a_request_failing_its_input_check_never_reaches_the_models_batch(
     start_server, tmp_path: Path
 ) -> None:
     store, log = _store(
-        tmp_path, inputs=[{"name": "x", "kind": "text"}], max_batch_size=4, max_queue_delay_ms=500
+        tmp_path,
+        inputs=[{"name": "x", "kind": "text"}],
+        max_batch_size=4,
+        max_queue_delay_ms=500,
+        queue_delay="fixed",
     )
     stub = start_server(store).stub()
     bad = runtime_pb2.PredictRequest(model="batcher", inputs={"x": codec.python_to_value(b"xx")})
@@ -117,7 +121,7 @@ def test_a_request_failing_its_input_check_never_reaches_the_models_batch(
 def test_a_wrong_number_of_outputs_fails_every_caller_in_the_batch(
     start_server, tmp_path: Path
 ) -> None:
-    store, _ = _store(tmp_path, max_batch_size=8, max_queue_delay_ms=300)
+    store, _ = _store(tmp_path, max_batch_size=8, max_queue_delay_ms=300, queue_delay="fixed")
     stub = start_server(store).stub()
     futures = [stub.Predict.future(_request(str(i), short=True), timeout=10) for i in range(3)]
     for future in futures:
@@ -142,13 +146,31 @@ def test_a_full_queue_answers_resource_exhausted(start_server, tmp_path: Path) -
     assert grpc.StatusCode.OK in codes
 
 
-def _expired_in_queue(server, model: str) -> float:
+def _series(server, series: str) -> float:
     port = server.server.metrics_port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    series = f'modelrt_requests_expired_in_queue_total{{model="{model}"}}'
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, flags=re.M)
     return float(match.group(1)) if match else 0.0
+
+
+def _expired_in_queue(server, model: str) -> float:
+    return _series(server, f'modelrt_requests_expired_in_queue_total{{model="{model}"}}')
+
+
+def test_adaptive_delay_never_holds_a_lone_caller_back_however_long_the_delay(
+    start_server, tmp_path: Path
+) -> None:
+    # A minute of max_queue_delay_ms: with the default adaptive delay, callers who come one at
+    # a time (slower than a trip costs) go out at once, each in a batch of its own.
+    store, log = _store(tmp_path, max_batch_size=8, max_queue_delay_ms=60_000)
+    server = start_server(store)
+    stub = server.stub()
+    for i in range(4):
+        reply = stub.Predict(_request(f"solo{i}", sleep=0.02), timeout=20)
+        assert codec.json_to_python(reply.structured)["batch"] == 1
+    assert _batches(log) == [[f"solo{i}"] for i in range(4)]
+    assert _series(server, 'modelrt_batches_total{model="batcher",reason="idle"}') == 4
 
 
 def test_a_request_whose_deadline_passes_in_the_queue_never_runs_and_is_counted(
@@ -172,7 +194,7 @@ def test_a_request_whose_deadline_passes_in_the_queue_never_runs_and_is_counted(
 def test_a_deadline_that_passes_while_a_batch_waits_for_company_drops_the_request(
     start_server, tmp_path: Path
 ) -> None:
-    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=600)
+    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=600, queue_delay="fixed")
     server = start_server(store)
     stub = server.stub()
     with pytest.raises(grpc.RpcError) as caught:

@@ -119,6 +119,9 @@ class CountingObserver:
     def count_expired(self, model: str) -> None:
         """Not looked at here."""
 
+    def count_batch_reason(self, model: str, reason: str) -> None:
+        """Not looked at here."""
+
 
 def _store(tmp_path: Path, *names: str, config: dict[str, Any] | None = None) -> Path:
     store = tmp_path / "store"

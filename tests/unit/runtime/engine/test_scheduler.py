@@ -112,7 +112,9 @@ def test_requests_arriving_while_a_delay_timer_is_due_all_get_their_answers(run)
 
     async def main() -> tuple[RecordingExecutor, list[Encoded]]:
         executor = RecordingExecutor()
-        batching = BatchingConfig(max_batch_size=8, max_queue_delay_ms=delay_ms)
+        batching = BatchingConfig(
+            max_batch_size=8, max_queue_delay_ms=delay_ms, queue_delay="fixed"
+        )
         scheduler = ModelScheduler("m", [executor], batching)
         answers: list[Encoded] = []
         for round_ in range(rounds):
@@ -134,7 +136,7 @@ def test_requests_arriving_while_a_delay_timer_is_due_all_get_their_answers(run)
 def test_requests_that_arrive_while_the_timer_is_pending_leave_together_after_it(run) -> None:
     async def main() -> RecordingExecutor:
         executor = RecordingExecutor()
-        batching = BatchingConfig(max_batch_size=4, max_queue_delay_ms=1000)
+        batching = BatchingConfig(max_batch_size=4, max_queue_delay_ms=1000, queue_delay="fixed")
         scheduler = ModelScheduler("m", [executor], batching)
         first = scheduler.predict(_wire("1"))
         await asyncio.sleep(0.01)  # the timer is pending: the batch waits to grow
@@ -149,7 +151,7 @@ def test_requests_that_arrive_while_the_timer_is_pending_leave_together_after_it
 def test_a_full_batch_leaves_at_once_and_the_rest_waits_for_a_new_timer(run) -> None:
     async def main() -> RecordingExecutor:
         executor = RecordingExecutor()
-        batching = BatchingConfig(max_batch_size=2, max_queue_delay_ms=10_000)
+        batching = BatchingConfig(max_batch_size=2, max_queue_delay_ms=10_000, queue_delay="fixed")
         scheduler = ModelScheduler("m", [executor], batching)
         full = [scheduler.predict(_wire(rid)) for rid in ("1", "2")]
         await asyncio.gather(*full)  # full: no wait for the 10 s delay
@@ -166,7 +168,7 @@ def test_a_full_batch_leaves_at_once_and_the_rest_waits_for_a_new_timer(run) -> 
 def test_closing_fails_queued_requests_and_cancels_the_pending_timer(run) -> None:
     async def main() -> tuple[RecordingExecutor, list[Any]]:
         executor = RecordingExecutor()
-        batching = BatchingConfig(max_batch_size=4, max_queue_delay_ms=20)
+        batching = BatchingConfig(max_batch_size=4, max_queue_delay_ms=20, queue_delay="fixed")
         scheduler = ModelScheduler("m", [executor], batching)
         queued = [scheduler.predict(_wire(rid)) for rid in ("1", "2")]
         await scheduler.close(ModelNotReadyError("closed"))
@@ -195,6 +197,7 @@ class CountingObserver:
     def __init__(self) -> None:
         self.expired: list[str] = []
         self.batch_sizes: list[int] = []
+        self.reasons: list[str] = []
 
     def observe_queue(self, model: str, seconds: float) -> None:
         """Queue times are not looked at here."""
@@ -207,6 +210,9 @@ class CountingObserver:
 
     def count_expired(self, model: str) -> None:
         self.expired.append(model)
+
+    def count_batch_reason(self, model: str, reason: str) -> None:
+        self.reasons.append(reason)
 
 
 def _error_of(future: Awaitable[Encoded]) -> ModelrtError:
@@ -260,7 +266,7 @@ def test_a_batch_never_grows_past_max_batch_size(run) -> None:
 def test_a_batch_waits_out_max_queue_delay_on_the_schedulers_clock(run) -> None:
     async def main() -> RecordingExecutor:
         executor, clock = RecordingExecutor(), FakeClock()
-        batching = BatchingConfig(max_batch_size=8, max_queue_delay_ms=20)
+        batching = BatchingConfig(max_batch_size=8, max_queue_delay_ms=20, queue_delay="fixed")
         scheduler = ModelScheduler("m", [executor], batching, clock=clock)
         first = scheduler.predict(_wire("1"))
         await asyncio.sleep(0.05)  # the loop's timer fired, but the clock says 0 ms passed
@@ -282,7 +288,10 @@ def test_a_preferred_batch_size_leaves_without_waiting_out_the_delay(run) -> Non
     async def main() -> RecordingExecutor:
         executor = RecordingExecutor()
         batching = BatchingConfig(
-            max_batch_size=8, max_queue_delay_ms=60_000, preferred_batch_sizes=(2,)
+            max_batch_size=8,
+            max_queue_delay_ms=60_000,
+            preferred_batch_sizes=(2,),
+            queue_delay="fixed",
         )
         scheduler = ModelScheduler("m", [executor], batching, clock=FakeClock())
         calls = [scheduler.predict(_wire(rid)) for rid in "12"]
@@ -395,3 +404,106 @@ def test_an_unbatched_trip_that_leaves_a_request_unanswered_fails_it_with_intern
         assert "returned 1 answers for 2 requests" in error.message
 
     run(main)
+
+
+# -- adaptive queue delay (the default): wait only when the measured trip cost says it pays --
+
+
+class TimedExecutor(RecordingExecutor):
+    """A RecordingExecutor whose trips take ``fixed + per_request * n`` on the fake clock."""
+
+    def __init__(self, clock: FakeClock, fixed: float, per_request: float = 0.0) -> None:
+        super().__init__()
+        self.clock, self.fixed, self.per_request = clock, fixed, per_request
+
+    def submit_batch(self, requests: list[WireRequest], on_done: OnBatchDone) -> None:
+        self.clock.now += self.fixed + self.per_request * len(requests)
+        super().submit_batch(requests, on_done)
+
+
+def _adaptive(delay_ms: float = 60_000, **more: Any) -> BatchingConfig:
+    return BatchingConfig(max_batch_size=8, max_queue_delay_ms=delay_ms, **more)
+
+
+def _teach(scheduler: ModelScheduler, clock: FakeClock, fixed: float, gap: float) -> None:
+    """Give the cost model trips costing ``fixed`` and arrivals ``gap`` apart."""
+    for _ in range(20):
+        scheduler.cost.observe_trip(1, fixed)
+        clock.now += gap
+        scheduler.cost.observe_arrival(clock.now)
+
+
+def test_trips_teach_the_scheduler_their_fixed_and_per_request_cost(run) -> None:
+    async def main() -> ModelScheduler:
+        clock = FakeClock()
+        executor = TimedExecutor(clock, fixed=0.004, per_request=0.001)
+        scheduler = ModelScheduler("m", [executor], _adaptive(0), clock=clock)
+        for size in (1, 3, 1, 3, 5):
+            executor.hold()
+            calls = [scheduler.predict(_wire(f"{size}-{i}")) for i in range(size + 1)]
+            executor.release()  # the first call ran alone; the rest leave as one batch of size
+            await asyncio.gather(*calls)
+        return scheduler
+
+    cost = run(main).cost
+    assert cost.fixed == pytest.approx(0.004, rel=1e-6)
+    assert cost.per_request == pytest.approx(0.001, rel=1e-6)
+
+
+def test_with_nothing_measured_yet_a_lone_request_never_waits(run) -> None:
+    async def main() -> tuple[RecordingExecutor, CountingObserver]:
+        executor, observer = RecordingExecutor(), CountingObserver()
+        scheduler = ModelScheduler("m", [executor], _adaptive(), observer, clock=FakeClock())
+        await scheduler.predict(_wire("1"))  # a 60 s delay allowed, none taken
+        return executor, observer
+
+    executor, observer = run(main)
+    assert executor.batches == [["1"]]
+    assert observer.reasons == ["idle"]
+
+
+def test_requests_slower_than_a_trips_fixed_cost_go_out_at_once(run) -> None:
+    async def main() -> tuple[RecordingExecutor, CountingObserver]:
+        clock, executor, observer = FakeClock(), RecordingExecutor(), CountingObserver()
+        scheduler = ModelScheduler("m", [executor], _adaptive(), observer, clock=clock)
+        _teach(scheduler, clock, fixed=0.001, gap=0.005)  # a request every 5 ms, trips 1 ms
+        await scheduler.predict(_wire("1"))
+        return executor, observer
+
+    executor, observer = run(main)
+    assert executor.batches == [["1"]]
+    assert observer.reasons == ["idle"]
+
+
+def test_requests_faster_than_a_trips_fixed_cost_wait_up_to_that_cost(run) -> None:
+    async def main() -> tuple[RecordingExecutor, CountingObserver]:
+        clock, executor, observer = FakeClock(), RecordingExecutor(), CountingObserver()
+        scheduler = ModelScheduler("m", [executor], _adaptive(), observer, clock=clock)
+        _teach(scheduler, clock, fixed=0.010, gap=0.001)  # a request every 1 ms, trips 10 ms
+        first = scheduler.predict(_wire("1"))
+        await asyncio.sleep(0.02)  # the loop's timer fired; the clock says no time passed
+        assert executor.batches == []
+        clock.now += 0.004
+        second = scheduler.predict(_wire("2"))  # still inside the 10 ms it may wait
+        assert executor.batches == []
+        clock.now += 0.006  # 10 ms, the fixed cost, far below the 60 s max_queue_delay_ms
+        await asyncio.gather(first, second)
+        return executor, observer
+
+    executor, observer = run(main)
+    assert executor.batches == [["1", "2"]]
+    assert observer.reasons == ["delay"]
+
+
+def test_a_full_or_preferred_batch_says_why_it_left(run) -> None:
+    async def main() -> CountingObserver:
+        executor, observer = RecordingExecutor(), CountingObserver()
+        batching = BatchingConfig(max_batch_size=2, preferred_batch_sizes=(1, 2))
+        scheduler = ModelScheduler("m", [executor], batching, observer)
+        executor.hold()
+        calls = [scheduler.predict(_wire(rid)) for rid in "123"]  # 1 alone, then 2 and 3
+        executor.release()
+        await asyncio.gather(*calls)
+        return observer
+
+    assert run(main).reasons == ["preferred", "full"]
