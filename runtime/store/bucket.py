@@ -10,15 +10,11 @@ stays, so the number remains claimed and is never given out again.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import re
-import stat
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -27,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from registry.errors import ErrorCode, ModelrtError
+from runtime.store.bundle_zip import file_digest, zip_bundle
+from runtime.store.staging import STALE_STAGING_S
 from runtime.store.store import (
     MANIFEST,
-    STALE_STAGING_S,
     STATE,
     Manifest,
     StoreError,
@@ -47,7 +44,6 @@ TOMBSTONE = "deleted.json"
 _FILES = (MANIFEST, STATE, BUNDLE_ZIP, TOMBSTONE)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MAX_CLAIMS = 100
-_CHUNK = 1024 * 1024
 _TAKEN = {"PreconditionFailed", "ConditionalRequestConflict"}  # If-None-Match lost the race
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -105,40 +101,6 @@ class BucketVersion:
     loaded: bool
     bundle_sha256: str
     bundle_size: int
-
-
-def zip_bundle(folder: Path, archive: Path) -> Path:
-    """Zip ``folder`` the same way every time: sorted entries, fixed dates, stored (no ratio).
-
-    Stored rather than deflated: the zip is unpacked under the same ratio limit as an upload.
-
-    >>> zip_bundle(Path("store/iris/1/bundle"), Path("/tmp/bundle.zip"))  # doctest: +SKIP
-    """
-    entries = []
-    for root, dirs, files in os.walk(folder):
-        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(root, d)))]:
-            entries.append(Path(root, name))
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for path in sorted(entries, key=lambda p: p.relative_to(folder).as_posix()):
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), (1980, 1, 1, 0, 0, 0))
-            mode = path.lstat().st_mode
-            info.external_attr = (stat.S_IFMT(mode) | stat.S_IMODE(mode)) << 16
-            if path.is_symlink():
-                zf.writestr(info, os.readlink(path))
-                continue
-            info.file_size = path.stat().st_size
-            with path.open("rb") as src, zf.open(info, "w") as out:
-                while chunk := src.read(_CHUNK):
-                    out.write(chunk)
-    return archive
-
-
-def _digest(path: Path) -> tuple[str, int]:
-    sha = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest(), path.stat().st_size
 
 
 def _needs_boto3() -> BucketError:
@@ -316,7 +278,7 @@ class Bucket:
         key = self._key(manifest.namespace, manifest.version, BUNDLE_ZIP)
         with self._calling(f"downloading {key}"):
             self._client().download_file(self.location.bucket, key, str(dest))
-        digest, size = _digest(dest)
+        digest, size = file_digest(dest)
         if (digest, size) != (version.bundle_sha256, version.bundle_size):
             raise BucketError(
                 f"{key} is {size} bytes with sha256 {digest}; its manifest says "
@@ -334,7 +296,7 @@ class Bucket:
         """
         archive = zip_bundle(bundle, workdir / BUNDLE_ZIP)
         try:
-            digest, size = _digest(archive)
+            digest, size = file_digest(archive)
             final = replace(manifest, version=self._claim(manifest, loaded))
             namespace, version = final.namespace, final.version
             try:

@@ -8,7 +8,8 @@ whether it happened. So a crash at any moment leaves each version either committ
 namespace gives out is recorded under ``.claims/<namespace>/`` before it becomes visible and kept
 after a delete, so a number is never given out twice.
 Several replicas may share one store: a staged folder is named after the process building it, and
-``recover()`` only sweeps the ones whose process is gone (or, from another host, long idle).
+``recover()`` only sweeps the ones whose process is gone (or, from another host, long idle; see
+``staging``).
 Bundles dropped straight into the store (a folder or a ``.zip``) are served too, as seeds.
 """
 
@@ -20,8 +21,6 @@ import logging
 import os
 import re
 import shutil
-import socket
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import ErrorCode, ModelrtError
+from runtime.store.staging import STALE_STAGING_S, is_abandoned, staging_owner
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,6 @@ TRASH = ".trash"
 CLAIMS = ".claims"  # <namespace>/<version>: every version ever given out, kept after deletes
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAX_COMMIT_TRIES = 100
-# A staged upload from another host cannot be asked whether its process lives; one untouched this
-# long is taken as abandoned (an upload writes as its bytes come; checking takes minutes at most).
-STALE_STAGING_S = 6 * 3600.0
 
 
 class StoreError(ModelrtError):
@@ -143,47 +140,6 @@ def _sync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
-
-
-def _start_ticks(pid: int) -> str:
-    """When process ``pid`` started (clock ticks since boot), so a reused pid is told apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except OSError:
-        return "0"
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
-def _owner() -> str:
-    """``<host>_<pid>_<start>``: the process that stages an upload."""
-    pid = os.getpid()
-    return f"{_host()}_{pid}_{_start_ticks(pid)}"
-
-
-def _alive(pid: int, start: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        pass
-    return start == "0" or _start_ticks(pid) == start
-
-
-def _abandoned(staged: Path, stale_after_s: float) -> bool:
-    """Whether no live process is building ``staged`` any more."""
-    parts = staged.name.rsplit("_", 3)
-    if len(parts) == 4 and parts[0] == _host() and parts[1].isdigit():
-        return not _alive(int(parts[1]), parts[2])
-    try:  # another host's, or named by an older release: judged by its last change
-        touched = max(p.stat().st_mtime for p in (staged, *staged.iterdir()))
-    except OSError:
-        return False
-    return time.time() - touched > stale_after_s
-
-
 def _check_managed(home: Path) -> None:
     """NamespaceOwnedError when ``home`` exists but is a seed bundle, not a managed namespace."""
     if (home.exists() or home.is_symlink()) and not (home / NAMESPACE_MARK).is_file():
@@ -265,7 +221,7 @@ class ModelStore:
         """
         staging = self.root / STAGING
         for staged in sorted(staging.iterdir()) if staging.is_dir() else []:
-            if _abandoned(staged, stale_after_s):
+            if is_abandoned(staged, stale_after_s):
                 logger.info("removing the abandoned upload %s", staged)
                 shutil.rmtree(staged, ignore_errors=True)
         trash = self.root / TRASH
@@ -278,7 +234,7 @@ class ModelStore:
 
     def stage(self) -> Path:
         """A fresh private folder under .staging/ to build an upload in, named after its owner."""
-        folder = self.root / STAGING / f"{_owner()}_{uuid.uuid4().hex}"
+        folder = self.root / STAGING / f"{staging_owner()}_{uuid.uuid4().hex}"
         folder.mkdir(parents=True)
         return folder
 

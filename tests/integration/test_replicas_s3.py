@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from clients import Client, NotFoundError
-from runtime.store.bucket import zip_bundle
+from runtime.store.bundle_zip import zip_bundle
 from tests.bundle_factory import write_bundle
 from tests.integration.test_replicas import DOUBLER, _eventually, _state
 from tests.s3_server import CREDENTIALS, keys, new_bucket, s3_client, start_s3_server

@@ -348,7 +348,7 @@ def test_old_framework_pins_only_warn_by_default(tmp_path: Path) -> None:
 def test_a_bundle_venv_never_installs_the_pinned_frameworks_or_platform_names(
     tmp_path: Path,
 ) -> None:
-    from runtime.placement.venvs import plan_requirements
+    from runtime.placement.venv_requirements import plan_requirements
 
     pins = "pydantic==1.9.0\ntorch==1.10.2\ntensorflow==2.9.0\nregister\nlogger\nsix==1.16.0\n"
     gesund_folder(tmp_path, **{"reqs.txt": pins})

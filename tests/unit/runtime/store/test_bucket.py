@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from loader.unpack import safe_unpack
 from runtime.store.bucket import (
     Bucket,
     BucketError,
     BucketLocation,
     parse_store_url,
-    zip_bundle,
 )
 from runtime.store.store import Manifest, VersionExistsError
 from tests.bundle_factory import write_bundle
@@ -216,18 +213,3 @@ def test_an_unreachable_bucket_is_reported_as_unavailable(
     with pytest.raises(BucketError, match="listing the store") as caught:
         gone.committed()
     assert caught.value.code == "UNAVAILABLE"
-
-
-def test_zip_bundle_is_the_same_every_time_and_unpacks_to_the_bundle(tmp_path: Path) -> None:
-    bundle = write_bundle(tmp_path, "iris", "X = 1\n", files={"sub/w.bin": os.urandom(1000)})
-    os.symlink("sub/w.bin", bundle / "weights")
-
-    first = zip_bundle(bundle, tmp_path / "a.zip").read_bytes()
-    os.utime(bundle / "model.py", (0, 0))
-    second = zip_bundle(bundle, tmp_path / "b.zip").read_bytes()
-    unpacked = safe_unpack(tmp_path / "b.zip", tmp_path / "unpacked")
-
-    assert first == second
-    for name in ("model.py", "modelrt.yaml", "sub/w.bin"):
-        assert (unpacked / name).read_bytes() == (bundle / name).read_bytes()
-    assert os.readlink(unpacked / "weights") == "sub/w.bin"
