@@ -14,6 +14,9 @@ from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2
 from runtime.api.auth import AccessPolicy, AuthInterceptor, log_access_policy
 from runtime.api.health import HealthReporter, ModelHealthServicer
+from runtime.api.oip_servicer import SERVICE_NAME as OIP_SERVICE_NAME
+from runtime.api.oip_servicer import InferenceServicer
+from runtime.api.oip_servicer import add_to_server as add_oip_to_server
 from runtime.api.reflection import enable_reflection
 from runtime.api.registration import GenericOnly
 from runtime.api.rpc_metrics import add_measured_servicer
@@ -79,7 +82,8 @@ class ModelServer:
         self.metrics = metrics = Metrics(gpus=discover_gpus)
         self.engine = engine = self._build_engine(metrics)
         health_servicer = ModelHealthServicer()
-        self._health = health = HealthReporter(health_servicer)
+        served = (SERVICE_NAME, OIP_SERVICE_NAME)
+        self._health = health = HealthReporter(health_servicer, served)
         engine.add_listener(health.model_changed)
         engine.add_listener(self._track_metrics)
         engine.on_forget(health.forget)
@@ -109,14 +113,17 @@ class ModelServer:
             validate_bundle,
         )
         servicer = ModelRuntimeServicer(engine, uploads)
+        inference = InferenceServicer(engine, health_servicer, metrics)
         services = GenericOnly(server)
         if settings.metrics_port is not None:
             add_measured_servicer(add_to_server, servicer, services, metrics)
+            add_measured_servicer(add_oip_to_server, inference, services, metrics)
         else:  # nobody reads the counts: skip measuring
             add_to_server(servicer, services)
+            add_oip_to_server(inference, services)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-        enable_reflection(server, (SERVICE_NAME, health_name))
+        enable_reflection(server, (*served, health_name))
         self.port = self._listen(server, credentials)
         if settings.metrics_port is not None:
             self.metrics_port = metrics.start_http(settings.metrics_host, settings.metrics_port)

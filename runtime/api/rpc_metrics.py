@@ -1,4 +1,5 @@
-"""Counts and times every modelrt.v1.ModelRuntime RPC for Metrics, by wrapping its handlers.
+"""Counts and times every RPC of modelrt.v1.ModelRuntime and inference.GRPCInferenceService for
+Metrics, by wrapping its handlers.
 
 The method handlers are wrapped once when the servicer is registered; health, reflection and
 any other service are registered as they are.
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 # The client's deadline fires a network hop before the server's, and its cancel may arrive first:
 # a call stopped this close to its deadline counts as DEADLINE_EXCEEDED, not CANCELLED.
 DEADLINE_SLACK_S = 0.1
-MODEL_FIELDS = ("model", "name")  # Predict/Generate/Stream name a model; lifecycle RPCs a name
+# Predict/Generate/Stream name a model; lifecycle RPCs a name; OIP's ModelInfer a model_name.
+MODEL_FIELDS = ("model", "name", "model_name")
 
 Context = Any  # grpc.aio.ServicerContext
 
