@@ -8,6 +8,7 @@ them. Skipped, saying why, when that venv or the onnx package is missing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -102,3 +103,52 @@ def test_tritonclient_asyncio_drives_the_examples(examples_server) -> None:
         rid: [i["final"] for i in report["stream"] if i.get("id") == rid] for rid in ("a1", "a2")
     }
     assert finals == {"a1": [False, False, True], "a2": [False, False, True]}
+
+
+def _perf_analyzer() -> tuple[str, dict[str, str]]:
+    """The perf_analyzer binary and the environment it runs in; skips when it cannot run.
+
+    It ships in the perf-analyzer wheel (tritonclient[all]) and needs libb64 (Debian's
+    libb64-0d) and the CUDA runtime library (the nvidia-cuda-runtime-cu12 wheel), no GPU.
+    """
+    python = peers_python("tritonclient.grpc")
+    found = shutil.which("perf_analyzer", path=f"{python.parent}:{os.environ.get('PATH', '')}")
+    if found is None:
+        pytest.skip(
+            "no perf_analyzer binary: the perf-analyzer wheel (tritonclient[all]) is not "
+            "installable here (the package index offers only its 0.1.0 placeholder)"
+        )
+    env = dict(os.environ)
+    libraries = sorted(python.parent.parent.glob("lib/python*/site-packages/nvidia/*/lib"))
+    env["LD_LIBRARY_PATH"] = ":".join(
+        [*map(str, libraries), env.get("LD_LIBRARY_PATH", "")]
+    ).rstrip(":")
+    probe = subprocess.run(
+        [found, "--version"], capture_output=True, text=True, timeout=30, env=env
+    )
+    if probe.returncode != 0 and "error while loading shared libraries" in probe.stderr:
+        pytest.skip(f"perf_analyzer cannot run here: {probe.stderr.strip()[:200]}")
+    return found, env
+
+
+def test_perf_analyzer_measures_the_onnx_example(examples_server) -> None:
+    binary, env = _perf_analyzer()
+    result = subprocess.run(
+        [
+            binary,
+            "-m", "color-classifier",
+            "-u", examples_server.address,
+            "-i", "grpc",
+            "--shape", "image:4,4,3",
+            "--concurrency-range", "1:1",
+            "--measurement-interval", "500",
+            "--max-trials", "3",
+            "--stability-percentage", "100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Throughput" in result.stdout
