@@ -11,9 +11,10 @@ STORE ?= model-store
 PORT ?= 50051
 
 # Peer clients with pins our venv cannot share (tritonclient needs protobuf<7): their own venv.
+# KServe's SDK installs there without torch.
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
-PEER_PACKAGES := 'tritonclient[grpc]>=2.50,<3'
+PEER_PACKAGES := 'tritonclient[grpc]>=2.50,<3' 'kserve>=0.14,<1'
 
 KUBERNETES_VERSION := 1.33.0
 # KServe's CRDs and kustomization files have no built-in schema: tests/unit/docker checks them.
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## peers: a separate venv with the peers' own clients (tritonclient), for tests/integration/peers
+## peers: a separate venv with the peers' own clients (tritonclient, kserve) for the tests
 $(PEERS_STAMP): Makefile
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/pip install -q $(PEER_PACKAGES)

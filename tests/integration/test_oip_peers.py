@@ -152,3 +152,19 @@ def test_perf_analyzer_measures_the_onnx_example(examples_server) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Throughput" in result.stdout
+
+
+def test_kserves_grpc_client_drives_the_onnx_example(examples_server) -> None:
+    python = peers_python("kserve")  # installs without torch: `make peers` adds it
+    result = subprocess.run(
+        [str(python), str(CLIENTS / "kserve_grpc.py"), examples_server.address],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert (report["live"], report["ready"], report["model_ready"]) == (True, True, True)
+    assert report["infer"]["id"] == "kserve-1"
+    assert report["infer"]["model"] == "color-classifier"
+    assert report["infer"]["structured"]["label"] == "blue"
