@@ -4,13 +4,15 @@ One more servicer over the same Engine as modelrt.v1: a ModelInfer becomes a ser
 PredictRequest and goes through ``engine.predict`` (the same queue, batching and payload
 boundary as Predict); ModelStreamInfer answers a Generate-capable model's request with one
 response per item and then an empty one marked ``triton_final_response``, the way Triton's
-decoupled models answer. Liveness and readiness are the health service's own statuses.
+decoupled models answer; the requests of one stream run concurrently. Liveness and readiness
+are the health service's own statuses.
 
 >>> add_to_server(InferenceServicer(engine, health, metrics), server)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 import logging
@@ -37,6 +39,9 @@ SERVICE_NAME = oip.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 #: The response parameter that marks the last response to a streamed request.
 FINAL = "triton_final_response"
 EXTENSIONS = ("model_repository", "model_configuration", "statistics", "parameters")
+#: Requests of one ModelStreamInfer that may run at once, and responses it may hold unsent.
+STREAM_IN_FLIGHT = 64
+STREAM_BACKLOG = 64
 
 
 def _server_version() -> str:
@@ -245,10 +250,42 @@ class InferenceServicer(oip_grpc.GRPCInferenceServiceServicer):
     async def ModelStreamInfer(
         self, request_iterator: AsyncIterator[oip.ModelInferRequest], context: Context
     ) -> AsyncIterator[oip.ModelStreamInferResponse]:
-        """Requests are answered in the order they arrive, each before the next is read."""
-        async for request in request_iterator:
-            async for response in self._streamed(request, context.time_remaining()):
+        """Requests are answered concurrently, as Triton does (a response names its request by
+        ``id``); each request's own responses keep their order. At most STREAM_IN_FLIGHT
+        requests run at once, and a client that stops reading holds the models back."""
+        responses: asyncio.Queue[oip.ModelStreamInferResponse | None] = asyncio.Queue(
+            STREAM_BACKLOG
+        )
+        slots = asyncio.Semaphore(STREAM_IN_FLIGHT)
+        running: set[asyncio.Task[None]] = set()
+
+        async def answer(request: oip.ModelInferRequest) -> None:
+            try:
+                async for response in self._streamed(request, context.time_remaining()):
+                    await responses.put(response)
+            finally:
+                slots.release()
+
+        async def read() -> None:
+            try:
+                async for request in request_iterator:
+                    await slots.acquire()
+                    task = asyncio.create_task(answer(request))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                while running:
+                    await asyncio.wait(set(running))
+            finally:
+                await responses.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (response := await responses.get()) is not None:
                 yield response
+            await reader  # a request that did not parse ends the call here
+        finally:
+            for task in (reader, *running):
+                task.cancel()
 
     # -- Triton extensions not served: shared memory, tracing, log settings ----------------------
 

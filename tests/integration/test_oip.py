@@ -46,6 +46,8 @@ SCORED = """
             return {"label": request["text"].upper(), "score": 0.5}
 """
 TOKENS = """
+    import time
+
     import numpy as np
     from registry import ModelRunner, register
 
@@ -56,6 +58,7 @@ TOKENS = """
 
         def generate(self, request):
             for i in range(int(request.param("n", 3))):
+                time.sleep(request.param("pause_ms", 0) / 1000)
                 if i == request.param("bad_at", -1):
                     yield {"token": object()}  # this item fails alone
                 else:
@@ -353,35 +356,66 @@ def _token_request(rid: str, **params: int) -> oip.ModelInferRequest:
     return request
 
 
+def _by_id(replies: list[oip.ModelStreamInferResponse]) -> dict[str, list]:
+    grouped: dict[str, list] = {}
+    for reply in replies:
+        grouped.setdefault(reply.infer_response.id, []).append(reply)
+    return grouped
+
+
+def _finals(replies: list) -> list[bool]:
+    return [r.infer_response.parameters["triton_final_response"].bool_param for r in replies]
+
+
 def test_stream_infer_answers_a_generate_model_with_several_responses_then_final(served) -> None:
-    replies = _stream(_stub(served), _token_request("a", n=3), _token_request("b", n=1))
-    assert [r.error_message for r in replies] == [""] * 6
-    ids = [r.infer_response.id for r in replies]
-    assert ids == ["a", "a", "a", "a", "b", "b"]
-    finals = [r.infer_response.parameters["triton_final_response"].bool_param for r in replies]
-    assert finals == [False, False, False, True, False, True]
-    first = replies[1].infer_response
-    outputs = {o.name: i for i, o in enumerate(first.outputs)}
-    assert np.frombuffer(first.raw_output_contents[outputs["index"]], "<i8").tolist() == [1]
-    assert first.raw_output_contents[outputs["structured"]] == _raw_bytes(b'{"token": "t1"}')
-    assert not replies[3].infer_response.outputs
+    replies = _by_id(_stream(_stub(served), _token_request("a", n=3), _token_request("b", n=1)))
+    assert {rid: _finals(mine) for rid, mine in replies.items()} == {
+        "a": [False, False, False, True],
+        "b": [False, True],
+    }
+    assert all(not r.error_message for mine in replies.values() for r in mine)
+    second = replies["a"][1].infer_response
+    outputs = {o.name: i for i, o in enumerate(second.outputs)}
+    assert np.frombuffer(second.raw_output_contents[outputs["index"]], "<i8").tolist() == [1]
+    assert second.raw_output_contents[outputs["structured"]] == _raw_bytes(b'{"token": "t1"}')
+    assert not replies["a"][3].infer_response.outputs
+
+
+def test_stream_infer_runs_the_requests_of_one_stream_concurrently(served) -> None:
+    quick = oip.ModelInferRequest(model_name="free", id="quick")
+    quick.inputs.add(name="y", datatype="INT32", shape=[1]).contents.int_contents.append(1)
+    replies = _stream(_stub(served), _token_request("slow", n=3, pause_ms=300), quick)
+    order = [r.infer_response.id for r in replies]
+    assert order.index("quick") < len(order) - 1  # answered while "slow" still generated
+    assert _finals(_by_id(replies)["slow"]) == [False, False, False, True]
 
 
 def test_stream_infer_reports_errors_per_response_and_goes_on(served) -> None:
-    replies = _stream(
-        _stub(served),
-        _token_request("bad-item", n=2, bad_at=0),
-        oip.ModelInferRequest(model_name="nope", id="unknown"),
-        _token_request("after", n=1),
+    replies = _by_id(
+        _stream(
+            _stub(served),
+            _token_request("bad-item", n=2, bad_at=0),
+            oip.ModelInferRequest(model_name="nope", id="unknown"),
+            _token_request("after", n=1),
+        )
     )
-    messages = [(r.infer_response.id, r.error_message) for r in replies]
-    assert messages[0][0] == "bad-item"
-    assert "[MODEL_ERROR]" in messages[0][1]
-    assert messages[1] == ("bad-item", "")
-    assert messages[3][0] == "unknown"
-    assert "[MODEL_NOT_FOUND]" in messages[3][1]
-    assert [m[0] for m in messages[4:]] == ["after", "after"]
-    assert all(not m[1] for m in messages[4:])
+    bad_item = [r.error_message for r in replies["bad-item"]]
+    assert "[MODEL_ERROR]" in bad_item[0]
+    assert bad_item[1:] == ["", ""]
+    (unknown,) = replies["unknown"]
+    assert "[MODEL_NOT_FOUND]" in unknown.error_message
+    assert [r.error_message for r in replies["after"]] == ["", ""]
+
+
+def test_a_stream_message_that_does_not_parse_ends_the_stream(served) -> None:
+    call = served.channel().stream_stream(
+        "/inference.GRPCInferenceService/ModelStreamInfer",
+        request_serializer=lambda raw: raw,
+        response_deserializer=oip.ModelStreamInferResponse.FromString,
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        list(call(iter([b"\xff\xff\xff"]), timeout=10))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_stream_infer_of_a_predict_model_answers_once_marked_final(served) -> None:
