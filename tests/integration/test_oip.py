@@ -478,3 +478,15 @@ def test_tokens_guard_inference_and_management_but_not_liveness(start_server, tm
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     config = stub.ModelConfig(oip.ModelConfigRequest(name="echo"), timeout=5, metadata=infer)
     assert config.config.name == "echo"
+
+
+def test_rpc_metrics_count_oip_calls_without_a_series_per_name_sent(served) -> None:
+    stub = _stub(served)
+    _infer_x(stub, np.ones((1, 3), np.float32))
+    assert not stub.ModelReady(oip.ModelReadyRequest(name="ghost-ready"), timeout=5).ready
+    (reply,) = _stream(stub, oip.ModelInferRequest(model_name="ghost-stream", id="g"))
+    assert "[MODEL_NOT_FOUND]" in reply.error_message
+    exposition = served.server.metrics.exposition().decode()
+    assert 'modelrt_requests_total{code="OK",model="echo",rpc="ModelInfer"} 1.0' in exposition
+    assert 'model="",rpc="ModelStreamInfer"' in exposition
+    assert "ghost" not in exposition
