@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -490,3 +493,32 @@ def test_rpc_metrics_count_oip_calls_without_a_series_per_name_sent(served) -> N
     assert 'modelrt_requests_total{code="OK",model="echo",rpc="ModelInfer"} 1.0' in exposition
     assert 'model="",rpc="ModelStreamInfer"' in exposition
     assert "ghost" not in exposition
+
+
+def test_grpcurl_sends_a_typed_json_tensor_through_reflection(served) -> None:
+    grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
+    if grpcurl is None:
+        pytest.skip("grpcurl is installed by the dev extra")
+    body = {
+        "model_name": "free",
+        "id": "from-grpcurl",
+        "inputs": [
+            {
+                "name": "y",
+                "datatype": "FP32",
+                "shape": [3],
+                "contents": {"fp32_contents": [1, 2, 3]},
+            }
+        ],
+    }
+    result = subprocess.run(
+        [grpcurl, "-plaintext", "-d", json.dumps(body), served.address,
+         "inference.GRPCInferenceService/ModelInfer"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)
+    assert reply["id"] == "from-grpcurl"
+    assert reply["outputs"][0]["contents"] == {"fp32_contents": [1, 2, 3]}
