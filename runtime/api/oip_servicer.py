@@ -229,8 +229,11 @@ class InferenceServicer(oip_grpc.GRPCInferenceServiceServicer):
     ) -> AsyncIterator[oip.ModelStreamInferResponse]:
         """The responses to one request of a ModelStreamInfer; errors become responses."""
         try:
-            record = self._resolve(request, "predict")
-            if "generate" in record.capabilities:
+            check_model_ref(request.model_name, request.model_version, field="model_name")
+            found = self.engine.get(request.model_name, request.model_version)
+            capability = "generate" if "generate" in found.capabilities else "predict"
+            record = self._resolve(request, capability)
+            if capability == "generate":
                 async for response in self._generated(request, record):
                     yield response
                 final = oip.ModelInferResponse(

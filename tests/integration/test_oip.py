@@ -55,10 +55,7 @@ TOKENS = """
     from registry import ModelRunner, register
 
     @register("tokens")
-    class Tokens(ModelRunner):
-        def predict(self, request):
-            return {"token": "all"}
-
+    class Tokens(ModelRunner):  # generate only
         def generate(self, request):
             for i in range(int(request.param("n", 3))):
                 time.sleep(request.param("pause_ms", 0) / 1000)
@@ -382,6 +379,13 @@ def test_stream_infer_answers_a_generate_model_with_several_responses_then_final
     assert np.frombuffer(second.raw_output_contents[outputs["index"]], "<i8").tolist() == [1]
     assert second.raw_output_contents[outputs["structured"]] == _raw_bytes(b'{"token": "t1"}')
     assert not replies["a"][3].infer_response.outputs
+
+
+def test_infer_on_a_generate_only_model_is_unimplemented(served) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        _stub(served).ModelInfer(_token_request("x", n=1), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert error_info(caught.value).reason == "HOOK_NOT_IMPLEMENTED"
 
 
 def test_stream_infer_runs_the_requests_of_one_stream_concurrently(served) -> None:
