@@ -30,6 +30,7 @@ INFERENCE_RPCS = frozenset({"Predict", "Generate", "Stream", "ListModels", "GetM
 #: unloading and every RPC not listed here (shared memory, trace, log settings) is management.
 OIP_SERVICE = "inference.GRPCInferenceService"
 OIP_OPEN_RPCS = frozenset({"ServerLive", "ServerReady", "ModelReady", "ServerMetadata"})
+OIP_MANAGEMENT_RPCS = frozenset({"RepositoryModelLoad", "RepositoryModelUnload"})
 OIP_INFERENCE_RPCS = frozenset(
     {
         "ModelInfer",
@@ -254,7 +255,7 @@ def log_access_policy(policy: AccessPolicy) -> None:
         logger.warning(
             "management RPCs (%s) are disabled: bound to non-loopback %s without an admin "
             "token; set MODELRT_ADMIN_TOKEN to enable them",
-            ", ".join(sorted(MANAGEMENT_RPCS)),
+            ", ".join(sorted(MANAGEMENT_RPCS | OIP_MANAGEMENT_RPCS)),
             policy.host,
         )
     elif policy.admin_token is None:
