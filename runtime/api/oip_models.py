@@ -54,6 +54,7 @@ _CONFIG_TYPES = {
     "BYTES": mc.TYPE_STRING,  # model_config's name for BYTES
 }
 Shape = tuple[int, ...]
+MAX_OUTPUTS_SEEN = 256  # output names remembered per model version
 
 
 class OutputsSeen:
@@ -64,9 +65,9 @@ class OutputsSeen:
 
     def note(self, model: str, version: str, values: Mapping[str, value_pb2.Value]) -> None:
         seen = self._seen.setdefault((model, version), {})
-        if len(seen) >= 256:  # a model inventing output names cannot grow this without bound
-            return
         for name, value in values.items():
+            if len(seen) >= MAX_OUTPUTS_SEEN and name not in seen:
+                continue  # a model inventing output names cannot grow this without bound
             if value.WhichOneof("kind") == "tensor":
                 seen[name] = (datatype_of(value.tensor.dtype), len(value.tensor.shape))
             else:
