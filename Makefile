@@ -10,11 +10,17 @@ PROTOS := $(wildcard protos/modelrt/v1/*.proto)
 STORE ?= model-store
 PORT ?= 50051
 
+# Peer clients with pins our venv cannot share (tritonclient needs protobuf<7): their own venv.
+# KServe's SDK installs there without torch.
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+PEER_PACKAGES := 'tritonclient[grpc]>=2.50,<3' 'kserve>=0.14,<1'
+
 KUBERNETES_VERSION := 1.33.0
 # KServe's CRDs and kustomization files have no built-in schema: tests/unit/docker checks them.
 K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard docker/k8s/*.yaml))
 
-.PHONY: install serve test check lint protos protos-check buf-lint docker-check examples bench clean
+.PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,18 +30,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## peers: a separate venv with the peers' own clients (tritonclient, kserve) for the tests
+$(PEERS_STAMP): Makefile
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q $(PEER_PACKAGES)
+	touch $@
+
+peers: $(PEERS_STAMP)
+
 $(BUF):
 	npm install --prefix .tools --no-audit --no-fund --silent @bufbuild/buf@$(BUF_VERSION)
 
-## protos: regenerate modelrt/v1 from protos/ (messages, gRPC stubs and .pyi types)
+## protos: regenerate modelrt/v1 from protos/ and modelrt/oip from protos-vendor/ (messages,
+## gRPC stubs and .pyi types)
 protos: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH scripts/gen_protos.sh modelrt/v1
+	PATH=$(CURDIR)/$(BIN):$$PATH scripts/gen_protos.sh modelrt/v1 modelrt/oip
 
-## protos-check: fail when the checked-in generated code differs from protos/
+## protos-check: fail when the checked-in generated code differs from protos/ or protos-vendor/
 protos-check: $(STAMP)
-	@tmp=$$(mktemp -d) && PATH=$(CURDIR)/$(BIN):$$PATH scripts/gen_protos.sh $$tmp/modelrt/v1 \
+	@tmp=$$(mktemp -d) && PATH=$(CURDIR)/$(BIN):$$PATH \
+	  scripts/gen_protos.sh $$tmp/modelrt/v1 $$tmp/modelrt/oip \
 	  && diff -r -x __pycache__ $$tmp/modelrt/v1 modelrt/v1 \
-	  || { echo "generated code is stale: run 'make protos' and commit modelrt/v1"; rm -rf $$tmp; exit 1; }; \
+	  && diff -r -x __pycache__ $$tmp/modelrt/oip modelrt/oip \
+	  || { echo "generated code is stale: run 'make protos' and commit modelrt/"; rm -rf $$tmp; exit 1; }; \
 	  rm -rf $$tmp
 
 buf-lint: $(BUF)
@@ -69,8 +86,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md --readme README.md
 
 ## test: install, run every static check, then the test suite
-test: check
+test: check peers
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEERS) .tools .mypy_cache .ruff_cache .pytest_cache

@@ -30,8 +30,11 @@ DTypeName = Literal[
 # A model name is a folder of the model store and a health service name; versions are folders too.
 _STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
-#: Names the server's health service answers for itself; "" (readiness) is never a name either.
-RESERVED_NAMES = frozenset({"liveness"})
+#: Names the server's health service answers for itself (liveness, and the gRPC services it
+#: serves, ready once start-up loading has finished); "" (readiness) is never a name either.
+RESERVED_NAMES = frozenset(
+    {"liveness", "modelrt.v1.ModelRuntime", "inference.GRPCInferenceService"}
+)
 
 
 def model_name_problem(name: str) -> str:

@@ -14,6 +14,9 @@ from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2
 from runtime.api.auth import AccessPolicy, AuthInterceptor, log_access_policy
 from runtime.api.health import HealthReporter, ModelHealthServicer
+from runtime.api.oip_servicer import SERVICE_NAME as OIP_SERVICE_NAME
+from runtime.api.oip_servicer import InferenceServicer
+from runtime.api.oip_servicer import add_to_server as add_oip_to_server
 from runtime.api.reflection import enable_reflection
 from runtime.api.registration import GenericOnly
 from runtime.api.rpc_metrics import add_measured_servicer
@@ -78,18 +81,23 @@ def _grpc_server(settings: ServerSettings, policy: AccessPolicy) -> grpc.aio.Ser
 def _add_services(
     server: grpc.aio.Server,
     servicer: ModelRuntimeServicer,
+    inference: InferenceServicer,
     health_servicer: ModelHealthServicer,
     metrics: Metrics | None,
+    served: tuple[str, ...],
 ) -> None:
-    """The runtime service (measured per call when ``metrics``), health and reflection."""
+    """modelrt.v1 and the Open Inference Protocol (measured per call when ``metrics``), health
+    and reflection."""
     services = GenericOnly(server)
     if metrics is not None:
         add_measured_servicer(add_to_server, servicer, services, metrics)
+        add_measured_servicer(add_oip_to_server, inference, services, metrics)
     else:  # nobody reads the counts: skip measuring
         add_to_server(servicer, services)
+        add_oip_to_server(inference, services)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-    enable_reflection(server, (SERVICE_NAME, health_name))
+    enable_reflection(server, (*served, health_name))
 
 
 def _unpack_limits(settings: ServerSettings) -> UnpackLimits:
@@ -147,14 +155,17 @@ class ModelServer:
         engine, uploads = self._build_engine(metrics)
         self.engine = engine
         health_servicer = ModelHealthServicer()
-        self._health = health = HealthReporter(health_servicer)
+        served = (SERVICE_NAME, OIP_SERVICE_NAME)
+        self._health = health = HealthReporter(health_servicer, served)
         engine.add_listener(health.model_changed)
         engine.add_listener(self._track_metrics)
         engine.on_forget(health.forget)
         engine.on_forget(metrics.forget_model)
         self._server = server = _grpc_server(settings, policy)
         measured = metrics if settings.metrics_port is not None else None
-        _add_services(server, ModelRuntimeServicer(engine, uploads), health_servicer, measured)
+        servicer = ModelRuntimeServicer(engine, uploads)
+        inference = InferenceServicer(engine, health_servicer, metrics)
+        _add_services(server, servicer, inference, health_servicer, measured, served)
         self.port = self._listen(server, credentials)
         self._start_metrics_http(metrics)
         await server.start()

@@ -26,6 +26,21 @@ logger = logging.getLogger(__name__)
 SERVICE = "modelrt.v1.ModelRuntime"
 MANAGEMENT_RPCS = frozenset({"Upload", "LoadModel", "UnloadModel", "DeleteModel"})
 INFERENCE_RPCS = frozenset({"Predict", "Generate", "Stream", "ListModels", "GetModel"})
+#: The Open Inference Protocol: liveness and readiness are as open as grpc.health.v1; loading,
+#: unloading and every RPC not listed here (shared memory, trace, log settings) is management.
+OIP_SERVICE = "inference.GRPCInferenceService"
+OIP_OPEN_RPCS = frozenset({"ServerLive", "ServerReady", "ModelReady", "ServerMetadata"})
+OIP_MANAGEMENT_RPCS = frozenset({"RepositoryModelLoad", "RepositoryModelUnload"})
+OIP_INFERENCE_RPCS = frozenset(
+    {
+        "ModelInfer",
+        "ModelStreamInfer",
+        "ModelMetadata",
+        "ModelConfig",
+        "ModelStatistics",
+        "RepositoryIndex",
+    }
+)
 AUTHORIZATION = "authorization"
 _BEARER = "bearer "
 
@@ -43,13 +58,17 @@ class Access(enum.Enum):
 def access_of(method: str) -> Access:
     """The access class of a full method name such as ``/modelrt.v1.ModelRuntime/Predict``.
 
-    A ModelRuntime RPC that is in neither list counts as management, so a new RPC is protected
-    until someone decides otherwise.
+    A ModelRuntime or GRPCInferenceService RPC that is in no list counts as management, so a new
+    RPC is protected until someone decides otherwise.
 
     >>> access_of("/modelrt.v1.ModelRuntime/LoadModel"), access_of("/grpc.health.v1.Health/Check")
     (<Access.MANAGEMENT: 'management'>, <Access.OPEN: 'open'>)
     """
     service, _, name = method.lstrip("/").partition("/")
+    if service == OIP_SERVICE:
+        if name in OIP_OPEN_RPCS:
+            return Access.OPEN
+        return Access.INFERENCE if name in OIP_INFERENCE_RPCS else Access.MANAGEMENT
     if service != SERVICE:
         return Access.OPEN
     return Access.INFERENCE if name in INFERENCE_RPCS else Access.MANAGEMENT
@@ -236,7 +255,7 @@ def log_access_policy(policy: AccessPolicy) -> None:
         logger.warning(
             "management RPCs (%s) are disabled: bound to non-loopback %s without an admin "
             "token; set MODELRT_ADMIN_TOKEN to enable them",
-            ", ".join(sorted(MANAGEMENT_RPCS)),
+            ", ".join(sorted(MANAGEMENT_RPCS | OIP_MANAGEMENT_RPCS)),
             policy.host,
         )
     elif policy.admin_token is None:

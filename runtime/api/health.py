@@ -1,6 +1,7 @@
 """The standard grpc.health.v1 service (Check, Watch, List), kept in step with model states.
 
-Service "" is SERVING once start-up loading has finished (every model READY or FAILED),
+Service "" is SERVING once start-up loading has finished (every model READY or FAILED), and so
+is each gRPC service the server serves (modelrt.v1.ModelRuntime, inference.GRPCInferenceService);
 "liveness" while the process answers, and each model name while one of its versions is READY
 with an instance up. No model may take the server's own names (loader.config.RESERVED_NAMES).
 """
@@ -44,6 +45,11 @@ class ModelHealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
         self._status[service] = status
         for queue in self._watchers.get(service, ()):
             queue.put_nowait(status)
+
+    def status(self, service: str) -> int:
+        """A service's status as Check answers it; SERVICE_UNKNOWN for one never set."""
+        status: int = self._status.get(service, SERVICE_UNKNOWN)
+        return status
 
     def forget(self, service: str) -> None:
         """Remove a service: Check answers NOT_FOUND, watchers see SERVICE_UNKNOWN."""
@@ -94,20 +100,24 @@ class ModelHealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
 class HealthReporter:
     """Translates engine events into health statuses."""
 
-    def __init__(self, servicer: ModelHealthServicer) -> None:
+    def __init__(self, servicer: ModelHealthServicer, services: tuple[str, ...] = ()) -> None:
         self.servicer = servicer
+        self.services = services  # gRPC service names, ready with the server
+        self._own = OWN_SERVICES | frozenset(services)
         self._ready: dict[str, set[str]] = {}
 
     def starting(self) -> None:
         self.servicer.set(LIVENESS, SERVING)
-        self.servicer.set(READINESS, NOT_SERVING)
+        for service in (READINESS, *self.services):
+            self.servicer.set(service, NOT_SERVING)
 
     def loaded(self) -> None:
-        self.servicer.set(READINESS, SERVING)
+        for service in (READINESS, *self.services):
+            self.servicer.set(service, SERVING)
 
     def model_changed(self, record: ModelRecord) -> None:
         """Engine listener: a model is SERVING while a READY version has an instance up."""
-        if record.name in OWN_SERVICES:  # a bundle that claims one is FAILED, never served
+        if record.name in self._own:  # a bundle that claims one is FAILED, never served
             return
         versions = self._ready.setdefault(record.name, set())
         if record.serving:
@@ -118,7 +128,7 @@ class HealthReporter:
 
     def forget(self, name: str) -> None:
         """A deleted model is no longer a health service at all."""
-        if name in OWN_SERVICES:
+        if name in self._own:
             return
         self._ready.pop(name, None)
         self.servicer.forget(name)

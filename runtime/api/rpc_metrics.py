@@ -1,4 +1,5 @@
-"""Counts and times every modelrt.v1.ModelRuntime RPC for Metrics, by wrapping its handlers.
+"""Counts and times every RPC of modelrt.v1.ModelRuntime and inference.GRPCInferenceService for
+Metrics, by wrapping its handlers.
 
 The method handlers are wrapped once when the servicer is registered; health, reflection and
 any other service are registered as they are.
@@ -24,7 +25,14 @@ logger = logging.getLogger(__name__)
 # The client's deadline fires a network hop before the server's, and its cancel may arrive first:
 # a call stopped this close to its deadline counts as DEADLINE_EXCEEDED, not CANCELLED.
 DEADLINE_SLACK_S = 0.1
-MODEL_FIELDS = ("model", "name")  # Predict/Generate/Stream name a model; lifecycle RPCs a name
+# Predict/Generate/Stream name a model; lifecycle RPCs a name; OIP's ModelInfer a model_name.
+MODEL_FIELDS = ("model", "name", "model_name")
+# The Open Inference Protocol's twins of grpc.health.v1, unmeasured like it: probes would swamp
+# the counts, and a ModelReady may name any model and answer OK (a series per name sent).
+UNMEASURED = frozenset({"ServerLive", "ServerReady", "ModelReady", "ServerMetadata"})
+# A ModelStreamInfer's requests may each name another model, and a request for an unknown one
+# fails in its own response while the call ends OK: counted under model "".
+MANY_MODELS = frozenset({"ModelStreamInfer"})
 
 Context = Any  # grpc.aio.ServicerContext
 
@@ -126,6 +134,8 @@ class _FirstModel:
 
 def _start(metrics: Metrics, rpc: str, request: Any, streaming_request: bool) -> tuple[_Call, Any]:
     call = _Call(metrics, rpc)
+    if rpc in MANY_MODELS:
+        return call, request
     if streaming_request:
         return call, _FirstModel(request, call)
     call.model = model_of(request)
@@ -242,5 +252,7 @@ def add_measured_servicer(
         add_to_server,
         servicer,
         server,
-        lambda name, handler: _measured_handler(handler, metrics, name),
+        lambda name, handler: (
+            handler if name in UNMEASURED else _measured_handler(handler, metrics, name)
+        ),
     )

@@ -31,7 +31,8 @@ R = TypeVar("R")
 M = TypeVar("M", runtime_pb2.GenerateResponse, runtime_pb2.StreamResponse)
 
 
-def _internal(exc: Exception, method: str) -> ModelExecutionError:
+def internal_error(exc: Exception, method: str) -> ModelExecutionError:
+    """INTERNAL for an unexpected exception, logged with its traceback under a new error id."""
     error = ModelExecutionError("internal server error", reason="INTERNAL")
     logger.error("%s failed [error id %s]", method, error.error_id, exc_info=exc)
     return error
@@ -49,7 +50,7 @@ def unary(
         except ModelrtError as exc:
             await context.abort_with_status(grpc_status_of(exc))
         except Exception as exc:
-            await context.abort_with_status(grpc_status_of(_internal(exc, method.__name__)))
+            await context.abort_with_status(grpc_status_of(internal_error(exc, method.__name__)))
         raise AssertionError("unreachable: abort_with_status raises")
 
     return handler
@@ -68,7 +69,7 @@ def streaming(
         except ModelrtError as exc:
             await context.abort_with_status(grpc_status_of(exc))
         except Exception as exc:
-            await context.abort_with_status(grpc_status_of(_internal(exc, method.__name__)))
+            await context.abort_with_status(grpc_status_of(internal_error(exc, method.__name__)))
 
     return handler
 
@@ -79,7 +80,8 @@ _ID_PREFIX = uuid.uuid4().hex[:16]
 _ID_COUNTER = itertools.count()
 
 
-def _request_id(sent: str) -> str:
+def request_id(sent: str) -> str:
+    """The caller's request id, or a new one when it sent none."""
     return sent or f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
@@ -125,7 +127,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         """
         check_model_ref(request.model, request.version, field="model")
         record = self.engine.resolve(request.model, request.version, "predict")
-        rid = _request_id(request.request_id)
+        rid = request_id(request.request_id)
         wired = (request.SerializeToString(), rid)
         answer = await self.engine.predict(record, wired, context.time_remaining())
         return response_bytes(record.name, record.version, rid, answer)
@@ -136,7 +138,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
     ) -> AsyncIterator[runtime_pb2.GenerateResponse]:
         check_model_ref(request.model, request.version, field="model")
         record = self.engine.resolve(request.model, request.version, "generate")
-        rid = _request_id(request.request_id)
+        rid = request_id(request.request_id)
         # Like Predict's, its inputs reach the instance serialized; it decodes and checks them.
         items = self.engine.generate(record, (request.SerializeToString(), rid))
         async for reply in _replies(runtime_pb2.GenerateResponse, record, rid, items):
@@ -151,7 +153,7 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
             return
         check_model_ref(first.model, first.version, field="model")
         record = self.engine.resolve(first.model, first.version, "stream")
-        rid = _request_id(first.request_id)
+        rid = request_id(first.request_id)
 
         async def requests() -> AsyncIterator[StreamInput]:
             message: runtime_pb2.StreamRequest | None = first

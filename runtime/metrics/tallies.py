@@ -70,6 +70,10 @@ class CounterTally(_Tally):
         super()._drop(labels)
         del self._values[labels]
 
+    def items(self) -> list[tuple[Labels, float]]:
+        """Every series as (label values, value), for readers other than the exposition."""
+        return list(self._values.items())
+
     def _family(self) -> CounterMetricFamily:
         return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
@@ -102,6 +106,13 @@ class HistogramTally(_Tally):
     def _drop(self, labels: Labels) -> None:
         super()._drop(labels)
         del self._series[labels]
+
+    def totals(self, labels: Labels) -> tuple[int, float]:
+        """(count, sum) of the observations of one series; (0, 0.0) when it has none."""
+        series = self._series.get(labels)
+        if series is None:
+            return 0, 0.0
+        return sum(series[0]), series[1][0]
 
     def _family(self) -> HistogramMetricFamily:
         return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)

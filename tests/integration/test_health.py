@@ -68,4 +68,10 @@ def test_health_list_reports_every_service(start_server, tmp_path: Path) -> None
         if statuses.get("gated") == SERVING or time.monotonic() > deadline:
             break
         time.sleep(0.02)
-    assert statuses == {"": SERVING, "liveness": SERVING, "gated": SERVING}
+    assert statuses == {
+        "": SERVING,
+        "liveness": SERVING,
+        "modelrt.v1.ModelRuntime": SERVING,
+        "inference.GRPCInferenceService": SERVING,
+        "gated": SERVING,
+    }

@@ -29,6 +29,7 @@ def test_reflection_lists_every_service(start_server, version: str) -> None:
     names = {service.name for service in reply.list_services_response.service}
     assert names == {
         RUNTIME,
+        "inference.GRPCInferenceService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
@@ -66,3 +67,25 @@ def test_reflection_describes_the_v1_reflection_service_itself(start_server) -> 
         for raw in reply.file_descriptor_response.file_descriptor_proto
     ]
     assert files[0].package == "grpc.reflection.v1"
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_reflection_describes_the_open_inference_protocol(start_server, version: str) -> None:
+    server = start_server()
+    reply = _reflect(
+        server.channel(),
+        version,
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="inference.GRPCInferenceService"
+        ),
+    )
+    files = {
+        f.name: f
+        for f in (
+            descriptor_pb2.FileDescriptorProto.FromString(raw)
+            for raw in reply.file_descriptor_response.file_descriptor_proto
+        )
+    }
+    assert set(files) == {"grpc_service.proto", "model_config.proto"}
+    methods = {m.name for m in files["grpc_service.proto"].service[0].method}
+    assert {"ModelInfer", "ModelStreamInfer", "ModelMetadata", "ModelConfig"} <= methods

@@ -185,8 +185,8 @@ def test_kserve_serving_runtime_runs_modelrt_over_grpc() -> None:
     )
     spec = runtime["spec"]
     assert {"name": "modelrt", "version": "1", "autoSelect": True} in spec["supportedModelFormats"]
-    assert set(spec["protocolVersions"]) <= {"v1", "v2", "grpc-v1", "grpc-v2"}
-    assert all(p.startswith("grpc-") for p in spec["protocolVersions"])
+    # KServe's data plane talks the Open Inference Protocol (grpc-v2) to it; no HTTP yet.
+    assert spec["protocolVersions"] == ["grpc-v2"]
     (server,) = spec["containers"]
     assert server["name"] == "kserve-container"
     assert server["args"][:3] == ["serve", "--model-store", "/mnt/models"]
@@ -220,5 +220,6 @@ def test_kserve_inference_service_selects_the_runtime() -> None:
     assert model["modelFormat"]["name"] in {
         f["name"] for f in runtime["spec"]["supportedModelFormats"]
     }
+    assert model["protocolVersion"] == "grpc-v2"
     assert model["protocolVersion"] in runtime["spec"]["protocolVersions"]
     assert model["storageUri"]

@@ -251,3 +251,21 @@ def test_refusals_carry_error_info_like_every_other_error() -> None:
     status = rpc_status_of(error)
     assert status.code == grpc.StatusCode.PERMISSION_DENIED.value[0]
     assert len(status.details) == 1
+
+
+@pytest.mark.parametrize(
+    ("rpc", "access"),
+    [
+        ("ServerLive", Access.OPEN),
+        ("ModelReady", Access.OPEN),
+        ("ModelInfer", Access.INFERENCE),
+        ("ModelStreamInfer", Access.INFERENCE),
+        ("ModelConfig", Access.INFERENCE),
+        ("RepositoryModelLoad", Access.MANAGEMENT),
+        ("RepositoryModelUnload", Access.MANAGEMENT),
+        ("SystemSharedMemoryRegister", Access.MANAGEMENT),
+        ("SomeFutureRpc", Access.MANAGEMENT),
+    ],
+)
+def test_open_inference_protocol_rpcs_get_the_access_of_their_modelrt_twins(rpc, access) -> None:
+    assert access_of(f"/inference.GRPCInferenceService/{rpc}") is access

@@ -24,6 +24,8 @@ def test_model_names_of_store_folders_are_accepted(name: str) -> None:
         ("x" * 129, "", "is not a model name"),
         ("a\nb", "", "is not a model name"),
         ("liveness", "", "is reserved"),
+        ("inference.GRPCInferenceService", "", "is reserved"),
+        ("modelrt.v1.ModelRuntime", "", "is reserved"),
         ("iris", "..", "version '..' is not a version"),
         ("iris", "1/2", "is not a version"),
     ],
