@@ -20,10 +20,11 @@ NODE_CLIENT := clients/node/node_modules/.package-lock.json
 LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
   golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev golang-google-genproto-dev \
   protobuf-compiler default-jdk-headless libprotobuf-java libgrpc-java \
-  protobuf-compiler-grpc-java-plugin libgoogle-common-protos-java libgeronimo-annotation-1.3-spec-java
+  protobuf-compiler-grpc-java-plugin libgoogle-common-protos-java libgeronimo-annotation-1.3-spec-java \
+  libnetty-java libperfmark-java libgoogle-gson-java grpc-proto
 
 .PHONY: install serve test check lint protos protos-check buf-lint docker-check examples bench clean \
-  node-client langs-toolchain go-client java-check
+  node-client langs-toolchain go-client java-client
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,8 +65,8 @@ langs-toolchain:
 go-client: $(BUF)
 	BUF=$(CURDIR)/$(BUF) scripts/langs.sh go .tools/bin/modelrt-go-example
 
-## java-check: buf generate the Java messages and gRPC stubs and compile them into .tools/java
-java-check: $(BUF)
+## java-client: buf generate the Java code and compile it with clients/java into .tools/java
+java-client: $(BUF)
 	BUF=$(CURDIR)/$(BUF) scripts/langs.sh java .tools/java
 
 lint: $(STAMP)
