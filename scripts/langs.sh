@@ -24,7 +24,7 @@ RUN_JARS=(grpc-context grpc-netty netty-buffer netty-codec netty-codec-http nett
   perfmark-api gson)
 
 missing=()
-[[ -x $buf ]] || missing+=("buf ($buf: make buf-lint installs it)")
+[[ -x $buf ]] || missing+=("buf ($buf; make buf-lint installs it)")
 case $lang in
 go)
   for tool in go protoc-gen-go protoc-gen-go-grpc; do
@@ -50,7 +50,7 @@ java)
   ;;
 esac
 if ((${#missing[@]})); then
-  echo "missing: ${missing[*]}; install them with: make langs-toolchain" >&2
+  echo "missing: ${missing[*]}; Debian's packages install with: make langs-toolchain (as root)" >&2
   exit 3
 fi
 
