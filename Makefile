@@ -20,7 +20,17 @@ KUBERNETES_VERSION := 1.33.0
 # KServe's CRDs and kustomization files have no built-in schema: tests/unit/docker checks them.
 K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard docker/k8s/*.yaml))
 
-.PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench clean
+# clients/node's packages (npm); Go's and Java's toolchains for clients/ come from Debian (no Go
+# module or Maven downloads): compilers, protoc plugins and the gRPC and protobuf libraries.
+NODE_CLIENT := clients/node/node_modules/.package-lock.json
+LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
+  golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev golang-google-genproto-dev \
+  protobuf-compiler default-jdk-headless libprotobuf-java libgrpc-java \
+  protobuf-compiler-grpc-java-plugin libgoogle-common-protos-java libgeronimo-annotation-1.3-spec-java \
+  libnetty-java libperfmark-java libgoogle-gson-java grpc-proto
+
+.PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench clean \
+  node-client langs-toolchain go-client java-client
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +68,24 @@ protos-check: $(STAMP)
 buf-lint: $(BUF)
 	$(BUF) lint
 
+## node-client: install clients/node's packages (@grpc/grpc-js, @grpc/proto-loader) from npm
+$(NODE_CLIENT): clients/node/package.json clients/node/package-lock.json
+	npm ci --prefix clients/node --no-audit --no-fund --ignore-scripts --silent
+
+node-client: $(NODE_CLIENT)
+
+## langs-toolchain: install Go's and Java's compilers, plugins and libraries from Debian (as root)
+langs-toolchain:
+	apt-get install -y --no-install-recommends $(LANGS_DEBIAN)
+
+## go-client: buf generate (local plugins) and build clients/go into .tools/bin/modelrt-go-example
+go-client: $(BUF)
+	BUF=$(CURDIR)/$(BUF) scripts/langs.sh go .tools/bin/modelrt-go-example
+
+## java-client: buf generate the Java code and compile it with clients/java into .tools/java
+java-client: $(BUF)
+	BUF=$(CURDIR)/$(BUF) scripts/langs.sh java .tools/java
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -85,8 +113,9 @@ serve: examples
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md --readme README.md
 
-## test: install, run every static check, then the test suite
-test: check peers
+## test: install, run every static check, then the test suite (the Go and Java tests skip, naming
+## `make langs-toolchain`, where Debian's toolchain is not installed)
+test: check peers $(NODE_CLIENT)
 	$(BIN)/pytest
 
 clean:
