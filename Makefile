@@ -14,7 +14,8 @@ KUBERNETES_VERSION := 1.33.0
 # KServe's CRDs and kustomization files have no built-in schema: tests/unit/docker checks them.
 K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard docker/k8s/*.yaml))
 
-.PHONY: install serve test check lint protos protos-check buf-lint docker-check examples bench clean
+.PHONY: install serve test check lint protos protos-check buf-lint docker-check examples bench \
+	bench-peers-setup bench-peers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,9 +69,17 @@ serve: examples
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md --readme README.md
 
+## bench-peers-setup: MLServer, TorchServe (and Java 17 from Debian) and matplotlib in .venv-bench/
+bench-peers-setup: $(STAMP)
+	PYTHON=$(PYTHON) scripts/bench-peers-setup.sh
+
+## bench-peers: the MLP beside MLServer and TorchServe; results-peers.md, plots, README's table
+bench-peers: bench-peers-setup
+	$(BIN)/python benchmarks/peers.py --out benchmarks/results-peers.md --readme README.md
+
 ## test: install, run every static check, then the test suite
 test: check
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-bench .tools .mypy_cache .ruff_cache .pytest_cache
