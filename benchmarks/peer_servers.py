@@ -7,6 +7,7 @@ the model answers readiness, and stopped by pid like every other server (servers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,12 +36,14 @@ class Batching:
     max_delay_ms: float = 5.0
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 now (peers take fixed ports; the window to lose it is short)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 now (the peers take fixed ports; the window in
+    which another process could take one before the peer binds it is short)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:  # all held open together, so no port is handed out twice
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def unavailable(name: str, venv: Path) -> str:
@@ -96,7 +99,7 @@ def start_mlserver(venv: Path, workdir: Path, onnx: Path, batching: Batching) ->
     model.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(onnx, model / "mlp.onnx")
     shutil.copyfile(PEER_CODE / "mlserver_mlp.py", model / "mlserver_mlp.py")
-    grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
+    grpc_port, http_port, metrics_port = free_ports(3)
     settings = {
         "host": "127.0.0.1",
         "grpc_port": grpc_port,
@@ -145,7 +148,8 @@ def start_torchserve(venv: Path, workdir: Path, onnx: Path, batching: Batching) 
     """TorchServe 0.12 in the foreground: its gRPC inference API on a free port."""
     root = workdir / "torchserve"
     store = _torchserve_archive(venv, root, onnx, batching)
-    ports = {key: free_port() for key in ("inference", "management", "metrics", "grpc", "grpc_m")}
+    names = ("inference", "management", "metrics", "grpc", "grpc_m")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     properties = "\n".join([
         f"inference_address=http://127.0.0.1:{ports['inference']}",
         f"management_address=http://127.0.0.1:{ports['management']}",

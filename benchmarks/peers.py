@@ -210,6 +210,9 @@ def settings_lines(args: argparse.Namespace) -> list[str]:
         "(benchmarks/peers/mlserver_mlp.py) over the Open Inference Protocol's ModelInfer, "
         "parallel_workers 1; TorchServe: a handler of ours (benchmarks/peers/torchserve_mlp.py) "
         "over its gRPC Predictions, one worker, token auth and system metrics off",
+        "CPU columns (Every level): CPU time per request of the process started / of every "
+        "process below it / of the client; TorchServe is started through its launcher, so its "
+        "Java front end and its Python worker both count in the second column",
         "idle RSS: VmRSS of the system's whole process tree after start, before any load "
         "(modelrt: a server of its own with only the batched MLP)",
         "this machine is shared: other work ran during the measurement; compare within one run",
@@ -230,16 +233,14 @@ def write_outputs(args: argparse.Namespace, peer: PeerReport) -> None:
     """The Markdown report, the plots (in the plot venv) and the README's section."""
     args.out.write_text(peer_report.markdown(peer), encoding="utf-8")
     plotter = args.venvs / "plot" / "bin" / "python"
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as data:
-        json.dump(peer_report.plot_data(peer), data)
-    try:
-        if plotter.exists():
-            command = [str(plotter), str(HERE / "peer_plot.py"), data.name, str(args.plots)]
-            subprocess.run(command, check=True, timeout=120)
-        else:
-            _progress(f"{plotter} is missing (make bench-peers-setup): no plots drawn")
-    finally:
-        Path(data.name).unlink(missing_ok=True)
+    args.plots.mkdir(parents=True, exist_ok=True)
+    data = args.plots / "peers.json"  # kept: the plots can be redrawn without a new run
+    data.write_text(json.dumps(peer_report.plot_data(peer), indent=1) + "\n", encoding="utf-8")
+    if plotter.exists():
+        command = [str(plotter), str(HERE / "peer_plot.py"), str(data), str(args.plots)]
+        subprocess.run(command, check=True, timeout=120)
+    else:
+        _progress(f"{plotter} is missing (make bench-peers-setup): no plots drawn")
     if args.readme is not None:
         text = args.readme.read_text(encoding="utf-8")
         new = peer_report.replace_between(

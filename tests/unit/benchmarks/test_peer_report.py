@@ -79,3 +79,11 @@ def test_replace_between_swaps_the_marked_section_only() -> None:
     new = peer_report.replace_between(text, "<!-- a -->", "<!-- b -->", "NEW")
     assert new == "intro\nNEW\nrest"
     assert peer_report.replace_between("no markers", "<!-- a -->", "<!-- b -->", "NEW") is None
+
+
+def test_plot_data_marks_the_echo_server_as_a_reference_not_a_system() -> None:
+    peer = _peer()
+    peer.targets = [Target("echo", "echo", "echo", "identity"), *TARGETS]
+    peer.load.rows.append(_row("echo", 1, 1000, 0))
+    references = {s["label"]: s["reference"] for s in peer_report.plot_data(peer)["systems"]}
+    assert references == {"echo": True, "modelrt batched": False, "MLServer batched": False}
