@@ -29,8 +29,8 @@ LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-de
   protobuf-compiler-grpc-java-plugin libgoogle-common-protos-java libgeronimo-annotation-1.3-spec-java \
   libnetty-java libperfmark-java libgoogle-gson-java grpc-proto
 
-.PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench clean \
-  node-client langs-toolchain go-client java-client
+.PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench bench-peers-setup \
+  bench-peers clean node-client langs-toolchain go-client java-client
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -113,10 +113,18 @@ serve: examples
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md --readme README.md
 
+## bench-peers-setup: MLServer, TorchServe (and Java 17 from Debian) and matplotlib in .venv-bench/
+bench-peers-setup: $(STAMP)
+	PYTHON=$(PYTHON) scripts/bench-peers-setup.sh
+
+## bench-peers: the MLP beside MLServer and TorchServe; results-peers.md, plots, README's table
+bench-peers: bench-peers-setup
+	$(BIN)/python benchmarks/peers.py --out benchmarks/results-peers.md --readme README.md
+
 ## test: install, run every static check, then the test suite (the Go and Java tests skip, naming
 ## `make langs-toolchain`, where Debian's toolchain is not installed)
 test: check peers $(NODE_CLIENT)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(PEERS) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEERS) .venv-bench .tools .mypy_cache .ruff_cache .pytest_cache

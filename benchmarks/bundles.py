@@ -133,7 +133,8 @@ def _write(store: Path, name: str, source: str, config: dict[str, Any]) -> Path:
     return bundle
 
 
-def _write_mlp(store: Path, name: str, batching: dict[str, Any], weights: Path) -> None:
+def write_mlp(store: Path, name: str, batching: dict[str, Any], weights: Path) -> None:
+    """One MLP bundle ``name`` in ``store``: our model.py, ``weights`` and this batching config."""
     source = MLP_PY.format(name=name, max_batch=MLP_MAX_BATCH, features=FEATURES)
     config = {"framework": "onnx", "inputs": TENSOR_INPUT, "batching": batching}
     bundle = _write(store, name, source, config)
@@ -153,6 +154,6 @@ def write_store(store: Path, layout: StoreLayout) -> None:
     weights.write_bytes(build_mlp().SerializeToString())
     if "mlp-batched" in layout.names:
         batching = {"max_batch_size": MLP_MAX_BATCH, "max_queue_delay_ms": layout.batch_delay_ms}
-        _write_mlp(store, "mlp-batched", batching, weights)
+        write_mlp(store, "mlp-batched", batching, weights)
     if "mlp-unbatched" in layout.names:
-        _write_mlp(store, "mlp-unbatched", {"max_batch_size": 0}, weights)
+        write_mlp(store, "mlp-unbatched", {"max_batch_size": 0}, weights)

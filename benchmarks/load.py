@@ -1,9 +1,11 @@
 """The load generator: drives one server from a process of its own and prints a JSON result.
 
-``unary`` keeps a fixed number of calls in flight (echo or Predict) on one grpc.aio channel,
-bounded by a request count and a time limit, after a short warm-up; ``generate`` reads one
-Generate stream. Both print one JSON object on stdout. The echo and the identity Predict send
-the same bytes: a PredictRequest carrying a [1, 256] float32 tensor.
+``unary`` keeps a fixed number of calls in flight (echo, Predict, or a peer's own inference
+call: MLServer's ModelInfer, TorchServe's Predictions) on one grpc.aio channel, bounded by a
+request count and a time limit, after a short warm-up; ``generate`` reads one Generate stream.
+Both print one JSON object on stdout. The echo and the identity Predict send the same bytes: a
+PredictRequest carrying a [1, 256] float32 tensor; the peers get the same tensor in their own
+message, also serialized and parsed on every call.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+import peer_protos
 from echo_server import FULL_METHOD as ECHO_METHOD
 
 from modelrt import codec
@@ -32,14 +35,39 @@ WARMUP_ITEMS = 200
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
 
 
+def _row(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((1, FEATURES)).astype(np.float32)
+
+
 def predict_request(model: str, seed: int = 0) -> runtime_pb2.PredictRequest:
     """The request every unary target gets: one [1, 256] float32 tensor named ``x``.
 
     >>> len(predict_request("identity").SerializeToString()) > 1024
     True
     """
-    x = np.random.default_rng(seed).standard_normal((1, FEATURES)).astype(np.float32)
-    return runtime_pb2.PredictRequest(model=model, inputs={"x": codec.python_to_value(x)})
+    return runtime_pb2.PredictRequest(model=model, inputs={"x": codec.python_to_value(_row(seed))})
+
+
+def peer_call(target: str, model: str, seed: int = 0) -> tuple[str, Any, Any]:
+    """(method, request, reply class) of a peer's inference call carrying the same [1, 256] row.
+
+    >>> peer_call("torchserve", "mlp")[0]
+    '/org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions'
+    """
+    classes = peer_protos.message_classes()
+    row = _row(seed)
+    if target == "oip":  # the tensor's bytes in raw_input_contents, as MLServer's clients send
+        request = classes["inference.ModelInferRequest"](
+            model_name=model,
+            inputs=[{"name": "x", "datatype": "FP32", "shape": list(row.shape)}],
+            raw_input_contents=[row.tobytes()],
+        )
+        return peer_protos.OIP_METHOD, request, classes["inference.ModelInferResponse"]
+    request = classes["org.pytorch.serve.grpc.inference.PredictionsRequest"](
+        model_name=model, input={"data": row.tobytes()}
+    )
+    reply = classes["org.pytorch.serve.grpc.inference.PredictionResponse"]
+    return peer_protos.TORCHSERVE_METHOD, request, reply
 
 
 @dataclass
@@ -105,6 +133,10 @@ def _checker(target: str, model: str, request: Any) -> Callable[[Any], None]:
     def check(reply: Any) -> None:
         if target == "echo":
             ok = reply == request
+        elif target == "oip":
+            ok = [list(out.shape) for out in reply.outputs] == [[1, 10]]
+        elif target == "torchserve":  # our handler answers the float32 bytes of [1, 10]
+            ok = len(reply.prediction) == 10 * 4
         elif model == "identity":
             sent = codec.value_to_python(request.inputs["x"])
             ok = np.array_equal(codec.value_to_python(reply.outputs["y"]), sent)
@@ -118,16 +150,19 @@ def _checker(target: str, model: str, request: Any) -> Callable[[Any], None]:
 
 async def run_unary(args: argparse.Namespace) -> UnaryResult:
     """Warm up, then measure one concurrency level."""
-    request = predict_request(args.model)
-    method, reply_type = (
-        (ECHO_METHOD, runtime_pb2.PredictRequest)
-        if args.target == "echo"
-        else (PREDICT_METHOD, runtime_pb2.PredictResponse)
-    )
+    if args.target in ("oip", "torchserve"):
+        method, request, reply_type = peer_call(args.target, args.model)
+    else:
+        request = predict_request(args.model)
+        method, reply_type = (
+            (ECHO_METHOD, runtime_pb2.PredictRequest)
+            if args.target == "echo"
+            else (PREDICT_METHOD, runtime_pb2.PredictResponse)
+        )
     async with grpc.aio.insecure_channel(args.address, options=CHANNEL_OPTIONS) as channel:
         call = channel.unary_unary(
             method,
-            request_serializer=runtime_pb2.PredictRequest.SerializeToString,
+            request_serializer=type(request).SerializeToString,
             response_deserializer=reply_type.FromString,
         )
         _checker(args.target, args.model, request)(await call(request, timeout=CALL_TIMEOUT_S))
@@ -191,7 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     unary = commands.add_parser("unary", help="echo or Predict at one concurrency level")
-    unary.add_argument("--target", choices=("echo", "predict"), required=True)
+    unary.add_argument("--target", choices=("echo", "predict", "oip", "torchserve"), required=True)
     unary.add_argument("--model", default="identity")
     unary.add_argument("--concurrency", type=int, required=True)
     unary.add_argument("--requests", type=int, required=True)

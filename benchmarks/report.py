@@ -160,7 +160,7 @@ def _num(value: float, digits: int = 2) -> str:
     return "n/a" if math.isnan(value) else f"{value:,.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -200,7 +200,7 @@ def load_table(report: Report) -> list[str]:
         ]
         for r in medians
     ]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def generate_table(row: GenerateRow) -> list[str]:
@@ -222,7 +222,7 @@ def generate_table(row: GenerateRow) -> list[str]:
         _num(row.worker_cpu_us, 0),
         row.error or "-",
     ]
-    return _table(header, [cells])
+    return table(header, [cells])
 
 
 def memory_table(report: Report) -> list[str]:
@@ -233,7 +233,7 @@ def memory_table(report: Report) -> list[str]:
     rss = report.idle_rss_mib()
     pss = sum(p.pss_kib for p in report.memory) / MIB
     rows.append(["", "**total**", f"**{_num(rss, 1)}**", f"**{_num(pss, 1)}**"])
-    return _table(["pid", "process", "VmRSS MiB", "Pss MiB"], rows)
+    return table(["pid", "process", "VmRSS MiB", "Pss MiB"], rows)
 
 
 def checks_table(report: Report) -> list[str]:
@@ -246,7 +246,7 @@ def checks_table(report: Report) -> list[str]:
         ]
         for c in checks(report)
     ]
-    return _table(["target", "measured", "goal", "result"], rows)
+    return table(["target", "measured", "goal", "result"], rows)
 
 
 def echo_floor_us(report: Report) -> float:

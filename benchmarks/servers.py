@@ -60,9 +60,16 @@ def _log_tail(log: Path, lines: int = 30) -> str:
         return "(no output)"
 
 
-def _launch(name: str, command: Sequence[str], log: Path) -> Server:
+def launch(
+    name: str,
+    command: Sequence[str],
+    log: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """Start ``command`` with its output in ``log`` (the caller awaits it and stops it)."""
     with log.open("wb") as out:  # a file, not a pipe: a chatty server never blocks on it
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
     return Server(name, process, log)
 
 
@@ -119,7 +126,7 @@ def start_modelrt(
     port_file = workdir / f"port-{store.name}"
     port_file.unlink(missing_ok=True)
     command = modelrt_command(store, port_file, flags, profile)
-    server = _launch(f"modelrt ({store.name})", command, workdir / f"modelrt-{store.name}.log")
+    server = launch(f"modelrt ({store.name})", command, workdir / f"modelrt-{store.name}.log")
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         _wait_port(server, port_file, deadline)
@@ -145,7 +152,7 @@ def _start_script(name: str, script: str, workdir: Path) -> Server:
     port_file = workdir / f"port-{name}"
     port_file.unlink(missing_ok=True)  # a stale one from an earlier run would name a dead port
     command = [sys.executable, str(HERE / script), "--port-file", str(port_file)]
-    server = _launch(name, command, workdir / f"{name}.log")
+    server = launch(name, command, workdir / f"{name}.log")
     try:
         _wait_port(server, port_file, time.monotonic() + START_TIMEOUT_S)
     except BaseException:
