@@ -305,7 +305,8 @@ def test_cancel_ends_a_generate_call_and_closes_the_models_generator(
     assert worker.inbox.next()[:2] == (Kind.ITEM, 7)
     worker.inbox.send(Kind.CANCEL, 7)
     deadline = time.monotonic() + 10
-    while not closed.exists() and time.monotonic() < deadline:
+    # Until the whole word is there: the file exists a moment before it is written.
+    while not (closed.exists() and closed.read_text()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert closed.read_text() == "closed"
     worker.inbox.send(Kind.PING)  # the loop still serves, and a cancelled call has no end
