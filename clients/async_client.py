@@ -56,8 +56,10 @@ class _AsyncRequestFeed:
         version: str,
         request_id: str,
         parameters: Mapping[str, Any] | None,
+        typed: bool = False,
     ) -> None:
         self._requests = requests
+        self._typed = typed
         self._model = model
         self._version = version
         self._request_id = request_id
@@ -72,6 +74,7 @@ class _AsyncRequestFeed:
             model=self._model,
             version=self._version,
             request_id=self._request_id,
+            typed=self._typed,
         )
 
     async def __aiter__(self) -> AsyncIterator[runtime_pb2.StreamRequest]:
@@ -160,6 +163,7 @@ class AsyncClient:
     ``token`` is sent as ``authorization: Bearer <token>`` on every call. TLS is on with
     ``secure=True`` (system roots) or ``root_certificates`` (PEM bytes of the CA to trust); add
     ``certificate_chain`` and ``private_key`` (PEM bytes) for mutual TLS.
+    ``typed_tensors=True`` sends and asks for tensors in the typed form, as Client does.
 
     >>> async with AsyncClient("127.0.0.1:50051", timeout=10) as client:
     ...     prediction = await client.predict("echo", {"x": np.arange(3)})
@@ -177,6 +181,7 @@ class AsyncClient:
         root_certificates: bytes | None = None,
         certificate_chain: bytes | None = None,
         private_key: bytes | None = None,
+        typed_tensors: bool = False,
     ) -> None:
         self._config = ChannelConfig(
             address,
@@ -189,6 +194,7 @@ class AsyncClient:
             private_key=private_key,
         )
         self._timeout = timeout
+        self._typed = typed_tensors
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
         self._health: Any = None
@@ -229,7 +235,7 @@ class AsyncClient:
 
         >>> prediction = await client.predict("echo", {"text": "hi"})
         """
-        request = predict_request(model, inputs, version, parameters, request_id)
+        request = predict_request(model, inputs, version, parameters, request_id, self._typed)
         return prediction_from_proto(await self._unary("Predict", request, timeout))
 
     def generate(
@@ -248,7 +254,7 @@ class AsyncClient:
         ...     print(item.structured["token"], end="")
         """
         stub, _ = self._stubs()
-        request = generate_request(model, inputs, version, parameters, request_id)
+        request = generate_request(model, inputs, version, parameters, request_id, self._typed)
         call = stub.Generate(request, timeout=self._deadline(timeout))
         return AsyncItemStream(call, self.address)
 
@@ -268,7 +274,7 @@ class AsyncClient:
         ...     print(item.structured)
         """
         stub, _ = self._stubs()
-        feed = _AsyncRequestFeed(requests, model, version, request_id, parameters)
+        feed = _AsyncRequestFeed(requests, model, version, request_id, parameters, self._typed)
         call = stub.Stream(feed.__aiter__(), timeout=self._deadline(timeout))
         return AsyncItemStream(call, self.address, feed)
 

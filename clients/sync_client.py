@@ -136,6 +136,9 @@ class Client:
     ``secure=True`` (system roots) or ``root_certificates`` (PEM bytes of the CA to trust); add
     ``certificate_chain`` and ``private_key`` (PEM bytes) for mutual TLS.
 
+    ``typed_tensors=True`` sends tensors in the typed form (``fp32_contents`` and so on) and asks
+    for the response tensors in it too (``output_form``); the default is raw_data, the fast path.
+
     >>> with Client("127.0.0.1:50051", timeout=10) as client:
     ...     client.predict("echo", {"x": np.arange(3)}).outputs["y"]
     array([0, 1, 2])
@@ -153,6 +156,7 @@ class Client:
         root_certificates: bytes | None = None,
         certificate_chain: bytes | None = None,
         private_key: bytes | None = None,
+        typed_tensors: bool = False,
     ) -> None:
         self._config = ChannelConfig(
             address,
@@ -165,6 +169,7 @@ class Client:
             private_key=private_key,
         )
         self._timeout = timeout
+        self._typed = typed_tensors
         self._channel = self._config.sync_channel()
         self._stub = runtime_pb2_grpc.ModelRuntimeStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -197,7 +202,7 @@ class Client:
 
         >>> client.predict("echo", {"x": np.ones(3, np.float32)}, parameters={"t": 0.5})
         """
-        request = predict_request(model, inputs, version, parameters, request_id)
+        request = predict_request(model, inputs, version, parameters, request_id, self._typed)
         return prediction_from_proto(self._unary(self._stub.Predict, request, timeout))
 
     def generate(
@@ -215,7 +220,7 @@ class Client:
         >>> for item in client.generate("llm", {"prompt": "Hello"}):
         ...     print(item.structured["token"], end="")
         """
-        request = generate_request(model, inputs, version, parameters, request_id)
+        request = generate_request(model, inputs, version, parameters, request_id, self._typed)
         call = self._stub.Generate(request, timeout=self._deadline(timeout))
         return ItemStream(call, self.address)
 
@@ -241,7 +246,13 @@ class Client:
 
         def build(inputs: Inputs, first: bool) -> runtime_pb2.StreamRequest:
             return stream_request(
-                inputs, struct, first=first, model=model, version=version, request_id=request_id
+                inputs,
+                struct,
+                first=first,
+                model=model,
+                version=version,
+                request_id=request_id,
+                typed=self._typed,
             )
 
         feed = _RequestFeed(requests, build)

@@ -16,6 +16,7 @@ from modelrt.codec import (
     json_to_python,
     python_to_value,
     struct_to_dict,
+    to_typed,
     value_to_python,
 )
 from modelrt.v1 import model_pb2, runtime_pb2, value_pb2
@@ -24,18 +25,31 @@ Inputs = Mapping[str, Any]
 StreamResponse = runtime_pb2.GenerateResponse | runtime_pb2.StreamResponse
 
 
-def encode_inputs(inputs: Inputs | None) -> dict[str, value_pb2.Value]:
+def encode_inputs(inputs: Inputs | None, typed: bool = False) -> dict[str, value_pb2.Value]:
     """Encode named inputs: ndarray -> tensor, bytes -> data, str -> text, else JSON.
 
-    A value that already is a ``modelrt.v1.Value`` is sent as it is.
+    A value that already is a ``modelrt.v1.Value`` is sent as it is; ``typed`` sends tensors in
+    the typed (``*_contents``) form instead of raw_data.
 
     >>> encode_inputs({"text": "hi"})["text"].text
     'hi'
     """
     encoded: dict[str, value_pb2.Value] = {}
     for name, value in (inputs or {}).items():
-        encoded[name] = value if isinstance(value, value_pb2.Value) else python_to_value(value)
+        if not isinstance(value, value_pb2.Value):
+            encoded[name] = python_to_value(value, typed=typed)
+        elif typed and value.HasField("tensor"):  # a tensor built elsewhere (the CLI's --input)
+            encoded[name] = value_pb2.Value()
+            encoded[name].CopyFrom(value)
+            to_typed(encoded[name].tensor)
+        else:
+            encoded[name] = value
     return encoded
+
+
+def output_form(typed: bool) -> value_pb2.TensorForm.ValueType:
+    """The TensorForm to ask for: typed or raw."""
+    return value_pb2.TENSOR_FORM_TYPED if typed else value_pb2.TENSOR_FORM_RAW
 
 
 def predict_request(
@@ -44,6 +58,7 @@ def predict_request(
     version: str = "",
     parameters: Mapping[str, Any] | None = None,
     request_id: str = "",
+    typed: bool = False,
 ) -> runtime_pb2.PredictRequest:
     """Build a PredictRequest.
 
@@ -53,9 +68,10 @@ def predict_request(
     return runtime_pb2.PredictRequest(
         model=model,
         version=version,
-        inputs=encode_inputs(inputs),
+        inputs=encode_inputs(inputs, typed),
         parameters=dict_to_struct(parameters),
         request_id=request_id,
+        output_form=output_form(typed),
     )
 
 
@@ -65,6 +81,7 @@ def generate_request(
     version: str = "",
     parameters: Mapping[str, Any] | None = None,
     request_id: str = "",
+    typed: bool = False,
 ) -> runtime_pb2.GenerateRequest:
     """Build a GenerateRequest.
 
@@ -74,9 +91,10 @@ def generate_request(
     return runtime_pb2.GenerateRequest(
         model=model,
         version=version,
-        inputs=encode_inputs(inputs),
+        inputs=encode_inputs(inputs, typed),
         parameters=dict_to_struct(parameters),
         request_id=request_id,
+        output_form=output_form(typed),
     )
 
 
@@ -88,6 +106,7 @@ def stream_request(
     model: str,
     version: str = "",
     request_id: str = "",
+    typed: bool = False,
 ) -> runtime_pb2.StreamRequest:
     """Build one StreamRequest; model, version and request id travel in the first one only.
 
@@ -95,13 +114,14 @@ def stream_request(
     'asr'
     """
     if not first:
-        return runtime_pb2.StreamRequest(inputs=encode_inputs(inputs), parameters=parameters)
+        return runtime_pb2.StreamRequest(inputs=encode_inputs(inputs, typed), parameters=parameters)
     return runtime_pb2.StreamRequest(
         model=model,
         version=version,
-        inputs=encode_inputs(inputs),
+        inputs=encode_inputs(inputs, typed),
         parameters=parameters,
         request_id=request_id,
+        output_form=output_form(typed),
     )
 
 

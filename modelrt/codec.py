@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
+from modelrt import contents
 from modelrt.v1 import value_pb2
 
 DataType = value_pb2.DataType
@@ -96,6 +97,9 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
     shape = tensor.shape[:]  # a list; cheaper than list() over the repeated field
     count = element_count(shape)
     dtype = tensor.dtype
+    typed = contents.set_fields(tensor)
+    if typed:
+        return _typed_to_array(tensor, typed, shape, count)
     np_dtype = _NUMERIC.get(dtype)
     if np_dtype is not None:  # the common case first
         raw = tensor.raw_data  # each read of a bytes field makes a new bytes object: read it once
@@ -128,6 +132,38 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
     raise CodecError(f"tensor dtype {dtype} is not set or not supported")
 
 
+def _typed_to_array(
+    tensor: value_pb2.Tensor, typed: list[str], shape: list[int], count: int
+) -> np.ndarray[Any, Any]:
+    """Decode a tensor in the typed form (its elements in a ``*_contents`` field)."""
+    dtype = tensor.dtype
+    name = dtype_name(dtype) if dtype in DTYPE_NAMES.values() else str(dtype)
+    field = contents.FIELD.get(dtype)
+    if field is None:
+        raise CodecError(f"{name} tensor has no typed form; send its elements in string_data")
+    if typed != [field]:
+        raise CodecError(
+            f"{name} tensor carries its elements in {field} only, got {', '.join(typed)}"
+        )
+    if len(tensor.raw_data) or len(tensor.string_data):
+        other = "raw_data" if len(tensor.raw_data) else "string_data"
+        raise CodecError(f"{name} tensor sets both {other} and {field}: send one form only")
+    got = len(getattr(tensor, field))
+    if got != count:
+        raise CodecError(
+            f"{name} tensor of shape {_shape_text(shape)} needs {count} elements in {field}, "
+            f"got {got}"
+        )
+    if dtype == value_pb2.DATA_TYPE_STRING:
+        return _string_array([item.encode("utf-8") for item in tensor.string_contents], shape)
+    target = np.dtype(np.float32) if dtype == value_pb2.DATA_TYPE_BFLOAT16 else _NUMERIC[dtype]
+    try:
+        flat = contents.read(tensor, field, target)
+    except ValueError as exc:
+        raise CodecError(f"{name} tensor: {exc}") from None
+    return flat.reshape(shape)
+
+
 def _string_array(data: list[bytes], shape: list[int]) -> np.ndarray[Any, Any]:
     """UTF-8 elements as a fixed-width str array, refused when padding would blow it up."""
     try:
@@ -144,17 +180,55 @@ def _string_array(data: list[bytes], shape: list[int]) -> np.ndarray[Any, Any]:
     return np.array(items, dtype=str).reshape(shape)
 
 
-def array_to_tensor(array: np.ndarray[Any, Any], dtype: int | None = None) -> value_pb2.Tensor:
-    """Encode a numpy array; ``dtype`` may ask for BFLOAT16 (from float32/float64 input)."""
+def array_to_tensor(
+    array: np.ndarray[Any, Any], dtype: int | None = None, *, typed: bool = False
+) -> value_pb2.Tensor:
+    """Encode a numpy array; ``dtype`` may ask for BFLOAT16 (from float32/float64 input).
+
+    ``typed`` lists the elements in the ``*_contents`` field of their dtype instead of raw_data
+    (BYTES tensors keep string_data).
+
+    >>> list(array_to_tensor(np.arange(2, dtype=np.int8), typed=True).int_contents)
+    [0, 1]
+    """
     tensor = value_pb2.Tensor()
-    write_tensor(tensor, array, dtype)
+    write_tensor(tensor, array, dtype, typed=typed)
     return tensor
 
 
 def write_tensor(
-    tensor: value_pb2.Tensor, array: np.ndarray[Any, Any], dtype: int | None = None
+    tensor: value_pb2.Tensor,
+    array: np.ndarray[Any, Any],
+    dtype: int | None = None,
+    *,
+    typed: bool = False,
 ) -> None:
     """Encode ``array`` into the empty ``tensor`` in place (no message is built and copied)."""
+    _write_raw(tensor, array, dtype)
+    if typed:
+        to_typed(tensor)
+
+
+def to_typed(tensor: value_pb2.Tensor) -> None:
+    """Move the elements of a raw-form ``tensor`` into its typed ``*_contents`` field, in place.
+
+    BYTES tensors, which have no typed form, are left as they are.
+    """
+    field = contents.FIELD.get(tensor.dtype)
+    if field is None or contents.set_fields(tensor):
+        return
+    if field == "string_contents":
+        tensor.string_contents.extend(item.decode("utf-8") for item in tensor.string_data)
+        del tensor.string_data[:]
+        return
+    flat = tensor_to_array(tensor).reshape(-1)
+    tensor.ClearField("raw_data")
+    contents.write(tensor, field, flat)
+
+
+def _write_raw(
+    tensor: value_pb2.Tensor, array: np.ndarray[Any, Any], dtype: int | None = None
+) -> None:
     array = np.asarray(array)
     code = _BY_NUMPY.get(array.dtype)  # a native numeric dtype: the common case first
     if code is not None and (dtype is None or dtype == code) and array.dtype == _NUMERIC[code]:
@@ -271,21 +345,24 @@ def value_to_python(value: value_pb2.Value) -> Any:
     raise CodecError("value has no payload set (one of tensor, data, text, json)")
 
 
-def python_to_value(obj: Any) -> value_pb2.Value:
-    """Encode ndarray -> tensor, bytes -> data, str -> text, anything JSON-compatible -> json."""
+def python_to_value(obj: Any, *, typed: bool = False) -> value_pb2.Value:
+    """Encode ndarray -> tensor, bytes -> data, str -> text, anything JSON-compatible -> json.
+
+    ``typed`` encodes a tensor in the typed form (see array_to_tensor).
+    """
     value = value_pb2.Value()
-    write_value(value, obj)
+    write_value(value, obj, typed=typed)
     return value
 
 
-def write_value(value: value_pb2.Value, obj: Any) -> None:
+def write_value(value: value_pb2.Value, obj: Any, *, typed: bool = False) -> None:
     """Encode ``obj`` into the empty ``value`` in place, as python_to_value does.
 
     >>> response = runtime_pb2.PredictResponse()  # doctest: +SKIP
     >>> write_value(response.outputs["y"], np.zeros(3))  # doctest: +SKIP
     """
     if isinstance(obj, np.ndarray):
-        write_tensor(value.tensor, obj)
+        write_tensor(value.tensor, obj, typed=typed)
     elif isinstance(obj, bytes | bytearray | memoryview):
         value.data = bytes(obj)
     elif isinstance(obj, str):

@@ -110,6 +110,13 @@ _request_id = click.option("--request-id", default="", help="An id to follow the
     default=None,
     help="Private key (PEM) of --tls-cert (env MODELRT_TLS_KEY).",
 )
+@click.option(
+    "--tensor-form",
+    type=click.Choice(["raw", "typed"]),
+    default="raw",
+    show_default=True,
+    help="How tensors travel both ways: raw bytes (fast) or typed lists (fp32_contents, ...).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -121,10 +128,12 @@ def cli(
     tls_ca: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    tensor_form: str,
 ) -> None:
     """Call models served by a modelrt server."""
     # An empty MODELRT_TOKEN means no token.
     session = Session(address, timeout, json_output, token or None, tls, tls_ca, tls_cert, tls_key)
+    session.typed_tensors = tensor_form == "typed"
     ctx.obj = session
     ctx.call_on_close(session.close)
 

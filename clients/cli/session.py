@@ -27,6 +27,7 @@ class Session:
     tls_ca: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    typed_tensors: bool = False
     _client: Client | None = field(default=None, repr=False)
 
     def client(self) -> Client:
@@ -43,6 +44,7 @@ class Session:
                     root_certificates=_read_pem(self.tls_ca, "--tls-ca"),
                     certificate_chain=_read_pem(self.tls_cert, "--tls-cert"),
                     private_key=_read_pem(self.tls_key, "--tls-key"),
+                    typed_tensors=self.typed_tensors,
                 )
             except ValueError as exc:  # a token gRPC cannot send
                 raise CommandError(f"--token: {exc}") from None

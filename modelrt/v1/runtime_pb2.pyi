@@ -53,12 +53,15 @@ class PredictRequest(_message.Message):
     INPUTS_FIELD_NUMBER: _builtins.int
     PARAMETERS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OUTPUT_FORM_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """The model's name."""
     version: _builtins.str
     """The version to call; empty for the newest READY version."""
     request_id: _builtins.str
     """An id chosen by the caller to follow the request through logs; the server makes one if empty."""
+    output_form: _value_pb2.TensorForm.ValueType
+    """The form of the tensors in the response(s): raw (the default) or typed."""
     @_builtins.property
     def inputs(self) -> _containers.MessageMap[_builtins.str, _value_pb2.Value]:
         """Named inputs."""
@@ -75,10 +78,11 @@ class PredictRequest(_message.Message):
         inputs: _abc.Mapping[_builtins.str, _value_pb2.Value] | None = ...,
         parameters: _struct_pb2.Struct | None = ...,
         request_id: _builtins.str = ...,
+        output_form: _value_pb2.TensorForm.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "model", b"model", "parameters", b"parameters", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "model", b"model", "output_form", b"output_form", "parameters", b"parameters", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -179,12 +183,15 @@ class GenerateRequest(_message.Message):
     INPUTS_FIELD_NUMBER: _builtins.int
     PARAMETERS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OUTPUT_FORM_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """The model's name."""
     version: _builtins.str
     """The version to call; empty for the newest READY version."""
     request_id: _builtins.str
     """An id chosen by the caller; the server makes one if empty."""
+    output_form: _value_pb2.TensorForm.ValueType
+    """The form of the tensors in the response(s): raw (the default) or typed."""
     @_builtins.property
     def inputs(self) -> _containers.MessageMap[_builtins.str, _value_pb2.Value]:
         """Named inputs."""
@@ -201,10 +208,11 @@ class GenerateRequest(_message.Message):
         inputs: _abc.Mapping[_builtins.str, _value_pb2.Value] | None = ...,
         parameters: _struct_pb2.Struct | None = ...,
         request_id: _builtins.str = ...,
+        output_form: _value_pb2.TensorForm.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "model", b"model", "parameters", b"parameters", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "model", b"model", "output_form", b"output_form", "parameters", b"parameters", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -315,12 +323,17 @@ class StreamRequest(_message.Message):
     INPUTS_FIELD_NUMBER: _builtins.int
     PARAMETERS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OUTPUT_FORM_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """The model's name; required in the first message, and must not change afterwards."""
     version: _builtins.str
     """The version; read from the first message only."""
     request_id: _builtins.str
     """An id for the whole call, read from the first message; the server makes one if empty."""
+    output_form: _value_pb2.TensorForm.ValueType
+    """The form of the tensors in the responses: raw (the default) or typed; read from the first
+    message only.
+    """
     @_builtins.property
     def inputs(self) -> _containers.MessageMap[_builtins.str, _value_pb2.Value]:
         """Named inputs of this message (an audio chunk, a frame)."""
@@ -337,10 +350,11 @@ class StreamRequest(_message.Message):
         inputs: _abc.Mapping[_builtins.str, _value_pb2.Value] | None = ...,
         parameters: _struct_pb2.Struct | None = ...,
         request_id: _builtins.str = ...,
+        output_form: _value_pb2.TensorForm.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "model", b"model", "parameters", b"parameters", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "model", b"model", "output_form", b"output_form", "parameters", b"parameters", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

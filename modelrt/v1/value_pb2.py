@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16modelrt/v1/value.proto\x12\nmodelrt.v1\x1a\x1cgoogle/protobuf/struct.proto\"c\n\x06Tensor\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.modelrt.v1.DataType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x10\n\x08raw_data\x18\x03 \x01(\x0c\x12\x13\n\x0bstring_data\x18\x04 \x03(\x0c\"}\n\x05Value\x12$\n\x06tensor\x18\x01 \x01(\x0b\x32\x12.modelrt.v1.TensorH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12&\n\x04json\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x42\x06\n\x04kind\"L\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x65rror_id\x18\x04 \x01(\t*\xeb\x02\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x41TA_TYPE_BOOL\x10\x01\x12\x12\n\x0e\x44\x41TA_TYPE_INT8\x10\x02\x12\x13\n\x0f\x44\x41TA_TYPE_INT16\x10\x03\x12\x13\n\x0f\x44\x41TA_TYPE_INT32\x10\x04\x12\x13\n\x0f\x44\x41TA_TYPE_INT64\x10\x05\x12\x13\n\x0f\x44\x41TA_TYPE_UINT8\x10\x06\x12\x14\n\x10\x44\x41TA_TYPE_UINT16\x10\x07\x12\x14\n\x10\x44\x41TA_TYPE_UINT32\x10\x08\x12\x14\n\x10\x44\x41TA_TYPE_UINT64\x10\t\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT16\x10\n\x12\x16\n\x12\x44\x41TA_TYPE_BFLOAT16\x10\x0b\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT32\x10\x0c\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT64\x10\r\x12\x14\n\x10\x44\x41TA_TYPE_STRING\x10\x0e\x12\x13\n\x0f\x44\x41TA_TYPE_BYTES\x10\x0f\x42G\n\x0e\x64\x65v.modelrt.v1B\nValueProtoP\x01Z\'modelrt.dev/gen/go/modelrt/v1;modelrtv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16modelrt/v1/value.proto\x12\nmodelrt.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x9f\x02\n\x06Tensor\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.modelrt.v1.DataType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x10\n\x08raw_data\x18\x03 \x01(\x0c\x12\x13\n\x0bstring_data\x18\x04 \x03(\x0c\x12\x15\n\rbool_contents\x18\x05 \x03(\x08\x12\x14\n\x0cint_contents\x18\x06 \x03(\x05\x12\x16\n\x0eint64_contents\x18\x07 \x03(\x03\x12\x15\n\ruint_contents\x18\x08 \x03(\r\x12\x17\n\x0fuint64_contents\x18\t \x03(\x04\x12\x15\n\rfp32_contents\x18\n \x03(\x02\x12\x15\n\rfp64_contents\x18\x0b \x03(\x01\x12\x17\n\x0fstring_contents\x18\x0c \x03(\t\"}\n\x05Value\x12$\n\x06tensor\x18\x01 \x01(\x0b\x32\x12.modelrt.v1.TensorH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12&\n\x04json\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x42\x06\n\x04kind\"L\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x65rror_id\x18\x04 \x01(\t*\xeb\x02\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x41TA_TYPE_BOOL\x10\x01\x12\x12\n\x0e\x44\x41TA_TYPE_INT8\x10\x02\x12\x13\n\x0f\x44\x41TA_TYPE_INT16\x10\x03\x12\x13\n\x0f\x44\x41TA_TYPE_INT32\x10\x04\x12\x13\n\x0f\x44\x41TA_TYPE_INT64\x10\x05\x12\x13\n\x0f\x44\x41TA_TYPE_UINT8\x10\x06\x12\x14\n\x10\x44\x41TA_TYPE_UINT16\x10\x07\x12\x14\n\x10\x44\x41TA_TYPE_UINT32\x10\x08\x12\x14\n\x10\x44\x41TA_TYPE_UINT64\x10\t\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT16\x10\n\x12\x16\n\x12\x44\x41TA_TYPE_BFLOAT16\x10\x0b\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT32\x10\x0c\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT64\x10\r\x12\x14\n\x10\x44\x41TA_TYPE_STRING\x10\x0e\x12\x13\n\x0f\x44\x41TA_TYPE_BYTES\x10\x0f*U\n\nTensorForm\x12\x1b\n\x17TENSOR_FORM_UNSPECIFIED\x10\x00\x12\x13\n\x0fTENSOR_FORM_RAW\x10\x01\x12\x15\n\x11TENSOR_FORM_TYPED\x10\x02\x42G\n\x0e\x64\x65v.modelrt.v1B\nValueProtoP\x01Z\'modelrt.dev/gen/go/modelrt/v1;modelrtv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,12 +33,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelrt.v1.value_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.modelrt.v1B\nValueProtoP\001Z\'modelrt.dev/gen/go/modelrt/v1;modelrtv1'
-  _globals['_DATATYPE']._serialized_start=375
-  _globals['_DATATYPE']._serialized_end=738
-  _globals['_TENSOR']._serialized_start=68
-  _globals['_TENSOR']._serialized_end=167
-  _globals['_VALUE']._serialized_start=169
-  _globals['_VALUE']._serialized_end=294
-  _globals['_ITEMERROR']._serialized_start=296
-  _globals['_ITEMERROR']._serialized_end=372
+  _globals['_DATATYPE']._serialized_start=564
+  _globals['_DATATYPE']._serialized_end=927
+  _globals['_TENSORFORM']._serialized_start=929
+  _globals['_TENSORFORM']._serialized_end=1014
+  _globals['_TENSOR']._serialized_start=69
+  _globals['_TENSOR']._serialized_end=356
+  _globals['_VALUE']._serialized_start=358
+  _globals['_VALUE']._serialized_end=483
+  _globals['_ITEMERROR']._serialized_start=485
+  _globals['_ITEMERROR']._serialized_end=561
 # @@protoc_insertion_point(module_scope)

@@ -96,13 +96,44 @@ DATA_TYPE_BYTES: DataType.ValueType  # 15
 """Arbitrary byte strings; elements travel in Tensor.string_data."""
 Global___DataType: _TypeAlias = DataType  # noqa: Y015
 
+class _TensorForm:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TensorFormEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TensorForm.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TENSOR_FORM_UNSPECIFIED: _TensorForm.ValueType  # 0
+    """The default: TENSOR_FORM_RAW."""
+    TENSOR_FORM_RAW: _TensorForm.ValueType  # 1
+    """raw_data for numeric and boolean tensors, string_data for STRING and BYTES: the fast path."""
+    TENSOR_FORM_TYPED: _TensorForm.ValueType  # 2
+    """The typed *_contents fields (BYTES tensors still use string_data): readable as JSON."""
+
+class TensorForm(_TensorForm, metaclass=_TensorFormEnumTypeWrapper):
+    """TensorForm is the form a caller wants the tensors of a response in."""
+
+TENSOR_FORM_UNSPECIFIED: TensorForm.ValueType  # 0
+"""The default: TENSOR_FORM_RAW."""
+TENSOR_FORM_RAW: TensorForm.ValueType  # 1
+"""raw_data for numeric and boolean tensors, string_data for STRING and BYTES: the fast path."""
+TENSOR_FORM_TYPED: TensorForm.ValueType  # 2
+"""The typed *_contents fields (BYTES tensors still use string_data): readable as JSON."""
+Global___TensorForm: _TypeAlias = TensorForm  # noqa: Y015
+
 @_typing.final
 class Tensor(_message.Message):
     """Tensor is an n-dimensional array.
 
-    Numeric and boolean tensors carry their elements in raw_data, little-endian, in row-major (C)
-    order, so raw_data holds exactly product(shape) * element size bytes. STRING and BYTES tensors
-    carry product(shape) elements in string_data instead.
+    Numeric and boolean tensors carry their elements in one of two forms. The fast path is raw_data:
+    little-endian, in row-major (C) order, exactly product(shape) * element size bytes. The typed
+    form, for JSON tools (grpcurl, Postman) and languages without a cheap byte view, lists the
+    elements row-major in the one *_contents field of their dtype:
+      BOOL: bool_contents; INT8, INT16, INT32: int_contents; INT64: int64_contents;
+      UINT8, UINT16, UINT32: uint_contents; UINT64: uint64_contents;
+      FLOAT16, BFLOAT16, FLOAT32: fp32_contents; FLOAT64: fp64_contents; STRING: string_contents.
+    A tensor uses one form only: raw_data (or string_data) together with a *_contents field, or a
+    *_contents field of another dtype, is INVALID_ARGUMENT, and so is a count that does not match the
+    shape. STRING and BYTES tensors may carry their elements in string_data (STRING as UTF-8).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -111,6 +142,14 @@ class Tensor(_message.Message):
     SHAPE_FIELD_NUMBER: _builtins.int
     RAW_DATA_FIELD_NUMBER: _builtins.int
     STRING_DATA_FIELD_NUMBER: _builtins.int
+    BOOL_CONTENTS_FIELD_NUMBER: _builtins.int
+    INT_CONTENTS_FIELD_NUMBER: _builtins.int
+    INT64_CONTENTS_FIELD_NUMBER: _builtins.int
+    UINT_CONTENTS_FIELD_NUMBER: _builtins.int
+    UINT64_CONTENTS_FIELD_NUMBER: _builtins.int
+    FP32_CONTENTS_FIELD_NUMBER: _builtins.int
+    FP64_CONTENTS_FIELD_NUMBER: _builtins.int
+    STRING_CONTENTS_FIELD_NUMBER: _builtins.int
     dtype: Global___DataType.ValueType
     """Element type."""
     raw_data: _builtins.bytes
@@ -123,6 +162,38 @@ class Tensor(_message.Message):
     def string_data(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
         """Elements of a STRING or BYTES tensor, row-major."""
 
+    @_builtins.property
+    def bool_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
+        """Typed form: elements of a BOOL tensor."""
+
+    @_builtins.property
+    def int_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Typed form: elements of an INT8, INT16 or INT32 tensor (each must fit its dtype)."""
+
+    @_builtins.property
+    def int64_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Typed form: elements of an INT64 tensor."""
+
+    @_builtins.property
+    def uint_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Typed form: elements of a UINT8, UINT16 or UINT32 tensor (each must fit its dtype)."""
+
+    @_builtins.property
+    def uint64_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Typed form: elements of a UINT64 tensor."""
+
+    @_builtins.property
+    def fp32_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Typed form: elements of a FLOAT16, BFLOAT16 or FLOAT32 tensor (rounded to the dtype)."""
+
+    @_builtins.property
+    def fp64_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Typed form: elements of a FLOAT64 tensor."""
+
+    @_builtins.property
+    def string_contents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Typed form: elements of a STRING tensor, as text (string_data carries them as UTF-8 bytes)."""
+
     def __init__(
         self,
         *,
@@ -130,10 +201,18 @@ class Tensor(_message.Message):
         shape: _abc.Iterable[_builtins.int] | None = ...,
         raw_data: _builtins.bytes = ...,
         string_data: _abc.Iterable[_builtins.bytes] | None = ...,
+        bool_contents: _abc.Iterable[_builtins.bool] | None = ...,
+        int_contents: _abc.Iterable[_builtins.int] | None = ...,
+        int64_contents: _abc.Iterable[_builtins.int] | None = ...,
+        uint_contents: _abc.Iterable[_builtins.int] | None = ...,
+        uint64_contents: _abc.Iterable[_builtins.int] | None = ...,
+        fp32_contents: _abc.Iterable[_builtins.float] | None = ...,
+        fp64_contents: _abc.Iterable[_builtins.float] | None = ...,
+        string_contents: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dtype", b"dtype", "raw_data", b"raw_data", "shape", b"shape", "string_data", b"string_data"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bool_contents", b"bool_contents", "dtype", b"dtype", "fp32_contents", b"fp32_contents", "fp64_contents", b"fp64_contents", "int64_contents", b"int64_contents", "int_contents", b"int_contents", "raw_data", b"raw_data", "shape", b"shape", "string_contents", b"string_contents", "string_data", b"string_data", "uint64_contents", b"uint64_contents", "uint_contents", b"uint_contents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

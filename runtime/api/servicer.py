@@ -11,7 +11,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
-from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from modelrt.v1 import runtime_pb2, runtime_pb2_grpc, value_pb2
 from registry.errors import ModelrtError
 from runtime.api import convert, undecodable
 from runtime.api.registration import Handler, add_rewritten
@@ -90,8 +90,11 @@ async def _replies(
     record: ModelRecord,
     rid: str,
     items: AsyncIterator[ModelOutput | ItemFailure],
+    form: int,
 ) -> AsyncIterator[M]:
-    """Streamed items as GenerateResponse/StreamResponse messages, numbered from 0."""
+    """Streamed items as GenerateResponse/StreamResponse messages, numbered from 0, their tensors
+    in the caller's output ``form``."""
+    typed = form == value_pb2.TENSOR_FORM_TYPED
     head: dict[str, Any] = {"model": record.name, "version": record.version, "request_id": rid}
     index = 0
     async for item in items:
@@ -100,7 +103,7 @@ async def _replies(
         else:
             reply = message(**head, index=index)
             try:
-                wire.write_output(reply, item)
+                wire.write_output(reply, item, typed)
             except Exception as exc:  # this item fails alone, as a model error
                 error = convert.item_error(wire.unsendable(record.name, exc))
                 reply = message(**head, index=index, error=error)
@@ -141,7 +144,9 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
         rid = request_id(request.request_id)
         # Like Predict's, its inputs reach the instance serialized; it decodes and checks them.
         items = self.engine.generate(record, (request.SerializeToString(), rid))
-        async for reply in _replies(runtime_pb2.GenerateResponse, record, rid, items):
+        async for reply in _replies(
+            runtime_pb2.GenerateResponse, record, rid, items, request.output_form
+        ):
             yield reply
 
     @streaming
@@ -167,7 +172,9 @@ class ModelRuntimeServicer(runtime_pb2_grpc.ModelRuntimeServicer):
                 message = await anext(aiter(request_iterator), None)
 
         items = self.engine.stream(record, requests())
-        async for reply in _replies(runtime_pb2.StreamResponse, record, rid, items):
+        async for reply in _replies(
+            runtime_pb2.StreamResponse, record, rid, items, first.output_form
+        ):
             yield reply
 
     @unary

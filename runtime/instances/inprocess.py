@@ -26,7 +26,13 @@ from runtime.instances.model_threads import END, ModelLoop, drain
 from runtime.instances.outputs import ItemFailure, shape_output
 from runtime.instances.payload import StreamInput
 from runtime.instances.stream_inputs import checked_stream
-from runtime.instances.wire import Answer, WireRequest, decode_request, encode_answer
+from runtime.instances.wire import (
+    Answer,
+    WireRequest,
+    decode_request,
+    decode_request_form,
+    encode_answer,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -130,17 +136,18 @@ class InProcessExecutor(Executor):
             answers: dict[int, Answer] = {}
             await self.predict_each(requests, answers.__setitem__)
             return [answers[index] for index in range(len(requests))]
-        decoded, valid = self._decode(requests)
+        decoded, valid, typed = self._decode(requests)
         try:
             results = await self._call(model.predict_batch, valid) if valid else []
         except Exception as exc:
             raise self._failure(valid[0], exc) from None
-        return self._answers(decoded, self._batch_items(valid, results))
+        return self._answers(decoded, self._batch_items(valid, results), typed)
 
     async def predict_each(self, requests: list[WireRequest], on_result: OnResult) -> None:
         model = self._model()
         hook, wrap = self._single_hook(model)
-        for index, request in enumerate(self._decode(requests)[0]):
+        decoded, _, typed = self._decode(requests)
+        for index, request in enumerate(decoded):
             if isinstance(request, ItemFailure):  # its inputs failed the check
                 on_result(index, request)
                 continue
@@ -149,7 +156,7 @@ class InProcessExecutor(Executor):
                 item = self._single_item(request, result, wrap)
             except Exception as exc:
                 item = ItemFailure(self._failure(request, exc))
-            on_result(index, encode_answer(item, self.context.name))
+            on_result(index, encode_answer(item, self.context.name, typed[index]))
 
     # -- unary calls on the caller's thread (sync hooks only) ------------------------------------
 
@@ -165,18 +172,19 @@ class InProcessExecutor(Executor):
         model = self._model()
         if "predict_batch" not in self.hooks:
             return [answer for _, answer in self.predict_each_sync(requests)]
-        decoded, valid = self._decode(requests)
+        decoded, valid, typed = self._decode(requests)
         try:
             results = model.predict_batch(valid) if valid else []
         except Exception as exc:
             raise self._failure(valid[0], exc) from None
-        return self._answers(decoded, self._batch_items(valid, results))
+        return self._answers(decoded, self._batch_items(valid, results), typed)
 
     def predict_each_sync(self, requests: list[WireRequest]) -> Iterator[tuple[int, Answer]]:
         """predict_each on the calling thread (see sync_unary)."""
         model = self._model()
         hook, wrap = self._single_hook(model)
-        for index, request in enumerate(self._decode(requests)[0]):
+        decoded, _, typed = self._decode(requests)
+        for index, request in enumerate(decoded):
             if isinstance(request, ItemFailure):  # its inputs failed the check
                 yield index, request
                 continue
@@ -184,36 +192,43 @@ class InProcessExecutor(Executor):
                 item = self._single_item(request, hook([request] if wrap else request), wrap)
             except Exception as exc:
                 item = ItemFailure(self._failure(request, exc))
-            yield index, encode_answer(item, self.context.name)
+            yield index, encode_answer(item, self.context.name, typed[index])
 
     # -- shared by both -------------------------------------------------------------------------
 
     def _decode(
         self, requests: list[WireRequest]
-    ) -> tuple[list[Request | ItemFailure], list[Request]]:
-        """Each request as the model sees it or its failed input check; and the valid ones."""
+    ) -> tuple[list[Request | ItemFailure], list[Request], list[bool]]:
+        """Each request as the model sees it or its failed input check; the valid ones; and
+        whether each asked for its output tensors in the typed form."""
         specs = self.spec.prepared.config.inputs
         decoded: list[Request | ItemFailure] = []
         valid: list[Request] = []
+        typed: list[bool] = []
         for wire in requests:
             try:
-                request = decode_request(wire, specs)
+                request, form = decode_request_form(wire, specs)
             except ModelrtError as exc:
                 decoded.append(ItemFailure(exc))
+                typed.append(False)
             except Exception as exc:  # fails this request alone, never its batch or instance
                 decoded.append(ItemFailure(model_failure(self.context.name, wire[1], exc)))
+                typed.append(False)
             else:
                 decoded.append(request)
                 valid.append(request)
-        return decoded, valid
+                typed.append(form)
+        return decoded, valid, typed
 
-    def _answers(self, decoded: list[Request | ItemFailure], items: list[Item]) -> list[Answer]:
+    def _answers(
+        self, decoded: list[Request | ItemFailure], items: list[Item], typed: list[bool]
+    ) -> list[Answer]:
         """Encoded answers in request order: the model's items fill the valid requests' places."""
         produced = iter(items)
         name = self.context.name
         return [
-            encode_answer(next(produced) if isinstance(request, Request) else request, name)
-            for request in decoded
+            encode_answer(next(produced) if isinstance(request, Request) else request, name, form)
+            for request, form in zip(decoded, typed, strict=True)
         ]
 
     def _failure(self, request: Request, exc: Exception) -> ModelrtError:

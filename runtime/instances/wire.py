@@ -71,10 +71,11 @@ def _undecodable(name: str, exc: Exception) -> InvalidInputError:
     )
 
 
-def write_output(message: OutputMessage, output: ModelOutput) -> None:
-    """Fill the ``outputs`` and ``structured`` fields of a response message in place."""
+def write_output(message: OutputMessage, output: ModelOutput, typed: bool = False) -> None:
+    """Fill the ``outputs`` and ``structured`` fields of a response message in place; ``typed``
+    writes tensors in the typed form (the request's output_form)."""
     for name, value in output.outputs.items():
-        codec.write_value(message.outputs[name], value)
+        codec.write_value(message.outputs[name], value, typed=typed)
     if output.structured is not None:
         message.structured.CopyFrom(codec.python_to_json(output.structured))
 
@@ -93,6 +94,11 @@ def encode_request(
 def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
     """The model's Request; raises InvalidInputError naming an undecodable, missing or mistyped
     input."""
+    return decode_request_form(wire, specs)[0]
+
+
+def decode_request_form(wire: WireRequest, specs: Sequence[InputSpec]) -> tuple[Request, bool]:
+    """decode_request, and whether the caller asked for its output tensors in the typed form."""
     data, request_id = wire
     try:
         # Generate and Stream requests share PredictRequest's input fields (numbers and types;
@@ -106,11 +112,12 @@ def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
     for name, value in inputs.items():  # the model owns its inputs: it may change them in place
         if isinstance(value, np.ndarray) and not value.flags.writeable:
             inputs[name] = value.copy()  # type: ignore[index]
-    return request
+    return request, message.output_form == value_pb2.TENSOR_FORM_TYPED
 
 
-def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
-    """``output`` as the ``outputs`` and ``structured`` fields of a serialized PredictResponse.
+def encode_answer(output: ModelOutput | ItemFailure, model: str, typed: bool = False) -> Answer:
+    """``output`` as the ``outputs`` and ``structured`` fields of a serialized PredictResponse;
+    ``typed`` writes its tensors in the typed form.
 
     A value the wire cannot carry (a complex array, say) fails this answer, naming the model.
     """
@@ -118,7 +125,7 @@ def encode_answer(output: ModelOutput | ItemFailure, model: str) -> Answer:
         return output
     response = runtime_pb2.PredictResponse()
     try:
-        write_output(response, output)
+        write_output(response, output, typed)
     except Exception as exc:  # the model's answer fails, never the instance
         return ItemFailure(unsendable(model, exc))
     return response.SerializeToString()

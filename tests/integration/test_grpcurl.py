@@ -61,3 +61,23 @@ def test_grpcurl_calls_predict_with_json(address: str) -> None:
     reply = json.loads(_grpcurl(address, "-d", body, "modelrt.v1.ModelRuntime/Predict"))
     assert reply["structured"] == {"said": "hello"}
     assert reply["model"] == "echo"
+
+
+def _describe(address: str, symbol: str) -> str:
+    assert GRPCURL is not None
+    result = subprocess.run(
+        [GRPCURL, "-plaintext", address, "describe", symbol],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_grpcurl_describe_shows_the_proto_comments(address: str) -> None:
+    described = _describe(address, "modelrt.v1.ModelRuntime.Predict")
+    assert "Predict sends one request and gets one response." in described
+    tensor = _describe(address, "modelrt.v1.Tensor")
+    assert "fp32_contents" in tensor
+    assert "Typed form" in tensor

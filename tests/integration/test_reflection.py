@@ -89,3 +89,26 @@ def test_reflection_describes_the_open_inference_protocol(start_server, version:
     assert set(files) == {"grpc_service.proto", "model_config.proto"}
     methods = {m.name for m in files["grpc_service.proto"].service[0].method}
     assert {"ModelInfer", "ModelStreamInfer", "ModelMetadata", "ModelConfig"} <= methods
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_reflection_serves_the_proto_comments(start_server, version: str) -> None:
+    server = start_server()
+    reply = _reflect(
+        server.channel(),
+        version,
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol=RUNTIME),
+    )
+    files = {
+        proto.name: proto
+        for proto in map(
+            descriptor_pb2.FileDescriptorProto.FromString,
+            reply.file_descriptor_response.file_descriptor_proto,
+        )
+    }
+    comments = " ".join(
+        location.leading_comments
+        for location in files["modelrt/v1/runtime.proto"].source_code_info.location
+    )
+    assert "Predict sends one request and gets one response." in comments
+    assert files["modelrt/v1/value.proto"].source_code_info.location
