@@ -23,6 +23,8 @@ K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard docker/k8s/*.yaml)
 # clients/node's packages (npm); Go's and Java's toolchains for clients/ come from Debian (no Go
 # module or Maven downloads): compilers, protoc plugins and the gRPC and protobuf libraries.
 NODE_CLIENT := clients/node/node_modules/.package-lock.json
+# The playground's browser tests drive Debian's chromium (no browser download).
+CHROMIUM := /usr/bin/chromium
 LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
   golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev golang-google-genproto-dev \
   protobuf-compiler default-jdk-headless libprotobuf-java libgrpc-java \
@@ -30,7 +32,7 @@ LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-de
   libnetty-java libperfmark-java libgoogle-gson-java grpc-proto
 
 .PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench bench-peers-setup \
-  bench-peers clean node-client langs-toolchain go-client java-client
+  bench-peers clean node-client langs-toolchain go-client java-client browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -121,9 +123,18 @@ bench-peers-setup: $(STAMP)
 bench-peers: bench-peers-setup
 	$(BIN)/python benchmarks/peers.py --out benchmarks/results-peers.md --readme README.md
 
+## browser: Debian's chromium and chromedriver for the playground's browser tests (apt, as root;
+## elsewhere those tests skip, naming this target)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; \
+	else echo "make browser: not root or no apt-get; the browser tests will skip"; fi
+
+browser: $(CHROMIUM)
+
 ## test: install, run every static check, then the test suite (the Go and Java tests skip, naming
 ## `make langs-toolchain`, where Debian's toolchain is not installed)
-test: check peers $(NODE_CLIENT)
+test: check peers $(NODE_CLIENT) browser
 	$(BIN)/pytest
 
 clean:

@@ -14,18 +14,37 @@ from pydantic import ValidationError
 from runtime.loops import new_event_loop
 from runtime.preflight import PreflightError, preflight
 from runtime.serve_flags import with_settings_options
-from runtime.server import ModelServer
+from runtime.server import ModelServer, bind_address
 from runtime.settings import ServerSettings, load_settings
 
 logger = logging.getLogger(__name__)
 
 
-async def run_server(settings: ServerSettings, port_file: Path | None = None) -> None:
+def addresses(server: ModelServer) -> str:
+    """The lines ``serve`` prints once listening: gRPC, HTTP (playground) and metrics."""
+    settings = server.settings
+    scheme = "https" if settings.tls else "http"
+    lines = [f"gRPC        {bind_address(settings.host, server.port)}"]
+    if server.http_port is not None:
+        http = f"{scheme}://{bind_address(settings.http_host, server.http_port)}"
+        lines.append(f"HTTP        {http}/  (playground; OpenAPI docs at {http}/docs)")
+    if server.metrics_port is not None:
+        where = bind_address(settings.metrics_host, server.metrics_port)
+        lines.append(f"metrics     http://{where}/metrics")
+    return "\n".join(lines) + "\n"
+
+
+async def run_server(
+    settings: ServerSettings, port_file: Path | None = None, http_port_file: Path | None = None
+) -> None:
     """Serve until SIGTERM or SIGINT, then drain in-flight calls for the grace period."""
     server = ModelServer(settings)
     port = await server.start()
+    click.echo(addresses(server), nl=False)
     if port_file is not None:
         await asyncio.to_thread(port_file.write_text, f"{port}\n", "utf-8")
+    if http_port_file is not None and server.http_port is not None:
+        await asyncio.to_thread(http_port_file.write_text, f"{server.http_port}\n", "utf-8")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -51,8 +70,20 @@ async def run_server(settings: ServerSettings, port_file: Path | None = None) ->
     default=None,
     help="Write the bound port here once listening (handy with --port 0).",
 )
+@click.option(
+    "--http-port-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the bound HTTP port here once listening (handy with --http-port auto).",
+)
 @with_settings_options
-def serve(config_file: Path | None, port_file: Path | None, no_metrics: bool, **flags: Any) -> None:
+def serve(
+    config_file: Path | None,
+    port_file: Path | None,
+    http_port_file: Path | None,
+    no_metrics: bool,
+    **flags: Any,
+) -> None:
     """Serve the models of a model store over gRPC.
 
     Every setting is a flag of its name (derived from the server's settings); each one can also
@@ -76,6 +107,6 @@ def serve(config_file: Path | None, port_file: Path | None, no_metrics: bool, **
         raise click.ClickException(str(exc)) from None
     try:
         with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
-            runner.run(run_server(settings, port_file))
+            runner.run(run_server(settings, port_file, http_port_file))
     except RuntimeError as exc:  # grpc raises RuntimeError when the port cannot be bound
         raise click.ClickException(str(exc)) from None

@@ -75,6 +75,8 @@ def _click_type(field: str, annotation: Any) -> tuple[Any, Callable[..., Any] | 
         return click.Path(path_type=Path, dir_okay=not field.endswith("_file")), None
     if kind in (int, float, str):
         return kind, None
+    if all(m is int or typing.get_origin(m) is Literal for m in members):
+        return click.STRING, None  # a number or a word (http_port: 8000, auto): pydantic decides
     return click.STRING, _json_value  # anything else is given as JSON and checked by pydantic
 
 

@@ -14,6 +14,9 @@ from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2
 from runtime.api.auth import AccessPolicy, AuthInterceptor, log_access_policy
 from runtime.api.health import HealthReporter, ModelHealthServicer
+from runtime.api.http.app import build_app
+from runtime.api.http.context import HttpContext
+from runtime.api.http.front_door import HttpFrontDoor
 from runtime.api.oip_servicer import SERVICE_NAME as OIP_SERVICE_NAME
 from runtime.api.oip_servicer import InferenceServicer
 from runtime.api.oip_servicer import add_to_server as add_oip_to_server
@@ -146,6 +149,8 @@ class ModelServer:
         self.metrics: Metrics | None = None
         self.port = 0
         self.metrics_port: int | None = None
+        self.http_port: int | None = None
+        self._http: HttpFrontDoor | None = None
 
     async def start(self) -> int:
         settings = self.settings
@@ -169,6 +174,21 @@ class ModelServer:
         self.port = self._listen(server, credentials)
         self._start_metrics_http(metrics)
         await server.start()
+        http_context = HttpContext(
+            engine=engine,
+            uploads=uploads,
+            health=health_servicer,
+            policy=AccessPolicy.from_settings(settings, host=settings.http_host),
+            metrics=measured,
+            inference=inference,
+            max_body_bytes=settings.max_message_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+        try:
+            await self._start_http(http_context)
+        except BaseException:
+            await self.stop(0)  # the gRPC port and the metrics endpoint are not left behind
+            raise
         health.starting()
         logger.info(
             "modelrt listening on %s (%s)",
@@ -178,6 +198,25 @@ class ModelServer:
         log_access_policy(policy)
         self._loading = asyncio.create_task(self._load_store())
         return self.port
+
+    async def _start_http(self, context: HttpContext) -> None:
+        """The HTTP front door over the same engine, unless http_port is 0 (off)."""
+        settings = self.settings
+        if settings.http_port == 0:
+            return
+        port = 0 if settings.http_port == "auto" else settings.http_port
+        tls = None
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+            tls = (settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+        app = build_app(context, settings.cors_origins)
+        self._http = HttpFrontDoor(app, settings.http_host, port, tls, settings.grace_period_s)
+        self.http_port = await self._http.start()
+        scheme = "https" if tls else "http"
+        logger.info(
+            "HTTP on %s://%s/ (playground, OIP REST /v2, OpenAI-compatible /v1, docs at /docs)",
+            scheme,
+            bind_address(settings.http_host, self.http_port),
+        )
 
     def _start_metrics_http(self, metrics: Metrics) -> None:
         settings = self.settings
@@ -281,6 +320,8 @@ class ModelServer:
         grace = self.settings.grace_period_s if grace is None else grace
         if self._health is not None:
             self._health.shutting_down()
+        if self._http is not None:
+            await self._http.stop()
         if self._server is not None:
             await self._server.stop(grace)
         if self._loading is not None and not self._loading.done():

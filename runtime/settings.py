@@ -153,6 +153,20 @@ class ServerSettings(BaseSettings):
         "pip (auto; a uv failure is retried with pip), or only uv, or only venv + pip (which, "
         "unlike uv, reads pip.conf and PIP_* settings).",
     )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the HTTP front door (OIP REST, OpenAI-compatible routes, JSON "
+        "routes, playground).",
+    )
+    http_port: int | Literal["auto"] = Field(
+        default=8000,
+        description="HTTP port; 0 turns the HTTP front door off; auto picks a free one.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the HTTP front door from other sites (CORS); "
+        'empty: none (the default); ["*"]: any.',
+    )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the metrics endpoint.")
     metrics_port: int | None = Field(
         default=8002,
@@ -205,6 +219,13 @@ class ServerSettings(BaseSettings):
         # Made absolute once, against the directory the server starts in: build steps run in
         # other directories (pip runs in the bundle's), where a relative path means another place.
         return None if path is None else Path(os.path.abspath(path.expanduser()))
+
+    @field_validator("http_port")
+    @classmethod
+    def _http_port_in_range(cls, port: int | str) -> int | str:
+        if isinstance(port, int) and not 0 <= port <= 65535:
+            raise ValueError("http_port must be 0 (off), auto or a port number up to 65535")
+        return port
 
     @field_validator("store_url")
     @classmethod

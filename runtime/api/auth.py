@@ -117,13 +117,13 @@ class AccessPolicy:
     host: str
 
     @classmethod
-    def from_settings(cls, settings: ServerSettings) -> AccessPolicy:
-        """The policy the settings ask for (tokens, bind address)."""
+    def from_settings(cls, settings: ServerSettings, host: str | None = None) -> AccessPolicy:
+        """The policy the settings ask for (tokens, bind address: ``host`` when given)."""
         admin, inference = settings.admin_token, settings.inference_token
         return cls(
             admin_token=None if admin is None else admin.get_secret_value(),
             inference_token=None if inference is None else inference.get_secret_value(),
-            host=settings.host,
+            host=settings.host if host is None else host,
         )
 
     @functools.cached_property

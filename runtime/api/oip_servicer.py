@@ -44,7 +44,7 @@ STREAM_IN_FLIGHT = 64
 STREAM_BACKLOG = 64
 
 
-def _server_version() -> str:
+def server_version() -> str:
     try:
         return importlib.metadata.version("modelrt")
     except importlib.metadata.PackageNotFoundError:
@@ -99,7 +99,7 @@ class InferenceServicer(oip_grpc.GRPCInferenceServiceServicer):
         self, request: oip.ServerMetadataRequest, context: Context
     ) -> oip.ServerMetadataResponse:
         return oip.ServerMetadataResponse(
-            name="modelrt", version=_server_version(), extensions=EXTENSIONS
+            name="modelrt", version=server_version(), extensions=EXTENSIONS
         )
 
     def _versions(self, name: str) -> list[str]:

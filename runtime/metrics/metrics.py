@@ -165,6 +165,20 @@ class Metrics:
         )
         for tally in self._tallies():
             self.registry.register(tally)
+        # HTTP calls, beside the RPCs: by route template (never the raw path) and status.
+        self.http_requests = CounterTally(
+            "modelrt_http_requests",
+            "HTTP requests finished, by route template, method and HTTP status.",
+            ["route", "method", "status"],
+        )
+        self.http_duration = HistogramTally(
+            "modelrt_http_request_duration_seconds",
+            "Time from an HTTP request's arrival to its last response byte, in seconds.",
+            ["route", "method"],
+            REQUEST_BUCKETS,
+        )
+        self.registry.register(self.http_requests)
+        self.registry.register(self.http_duration)
 
     def _add_instance_families(self) -> None:
         """Instances up and restarted, and each model version's state."""
@@ -219,6 +233,14 @@ class Metrics:
         """
         self.requests.inc((model, rpc, code))
         self.request_duration.observe((model, rpc), seconds)
+
+    def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one finished HTTP request and its duration.
+
+        >>> Metrics().observe_http("/v2/models/{name}/infer", "POST", 200, 0.002)
+        """
+        self.http_requests.inc((route, method, str(status)))
+        self.http_duration.observe((route, method), seconds)
 
     def observe_queue(self, model: str, seconds: float) -> None:
         """One request waited ``seconds`` in the queue before its batch ran.
