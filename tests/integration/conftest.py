@@ -87,6 +87,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
         store = store or tmp_path / f"store{len(started)}"
         store.mkdir(parents=True, exist_ok=True)
         settings.setdefault("metrics_port", 0)
+        settings.setdefault("http_port", "auto")
         config = ServerSettings(model_store=store, host="127.0.0.1", port=0, **settings)
         loop = new_event_loop(config.event_loop)  # the loop `modelrt serve` runs on
         server = ModelServer(config)
