@@ -14,7 +14,7 @@ PORT ?= 50051
 # KServe's SDK installs there without torch.
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
-PEER_PACKAGES := 'tritonclient[grpc]>=2.50,<3' 'kserve>=0.14,<1'
+PEER_PACKAGES := 'tritonclient[grpc,http]>=2.50,<3' 'kserve>=0.14,<1'
 
 KUBERNETES_VERSION := 1.33.0
 # KServe's CRDs and kustomization files have no built-in schema: tests/unit/docker checks them.
