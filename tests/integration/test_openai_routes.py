@@ -26,29 +26,30 @@ from tests.bundle_factory import write_bundle
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # Yields " w0", " w1", ... (up to max_tokens, default 8), one every `delay_s` (bundle parameter);
-# records the parameters it got and, when it closes, how many words it had sent; the prompt
-# "crash" makes it raise after two words.
+# records the parameters it got and, when it closes, how many words it had sent. The prompt
+# "crash" makes it raise after two words, "pause" makes it wait a minute after the first.
 WORDS = """
+    import asyncio
     import json
-    import time
     from pathlib import Path
     from registry import ModelRunner, register
 
     @register("words")
     class Words(ModelRunner):
-        def generate(self, request):
+        async def generate(self, request):
             folder = Path(self.context.parameters["record_dir"])
             (folder / "params.json").write_text(json.dumps(dict(request.parameters)))
             delay = float(self.context.parameters.get("delay_s", 0))
+            prompt = request["prompt"]
             sent = 0
             try:
                 for i in range(int(request.param("max_tokens", 8))):
                     if i:
-                        time.sleep(delay)
-                    if i == 2 and request["prompt"] == "crash":
+                        await asyncio.sleep(60 if prompt == "pause" else delay)
+                    if i == 2 and prompt == "crash":
                         raise RuntimeError("words broke")
                     sent = i + 1
-                    yield {"token": f" w{i}", "prompt_tokens": len(request["prompt"])}
+                    yield {"token": f" w{i}", "prompt_tokens": len(prompt)}
             finally:
                 (folder / "closed.txt").write_text(str(sent))
 """
@@ -237,6 +238,22 @@ def test_closing_the_stream_stops_the_model_generator(client: OpenAI, store: Pat
     stream.close()
     sent = int(_record(store, "closed.txt"))
     assert sent < 100  # 500 words take 25 s at this pace; the close stopped it long before
+
+
+def test_a_client_giving_up_on_a_whole_completion_stops_the_generator(
+    base_url: str, store: Path
+) -> None:
+    body = {"model": "words", "prompt": "hi", "max_tokens": 500}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{base_url}/completions", json=body, timeout=1.0)
+    assert int(_record(store, "closed.txt")) < 100
+
+
+def test_closing_a_stream_stops_a_model_waiting_between_items(client: OpenAI, store: Path) -> None:
+    stream = client.completions.create(model="words", prompt="pause", max_tokens=5, stream=True)
+    assert next(iter(stream)).choices[0].text == " w0"
+    stream.close()  # the model waits a minute before its next word; it is stopped long before
+    assert int(_record(store, "closed.txt")) == 1
 
 
 def test_async_client_streams_and_cancels(base_url: str, store: Path) -> None:

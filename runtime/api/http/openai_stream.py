@@ -2,7 +2,8 @@
 
 ``Generation`` reads the items of ``engine.generate`` as text, cuts them at the stop sequences,
 counts usage and closes the model's generator when it is done, stopped or abandoned;
-``SseResponse`` sends ``data:`` events and closes the generation when the client goes away.
+``SseResponse`` sends ``data:`` events and ``collect`` gathers the whole text; both close the
+generation when the client goes away.
 """
 
 from __future__ import annotations
@@ -130,9 +131,39 @@ class Generation:
         return "".join([piece async for piece in self.pieces()])
 
 
+async def collect(generation: Generation, receive: Receive) -> str | None:
+    """The whole text of ``generation``, or None when the client went away first; either way
+    the model's generator is closed by the time this returns."""
+    outcome: list[str | Exception] = []
+    async with anyio.create_task_group() as group:
+
+        async def run() -> None:
+            try:
+                outcome.append(await generation.text())
+            except Exception as exc:  # raised below, outside the task group's exception group
+                outcome.append(exc)
+            group.cancel_scope.cancel()
+
+        group.start_soon(run)
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        group.cancel_scope.cancel()
+    await generation.close()
+    if not outcome:
+        logger.debug("client went away before the completion was done; generation closed")
+        return None
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]
+
+
 class SseResponse(StreamingResponse):
     """``text/event-stream`` whose generation is closed as soon as the client disconnects,
-    even while the model is between two items."""
+    even while the model is between two items, and however the response ends.
+
+    It listens for the disconnect itself: Starlette's StreamingResponse stops doing so when the
+    server speaks ASGI 2.4, and would then notice a gone client only at its next send.
+    """
 
     def __init__(self, events: AsyncIterator[str], generation: Generation) -> None:
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

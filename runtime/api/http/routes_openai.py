@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from registry.errors import HookNotImplementedError, ModelrtError
@@ -31,11 +31,13 @@ from runtime.api.http.openai_mapping import (
     render_chat,
     text_target,
 )
-from runtime.api.http.openai_stream import DONE, Generation, SseResponse, sse, sse_error
+from runtime.api.http.openai_stream import DONE, Generation, SseResponse, collect, sse, sse_error
 from runtime.api.servicer import request_id
 from runtime.engine.models import ModelRecord, ModelState, check_model_ref
 from runtime.errors import ModelNotFoundError
 
+#: nginx's status for a request whose client went away (no one reads it).
+CLIENT_CLOSED = 499
 router = APIRouter(
     prefix="/v1", tags=["openai"], route_class=OpenAIRoute, dependencies=[inference_access]
 )
@@ -116,7 +118,7 @@ def _head(kind: str, rid: str, model: str, created: int) -> dict[str, Any]:
 
 
 @router.post("/completions", summary="Complete a prompt (OpenAI's legacy completions)")
-async def completions(body: CompletionRequest, ctx: Ctx) -> Response:
+async def completions(body: CompletionRequest, ctx: Ctx, request: Request) -> Response:
     check_n(body.n)
     prompt = completion_prompt(body)
     settings = parameters(body, body.max_tokens)
@@ -125,7 +127,9 @@ async def completions(body: CompletionRequest, ctx: Ctx) -> Response:
     if body.stream:
         events = _completion_events(generation, head, body.include_usage())
         return SseResponse(events, generation)
-    text = await generation.text()
+    text = await collect(generation, request.receive)
+    if text is None:
+        return Response(status_code=CLIENT_CLOSED)
     choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": generation.finish_reason}
     return JSONResponse({**head, "choices": [choice], "usage": generation.usage()})
 
@@ -151,7 +155,7 @@ async def _completion_events(
 
 
 @router.post("/chat/completions", summary="Answer a chat (OpenAI's chat completions)")
-async def chat_completions(body: ChatRequest, ctx: Ctx) -> Response:
+async def chat_completions(body: ChatRequest, ctx: Ctx, request: Request) -> Response:
     check_n(body.n)
     messages = chat_messages(body)
     settings = parameters(body, body.max_completion_tokens or body.max_tokens)
@@ -161,7 +165,9 @@ async def chat_completions(body: ChatRequest, ctx: Ctx) -> Response:
         head["object"] = "chat.completion.chunk"
         events = _chat_events(generation, head, body.include_usage())
         return SseResponse(events, generation)
-    text = await generation.text()
+    text = await collect(generation, request.receive)
+    if text is None:
+        return Response(status_code=CLIENT_CLOSED)
     choice = {
         "index": 0,
         "message": {"role": "assistant", "content": text},
