@@ -196,6 +196,14 @@ def test_chat_messages_go_to_a_json_messages_input(client: OpenAI) -> None:
     )
     assert answer.choices[0].message.content == "system=s;user=hello;"
     assert answer.choices[0].finish_reason == "stop"
+    # chat-echo ignores max_tokens; the server stops it after that many items all the same.
+    cut = client.chat.completions.create(
+        model="chat-echo",
+        messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+        max_tokens=3,
+    )
+    assert cut.choices[0].message.content == "user=a;user="
+    assert cut.choices[0].finish_reason == "length"
 
 
 def test_streamed_chat_with_usage(client: OpenAI) -> None:

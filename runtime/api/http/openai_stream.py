@@ -109,7 +109,8 @@ class Generation:
 
     async def pieces(self) -> AsyncIterator[str]:
         """The text as it is generated (pieces held back at a possible stop sequence come
-        later); the model's generator is closed when this ends, however it ends."""
+        later), up to ``max_tokens`` items; the model's generator is closed when this ends,
+        however it ends."""
         try:
             async for item in self._all_items():
                 text = self._text(item)
@@ -119,11 +120,12 @@ class Generation:
                     yield ready
                 if stopped:
                     return  # the finally below ends the model's generator
+                if self._max_tokens is not None and self.completion_tokens >= self._max_tokens:
+                    self.finish_reason = "length"  # even from a model that ignores max_tokens
+                    break
             rest = self._scanner.flush()
             if rest:
                 yield rest
-            if self._max_tokens is not None and self.completion_tokens >= self._max_tokens:
-                self.finish_reason = "length"
         finally:
             await self.close()
 
