@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from loader.config import InputSpec
 from modelrt.oip import grpc_service_pb2 as oip
@@ -167,7 +167,7 @@ class OipDataPlane:
 
     def generate(
         self, request: oip.ModelInferRequest, record: ModelRecord
-    ) -> AsyncIterator[oip.ModelInferResponse | Exception]:
+    ) -> AsyncGenerator[oip.ModelInferResponse | Exception, None]:
         """One response per item ``record`` (resolved for generate) yields; an item that fails
         is its error (a ModelrtError, or an unexpected exception) and the call goes on.
 
@@ -179,7 +179,7 @@ class OipDataPlane:
 
     async def _items(
         self, request: oip.ModelInferRequest, record: ModelRecord, wired: tuple[bytes, str]
-    ) -> AsyncIterator[oip.ModelInferResponse | Exception]:
+    ) -> AsyncGenerator[oip.ModelInferResponse | Exception, None]:
         items = self.engine.generate(record, wired)
         async with contextlib.aclosing(items):
             async for item in items:
