@@ -1,0 +1,70 @@
+"""tritonclient's HTTP client, unchanged, against modelrt's Open Inference Protocol REST routes.
+
+It runs in the peers venv (``make peers``: tritonclient needs protobuf<7) as a subprocess, against
+the examples color-classifier (ONNX) and tiny-llm, as `make serve` serves them. Skipped, saying
+why, when that venv or the onnx package is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.peers import peers_python
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CLIENT = Path(__file__).resolve().parent / "peer_clients" / "tritonclient_http.py"
+
+
+@pytest.fixture
+def examples_http(start_server, tmp_path: Path) -> str:
+    """host:port of the HTTP front door of a server with the two examples."""
+    pytest.importorskip("onnx", reason="the color-classifier example needs onnx to build")
+    store = tmp_path / "store"
+    for name in ("color-classifier", "tiny-llm"):
+        shutil.copytree(EXAMPLES / name, store / name, ignore=shutil.ignore_patterns("*.onnx"))
+    built = subprocess.run(
+        [sys.executable, str(store / "color-classifier" / "build_weights.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stderr
+    return f"127.0.0.1:{start_server(store).server.http_port}"
+
+
+def test_tritonclient_http_infers_on_the_onnx_example(examples_http: str) -> None:
+    python = peers_python("tritonclient.http")
+    result = subprocess.run(
+        [str(python), str(CLIENT), examples_http], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads(result.stdout)
+    assert (report["live"], report["ready"], report["model_ready"]) == (True, True, True)
+    assert report["missing_ready"] is False
+    assert report["server"]["name"] == "modelrt"
+    assert "binary_tensor_data" in report["server"]["extensions"]
+    for metadata in (report["metadata"], report["versioned"]):
+        assert metadata["platform"] == "onnxruntime_onnx"
+        assert metadata["inputs"] == [{"name": "image", "datatype": "UINT8", "shape": [-1, -1, 3]}]
+    assert {entry["name"] for entry in report["index"]} == {"color-classifier", "tiny-llm"}
+    json_infer = report["json_infer"]
+    assert (json_infer["id"], json_infer["structured"]["label"]) == ("json-1", "red")
+    assert json_infer["binary_outputs"] == [False, False]
+    assert json_infer["probabilities_shape"] == [3]
+    binary_infer = report["binary_infer"]
+    assert (binary_infer["id"], binary_infer["structured"]["label"]) == ("bin-1", "blue")
+    assert binary_infer["binary_outputs"] == [True, True]
+    assert report["all_binary"]["structured"]["label"] == "green"
+    assert report["bytes_json"] == report["bytes_binary"]
+    assert report["bytes_json"]["tokens"] == 3
+    assert report["bad_infer"]["status"] == "400"
+    assert "image" in report["bad_infer"]["message"]
+    assert report["missing_infer"]["status"] == "404"
+    assert "no-such-model" in report["missing_infer"]["message"]
+    assert (report["unloaded_ready"], report["reloaded_ready"]) == (False, True)
