@@ -1,13 +1,14 @@
-"""tritonclient's HTTP client, unchanged, against modelrt's Open Inference Protocol REST routes.
+"""tritonclient's HTTP client, unchanged, and the README's OIP REST snippets, against the
+examples color-classifier (ONNX) and tiny-llm as `make serve` serves them.
 
-It runs in the peers venv (``make peers``: tritonclient needs protobuf<7) as a subprocess, against
-the examples color-classifier (ONNX) and tiny-llm, as `make serve` serves them. Skipped, saying
-why, when that venv or the onnx package is missing.
+tritonclient runs in the peers venv (``make peers``: it needs protobuf<7) as a subprocess.
+Skipped, saying why, when that venv or the onnx package is missing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,17 @@ import pytest
 
 from tests.peers import peers_python
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
 CLIENT = Path(__file__).resolve().parent / "peer_clients" / "tritonclient_http.py"
+MAKE_SERVE_HTTP = "127.0.0.1:8000"
+
+
+def _readme_block(language: str, marker: str) -> str:
+    """The README's ``language`` code block that holds ``marker``."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.findall(rf"```{language}\n(.*?)```", readme, flags=re.S)
+    return next(body for body in found if marker in body)
 
 
 @pytest.fixture
@@ -68,3 +78,32 @@ def test_tritonclient_http_infers_on_the_onnx_example(examples_http: str) -> Non
     assert report["missing_infer"]["status"] == "404"
     assert "no-such-model" in report["missing_infer"]["message"]
     assert (report["unloaded_ready"], report["reloaded_ready"]) == (False, True)
+
+
+def test_readme_oip_curl_calls_answer(examples_http: str) -> None:
+    script = _readme_block("bash", "/v2/health/ready").replace(MAKE_SERVE_HTTP, examples_http)
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "200"
+    metadata = json.loads(lines[1])
+    assert metadata["name"] == "color-classifier"
+    answer = json.loads(lines[2])
+    (structured,) = answer["outputs"]
+    assert json.loads(structured["data"][0])["label"] == "blue"
+    events = [json.loads(line[5:]) for line in lines[3:] if line.startswith("data:")]
+    assert [event["structured"]["index"] for event in events] == [0, 1, 2, 3]
+
+
+def test_readme_tritonclient_http_snippet_runs(examples_http: str) -> None:
+    python = peers_python("tritonclient.http")
+    code = _readme_block("python", "tritonclient.http").replace(MAKE_SERVE_HTTP, examples_http)
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True ")
+    assert "red" in done.stdout

@@ -18,6 +18,7 @@ from typing import Any
 
 from loader.config import InputSpec
 from modelrt.oip import grpc_service_pb2 as oip
+from registry.errors import InvalidInputError
 from runtime.api.http.oip_rest_codec import json_object, put_parameters, tensor_raw, tensor_values
 from runtime.api.oip_models import input_datatype
 from runtime.api.oip_tensors import STRUCTURED_OUTPUT
@@ -58,7 +59,10 @@ def _element(value: Any, spec: InputSpec, name: str) -> str:
     if spec.kind == "json":
         return json.dumps(value)
     if not isinstance(value, str):
-        raise BadRequestError(f"input {name!r} is {spec.kind}: send a string, not {value!r:.60}")
+        raise InvalidInputError(
+            f"input {name!r} is {spec.kind}: send a string, not {value!r:.60}",
+            metadata={"input": name},
+        )
     return value
 
 
@@ -100,10 +104,21 @@ def read_generate(
     return request
 
 
+def _whole(value: Any) -> Any:
+    """JSON with whole floats as integers (the structured output's numbers travel as doubles)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    return value
+
+
 def plain_value(datatype: str, values: list[Any], name: str) -> Any:
     """An output's values as one plain JSON value (the structured output parsed)."""
     if name == STRUCTURED_OUTPUT and datatype == "BYTES":
-        values = [json.loads(value) for value in values]
+        values = [_whole(json.loads(value)) for value in values]
     return values[0] if len(values) == 1 else values
 
 
