@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,7 @@ SCORED = """
 """
 TOKENS = """
     import time
+    from pathlib import Path
 
     import numpy as np
     from registry import ModelRunner, register
@@ -50,12 +52,16 @@ TOKENS = """
     @register("tokens")
     class Tokens(ModelRunner):  # generate only
         def generate(self, request):
-            for i in range(int(request.param("n", 3))):
-                time.sleep(request.param("pause_ms", 0) / 1000)
-                if i == request.param("bad_at", -1):
-                    yield {"token": object()}  # this item fails alone
-                else:
-                    yield {"token": f"t{i}", "index": np.array([i], dtype=np.int64)}
+            try:
+                for i in range(int(request.param("n", 3))):
+                    time.sleep(request.param("pause_ms", 0) / 1000)
+                    if i == request.param("bad_at", -1):
+                        yield {"token": object()}  # this item fails alone
+                    else:
+                        yield {"token": f"t{i}", "index": np.array([i], dtype=np.int64)}
+            finally:
+                if request.param("marker", ""):
+                    Path(request.param("marker")).write_text("closed")
 """
 
 
@@ -112,6 +118,12 @@ def test_model_metadata_describes_declared_inputs(http: httpx.Client) -> None:
             {"name": "s", "datatype": "BYTES", "shape": [-1]},
             {"name": "note", "datatype": "BYTES", "shape": [1]},
         ]
+    config = http.get("/v2/models/echo/config").json()
+    first = config["input"][0]
+    assert (first["name"], first["data_type"], first["dims"]) == ("x", "TYPE_FP32", [-1, 3])
+    stats = http.get("/v2/models/stats").json()["model_stats"]
+    assert {entry["name"] for entry in stats} == {"free", "echo", "scored", "tokens"}
+    assert http.get("/v2/models/echo/versions/1/stats").json()["model_stats"][0]["version"] == "1"
     missing = http.get("/v2/models/nope")
     assert missing.status_code == 404
     assert "nope" in missing.json()["error"]
@@ -297,6 +309,18 @@ def test_generate_stream_reports_a_failed_item_and_goes_on(http: httpx.Client) -
     assert events[1]["reason"]
 
 
+def test_closing_generate_stream_stops_the_model_generator(http: httpx.Client, tmp_path) -> None:
+    marker = tmp_path / "closed"
+    body = {"parameters": {"n": 100000, "pause_ms": 20, "marker": str(marker)}}
+    with http.stream("POST", "/v2/models/tokens/generate_stream", json=body) as reply:
+        first = next(line for line in reply.iter_lines() if line.startswith("data:"))
+        assert json.loads(first[5:])["index"] == 0
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.read_text() == "closed"
+
+
 def test_generate_answers_once(http: httpx.Client) -> None:
     gathered = http.post("/v2/models/tokens/generate", json={"parameters": {"n": 2}}).json()
     assert gathered == {
@@ -329,6 +353,23 @@ def test_repository_index(http: httpx.Client) -> None:
         ("tokens", "READY"),
     }
     assert http.post("/v2/repository/index", json={"ready": True}).status_code == 200
+
+
+def test_inference_routes_take_the_inference_token(start_server, tmp_path: Path) -> None:
+    server = start_server(_store(tmp_path), execution="inprocess", inference_token="infer-me")
+    body = {"inputs": [{"name": "n", "datatype": "INT32", "shape": [1], "data": [1]}]}
+    with httpx.Client(base_url=f"http://127.0.0.1:{server.server.http_port}", timeout=30) as http:
+        assert http.get("/v2/health/ready").status_code == 200  # probes stay open
+        assert http.get("/v2/models/free/ready").status_code == 200
+        for call in (
+            lambda h: http.post("/v2/models/free/infer", json=body, headers=h),
+            lambda h: http.post("/v2/models/tokens/generate_stream", json={}, headers=h),
+            lambda h: http.get("/v2/models/free", headers=h),
+        ):
+            refused = call({})
+            assert refused.status_code == 401
+            assert refused.json()["reason"] == "MISSING_TOKEN"
+            assert call({"Authorization": "Bearer infer-me"}).status_code == 200
 
 
 def test_repository_load_and_unload_take_the_admin_token(start_server, tmp_path: Path) -> None:

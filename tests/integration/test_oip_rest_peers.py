@@ -63,6 +63,11 @@ def test_tritonclient_http_infers_on_the_onnx_example(examples_http: str) -> Non
         assert metadata["platform"] == "onnxruntime_onnx"
         assert metadata["inputs"] == [{"name": "image", "datatype": "UINT8", "shape": [-1, -1, 3]}]
     assert {entry["name"] for entry in report["index"]} == {"color-classifier", "tiny-llm"}
+    config = report["config"]
+    assert (config["name"], config["max_batch_size"]) == ("color-classifier", 0)
+    assert config["input"][0]["dims"] == [-1, -1, 3]
+    (stats,) = report["statistics"]["model_stats"]
+    assert stats["name"] == "color-classifier"
     json_infer = report["json_infer"]
     assert (json_infer["id"], json_infer["structured"]["label"]) == ("json-1", "red")
     assert json_infer["binary_outputs"] == [False, False]

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from modelrt.oip import grpc_service_pb2 as oip
 from registry.errors import ModelrtError
 from runtime.api.http import oip_rest_codec as codec
+from runtime.api.http import oip_rest_describe as describe
 from runtime.api.http import oip_rest_generate as generate_codec
 from runtime.api.http.context import Ctx, inference_access, management_access
 from runtime.api.http.errors import error_body, internal_error
@@ -54,12 +55,7 @@ async def _body(request: Request, ctx: Ctx) -> bytes:
 
 @router.get("", summary="Server metadata: name, version, extensions")
 async def server_metadata(ctx: Ctx) -> dict[str, Any]:
-    metadata = _plane(ctx).server_metadata(REST_EXTENSIONS)
-    return {
-        "name": metadata.name,
-        "version": metadata.version,
-        "extensions": list(metadata.extensions),
-    }
+    return describe.server_metadata(_plane(ctx).server_metadata(REST_EXTENSIONS))
 
 
 @router.get("/health/live", summary="200 while the server is live, else 503")
@@ -81,8 +77,15 @@ async def model_ready(name: str, ctx: Ctx, version: str = "") -> JSONResponse:
     return _status(ready, {"name": name, "ready": ready})
 
 
-def _tensors(tensors: Any) -> list[dict[str, Any]]:
-    return [{"name": t.name, "datatype": t.datatype, "shape": list(t.shape)} for t in tensors]
+@router.get(
+    "/models/stats", summary="Statistics of every model (Triton's statistics extension)",
+    dependencies=[inference_access],
+)  # fmt: skip
+@router.get("/models/{name}/stats", dependencies=[inference_access])
+@router.get("/models/{name}/versions/{version}/stats", dependencies=[inference_access])
+async def model_statistics(ctx: Ctx, name: str = "", version: str = "") -> dict[str, Any]:
+    stats = _plane(ctx).statistics(name, version)
+    return {"model_stats": [describe.proto_json(each) for each in stats]}
 
 
 @router.get(
@@ -91,14 +94,16 @@ def _tensors(tensors: Any) -> list[dict[str, Any]]:
 )  # fmt: skip
 @router.get("/models/{name}/versions/{version}", dependencies=[inference_access])
 async def model_metadata(name: str, ctx: Ctx, version: str = "") -> dict[str, Any]:
-    metadata = _plane(ctx).model_metadata(name, version)
-    return {
-        "name": metadata.name,
-        "versions": list(metadata.versions),
-        "platform": metadata.platform,
-        "inputs": _tensors(metadata.inputs),
-        "outputs": _tensors(metadata.outputs),
-    }
+    return describe.model_metadata(_plane(ctx).model_metadata(name, version))
+
+
+@router.get(
+    "/models/{name}/config", summary="Triton's model configuration of a model",
+    dependencies=[inference_access],
+)  # fmt: skip
+@router.get("/models/{name}/versions/{version}/config", dependencies=[inference_access])
+async def model_config(name: str, ctx: Ctx, version: str = "") -> dict[str, Any]:
+    return describe.proto_json(_plane(ctx).model_config(name, version))
 
 
 # -- infer ---------------------------------------------------------------------------------------
@@ -227,11 +232,7 @@ async def repository_index(request: Request, ctx: Ctx) -> list[dict[str, str]]:
     ready = document.get("ready", False)
     if not isinstance(ready, bool):
         raise BadRequestError("ready must be a boolean")
-    entries = _plane(ctx).repository_index(ready)
-    return [
-        {"name": e.name, "version": e.version, "state": e.state, "reason": e.reason}
-        for e in entries
-    ]
+    return describe.repository_index(_plane(ctx).repository_index(ready))
 
 
 @router.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import tritonclient.http as httpclient
@@ -60,7 +61,7 @@ def _bytes_infer(client: httpclient.InferenceServerClient, binary: bool) -> dict
     return json.loads(result.as_numpy("structured")[0])
 
 
-def _error(call) -> dict:  # type: ignore[no-untyped-def]
+def _error(call: Callable[[], object]) -> dict:
     try:
         call()
     except Exception as exc:  # tritonclient raises InferenceServerException
@@ -79,12 +80,14 @@ def main(address: str) -> None:
         "metadata": client.get_model_metadata("color-classifier"),
         "versioned": client.get_model_metadata("color-classifier", model_version="1"),
         "index": client.get_model_repository_index(),
+        "config": client.get_model_config("color-classifier"),
     }
     report["json_infer"] = _infer(client, 0, binary=False, rid="json-1")
     report["binary_infer"] = _infer(client, 2, binary=True, rid="bin-1")
     report["all_binary"] = _infer_all_binary(client)
     report["bytes_json"] = _bytes_infer(client, binary=False)
     report["bytes_binary"] = _bytes_infer(client, binary=True)
+    report["statistics"] = client.get_inference_statistics("color-classifier")
     bad = httpclient.InferInput("image", [2], "FP32")
     bad.set_data_from_numpy(np.zeros(2, dtype=np.float32))
     report["bad_infer"] = _error(lambda: client.infer("color-classifier", [bad]))
