@@ -49,7 +49,7 @@ def examples_http(start_server, tmp_path: Path) -> str:
 
 
 def test_tritonclient_http_infers_on_the_onnx_example(examples_http: str) -> None:
-    python = peers_python("tritonclient.http")
+    python = peers_python("tritonclient.http", "tritonclient.http.aio")
     result = subprocess.run(
         [str(python), str(CLIENT), examples_http], capture_output=True, text=True, timeout=180
     )
@@ -82,6 +82,12 @@ def test_tritonclient_http_infers_on_the_onnx_example(examples_http: str) -> Non
     assert "image" in report["bad_infer"]["message"]
     assert report["missing_infer"]["status"] == "404"
     assert "no-such-model" in report["missing_infer"]["message"]
+    assert report["aio"] == {
+        "ready": True,
+        "id": "aio-1",
+        "structured": report["aio"]["structured"],
+    }
+    assert report["aio"]["structured"]["label"] == "red"
     assert (report["unloaded_ready"], report["reloaded_ready"]) == (False, True)
 
 

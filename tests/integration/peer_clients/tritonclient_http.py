@@ -7,12 +7,14 @@ It calls the examples color-classifier (ONNX, UINT8 image) and tiny-llm (BYTES p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Callable
 
 import numpy as np
 import tritonclient.http as httpclient
+import tritonclient.http.aio as aioclient
 
 
 def _image(channel: int) -> np.ndarray:
@@ -69,6 +71,22 @@ def _error(call: Callable[[], object]) -> dict:
     return {"status": None}
 
 
+async def _aio(address: str) -> dict:
+    """tritonclient's asyncio HTTP client: readiness and one binary infer."""
+    client = aioclient.InferenceServerClient(url=address)
+    try:
+        image = aioclient.InferInput("image", [4, 4, 3], "UINT8")
+        image.set_data_from_numpy(_image(0))
+        result = await client.infer("color-classifier", [image], request_id="aio-1")
+        return {
+            "ready": await client.is_model_ready("color-classifier"),
+            "id": result.get_response()["id"],
+            "structured": json.loads(result.as_numpy("structured")[0]),
+        }
+    finally:
+        await client.close()
+
+
 def main(address: str) -> None:
     client = httpclient.InferenceServerClient(url=address)
     report: dict = {
@@ -92,6 +110,7 @@ def main(address: str) -> None:
     bad.set_data_from_numpy(np.zeros(2, dtype=np.float32))
     report["bad_infer"] = _error(lambda: client.infer("color-classifier", [bad]))
     report["missing_infer"] = _error(lambda: client.infer("no-such-model", [bad]))
+    report["aio"] = asyncio.run(_aio(address))
     client.unload_model("tiny-llm")
     report["unloaded_ready"] = client.is_model_ready("tiny-llm")
     client.load_model("tiny-llm")
