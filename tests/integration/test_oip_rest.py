@@ -106,6 +106,8 @@ def test_health_readiness_and_server_metadata(http: httpx.Client) -> None:
     assert http.get("/v2/models/echo/versions/9/ready").status_code == 503
     server = http.get("/v2").json()
     assert server["name"] == "modelrt"
+    paths = http.get("/openapi.json").json()["paths"]
+    assert {"/v2/models/{name}/infer", "/v2/models/{name}/generate_stream"} <= set(paths)
     assert {"binary_tensor_data", "model_repository", "generate"} <= set(server["extensions"])
 
 

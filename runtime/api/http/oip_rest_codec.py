@@ -212,17 +212,18 @@ class OutputForm:
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     if header_length is None:
         return body, b""
-    if not header_length.strip().isdigit() or int(header_length) > len(body):
+    digits = header_length.strip()
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > len(body):
         raise BadRequestError(
             f"{HEADER_LENGTH} {header_length[:40]!r} is not a length within the "
             f"{len(body)}-byte body"
         )
-    return body[: int(header_length)], body[int(header_length) :]
+    return body[: int(digits)], body[int(digits) :]
 
 
 def _shape(item: Mapping[str, Any], where: str) -> list[int]:
     shape: list[int] = _field(item, "shape", list, None, where)
-    if not all(isinstance(dim, int) and not isinstance(dim, bool) for dim in shape):
+    if not all(_accepts("INT64", dim) and -(2**63) <= dim < 2**63 for dim in shape):
         raise BadRequestError(f"{where}.shape must be a list of integers, not {shape!r:.60}")
     return shape
 
