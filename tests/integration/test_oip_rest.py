@@ -395,3 +395,25 @@ def test_repository_load_and_unload_take_the_admin_token(start_server, tmp_path:
         assert http.get("/v2/models/echo/ready").status_code == 200
         missing = http.post("/v2/repository/models/nope/load", headers=admin)
         assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        (b"[" * 100_000, {}),
+        (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": ' + b"[" * 5000
+         + b"1" + b"]" * 5000 + b"}]}", {}),
+        (b"\x00\xff" * 100, {"Inference-Header-Content-Length": "3"}),
+        (b'{"inputs": null}', {}),
+        (b'{"inputs": [{"name": 1, "datatype": "FP32", "shape": [1], "data": [1]}]}', {}),
+        (b'{"inputs": [], "outputs": [7]}', {}),
+        (b"not gzip", {"Content-Encoding": "gzip"}),
+    ],
+)  # fmt: skip
+def test_garbage_bodies_are_4xx_and_the_server_goes_on(
+    http: httpx.Client, content, headers
+) -> None:
+    reply = http.post("/v2/models/free/infer", content=content, headers=headers)
+    assert 400 <= reply.status_code < 500, reply.text
+    assert isinstance(reply.json()["error"], str)
+    assert http.get("/v2/health/live").status_code == 200
