@@ -83,7 +83,8 @@ class OutputsSeen:
             del self._seen[key]
 
 
-def _input_datatype(spec: InputSpec) -> str:
+def input_datatype(spec: InputSpec) -> str:
+    """The v2 datatype of a declared input (text, bytes and JSON inputs are BYTES)."""
     return "BYTES" if spec.kind != "tensor" else datatype_of_name(spec.dtype)
 
 
@@ -121,7 +122,7 @@ def metadata(
         versions=list(versions),
         platform=_platform(config) or BACKEND,
         inputs=[
-            TensorMetadata(name=spec.name, datatype=_input_datatype(spec), shape=_input_shape(spec))
+            TensorMetadata(name=spec.name, datatype=input_datatype(spec), shape=_input_shape(spec))
             for spec in specs
         ],
         outputs=[
@@ -142,7 +143,7 @@ def model_config(record: ModelRecord, seen: OutputsSeen) -> mc.ModelConfig:
     for spec in bundle.inputs:
         config.input.add(
             name=spec.name,
-            data_type=_CONFIG_TYPES.get(_input_datatype(spec), mc.TYPE_INVALID),
+            data_type=_CONFIG_TYPES.get(input_datatype(spec), mc.TYPE_INVALID),
             dims=_input_shape(spec),
             optional=spec.optional,
         )

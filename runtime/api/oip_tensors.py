@@ -59,7 +59,7 @@ CONTENTS_FIELDS = {
     "FP64": "fp64_contents",
     "BYTES": "bytes_contents",
 }
-_NUMPY = {
+NUMPY_DTYPES = {
     "BOOL": np.dtype("bool"),
     "UINT8": np.dtype("<u1"),
     "UINT16": np.dtype("<u2"),
@@ -89,7 +89,7 @@ def datatype_of_name(name: str | None) -> str:
 # -- requests -------------------------------------------------------------------------------------
 
 
-def _split_bytes(raw: bytes, name: str) -> list[bytes]:
+def split_bytes(raw: bytes, name: str) -> list[bytes]:
     """BYTES raw contents: each element a 4-byte little-endian length, then its bytes."""
     items: list[bytes] = []
     view = memoryview(raw)
@@ -134,7 +134,7 @@ def _typed_raw(tensor: Any, datatype: str) -> bytes:
             metadata={"input": name},
         )
     try:
-        return np.asarray(list(values), dtype=_NUMPY[datatype]).tobytes()
+        return np.asarray(list(values), dtype=NUMPY_DTYPES[datatype]).tobytes()
     except (OverflowError, ValueError) as exc:
         raise InvalidInputError(
             f"input {name!r}: a value does not fit {datatype}: {exc}", metadata={"input": name}
@@ -143,7 +143,7 @@ def _typed_raw(tensor: Any, datatype: str) -> bytes:
 
 def _elements(tensor: Any, raw: bytes | None) -> list[bytes]:
     if raw is not None:
-        return _split_bytes(raw, tensor.name)
+        return split_bytes(raw, tensor.name)
     return list(tensor.contents.bytes_contents)
 
 
@@ -255,7 +255,7 @@ def to_predict_request(
 # -- responses ------------------------------------------------------------------------------------
 
 
-def _joined_bytes(items: Sequence[bytes]) -> bytes:
+def joined_bytes(items: Sequence[bytes]) -> bytes:
     return b"".join(len(item).to_bytes(4, "little") + item for item in items)
 
 
@@ -263,7 +263,7 @@ def _one_bytes(output: Any, data: bytes, raw: bool) -> bytes | None:
     output.datatype = "BYTES"
     output.shape.append(1)
     if raw:
-        return _joined_bytes([data])
+        return joined_bytes([data])
     output.contents.bytes_contents.append(data)
     return None
 
@@ -286,12 +286,12 @@ def write_output(output: Any, value: value_pb2.Value, raw: bool) -> bytes | None
     output.shape.extend(tensor.shape)
     if tensor.dtype in (value_pb2.DATA_TYPE_STRING, value_pb2.DATA_TYPE_BYTES):
         if raw:
-            return _joined_bytes(tensor.string_data)
+            return joined_bytes(tensor.string_data)
         output.contents.bytes_contents.extend(tensor.string_data)
         return None
     if raw:
         return tensor.raw_data
-    array = np.frombuffer(tensor.raw_data, dtype=_NUMPY[output.datatype])
+    array = np.frombuffer(tensor.raw_data, dtype=NUMPY_DTYPES[output.datatype])
     getattr(output.contents, CONTENTS_FIELDS[output.datatype]).extend(array.tolist())
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from runtime.api.http import errors, limits, measure, routes_openai, routes_server
+from runtime.api.http import errors, limits, measure, routes_oip, routes_openai, routes_server
 from runtime.api.http.context import HttpContext
 
 VERSION = "v1"
@@ -23,7 +23,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
     )
     app.state.modelrt = context
     errors.install_error_handlers(app)
-    for router in (routes_server.router, routes_openai.router):
+    for router in (routes_server.router, routes_oip.router, routes_openai.router):
         app.include_router(router)
     app.add_middleware(
         limits.LimitBody,
