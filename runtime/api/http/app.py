@@ -12,6 +12,7 @@ from runtime.api.http import (
     routes_infer,
     routes_models,
     routes_server,
+    routes_stream,
 )
 from runtime.api.http.context import HttpContext
 
@@ -30,7 +31,12 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
     )
     app.state.modelrt = context
     errors.install_error_handlers(app)
-    for router in (routes_server.router, routes_models.router, routes_infer.router):
+    for router in (
+        routes_server.router,
+        routes_models.router,
+        routes_infer.router,
+        routes_stream.router,
+    ):
         app.include_router(router)
     app.add_middleware(
         limits.LimitBody,
