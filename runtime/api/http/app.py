@@ -10,6 +10,7 @@ from runtime.api.http import (
     limits,
     measure,
     routes_infer,
+    routes_manage,
     routes_models,
     routes_server,
     routes_stream,
@@ -36,6 +37,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_models.router,
         routes_infer.router,
         routes_stream.router,
+        routes_manage.router,
     ):
         app.include_router(router)
     app.add_middleware(
