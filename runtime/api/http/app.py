@@ -13,6 +13,7 @@ from runtime.api.http import (
     routes_manage,
     routes_models,
     routes_server,
+    routes_stats,
     routes_stream,
 )
 from runtime.api.http.context import HttpContext
@@ -38,6 +39,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_infer.router,
         routes_stream.router,
         routes_manage.router,
+        routes_stats.router,
     ):
         app.include_router(router)
     app.add_middleware(
