@@ -202,3 +202,24 @@ def test_management_needs_the_admin_token_when_one_is_set(start_server, tmp_path
     assert inference.json()["reason"] == "INVALID_TOKEN"
     assert admin.status_code == 201
     assert delete.status_code == 401
+
+
+def test_a_foreign_pages_form_post_is_refused(server, tmp_path) -> None:
+    data = _zip(tmp_path, "doubler")
+    own = f"http://127.0.0.1:{server.server.http_port}"
+    with _client(server) as http:
+        foreign = http.post(
+            "/uploads",
+            files={"bundle": ("b.zip", data)},
+            headers={"Origin": "http://evil.test"},
+        )
+        unload = http.post("/models/doubler/unload", headers={"Origin": "null"})
+        assert http.get("/models").json()["models"] == []
+        same_site = http.post(
+            "/uploads", files={"bundle": ("b.zip", data)}, headers={"Origin": own}
+        )
+    assert foreign.status_code == 403
+    assert foreign.json()["reason"] == "CROSS_SITE_REQUEST"
+    assert "cors_origins" in foreign.json()["error"]
+    assert unload.status_code == 403
+    assert same_site.status_code == 201
