@@ -268,11 +268,17 @@ def test_predict_malformed_body_wrong_method_and_unready_model(server) -> None:
             headers={"content-type": "application/json"},
         )
         extra = http.post("/api/v1/models/echo/predict", json={"inputz": {}})
+        form_type = http.post(
+            "/api/v1/models/echo/predict",
+            content=b'{"inputs": {}}',
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         wrong_method = http.get("/api/v1/models/echo/predict")
         unknown = http.post("/api/v1/models/nope/predict", json={})
         failed = http.post("/api/v1/models/broken/predict", json={})
     assert _assert_error(not_json, 400, "INVALID_REQUEST")["code"] == "INVALID_ARGUMENT"
     assert "inputz" in _assert_error(extra, 400, "INVALID_REQUEST")["error"]
+    assert "application/json" in _assert_error(form_type, 400, "INVALID_REQUEST")["error"]
     _assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED")
     _assert_error(unknown, 404, "MODEL_NOT_FOUND")
     assert "weights file is missing" in _assert_error(failed, 503, "MODEL_NOT_READY")["error"]
