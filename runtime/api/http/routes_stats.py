@@ -1,8 +1,8 @@
 """Per-model counters for the playground's live charts, read from the metrics tallies.
 
 Cumulative since start (or since the model's series began); a client takes rates from two
-reads. Every door counts: gRPC RPCs, OIP calls and the HTTP routes' model calls. Without
-metrics (no ``metrics_port``) the answer lists no models.
+reads. The gRPC calls (modelrt.v1 and OIP) count, and the HTTP routes' model calls that are
+measured with model_calls.ModelCall. Without metrics (no ``metrics_port``) it lists no models.
 """
 
 from __future__ import annotations
