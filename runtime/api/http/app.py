@@ -5,7 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from runtime.api.http import errors, limits, measure, routes_oip, routes_openai, routes_server
+from runtime.api.http import (
+    errors,
+    limits,
+    measure,
+    routes_infer,
+    routes_manage,
+    routes_models,
+    routes_oip,
+    routes_openai,
+    routes_server,
+    routes_stats,
+    routes_stream,
+)
 from runtime.api.http.context import HttpContext
 
 VERSION = "v1"
@@ -22,8 +34,18 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         redoc_url=None,
     )
     app.state.modelrt = context
+    app.state.cors_origins = list(cors_origins)  # origin.py: whose pages may call
     errors.install_error_handlers(app)
-    for router in (routes_server.router, routes_oip.router, routes_openai.router):
+    for router in (
+        routes_server.router,
+        routes_models.router,
+        routes_infer.router,
+        routes_stream.router,
+        routes_manage.router,
+        routes_stats.router,
+        routes_oip.router,
+        routes_openai.router,
+    ):
         app.include_router(router)
     app.add_middleware(
         limits.LimitBody,

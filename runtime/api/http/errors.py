@@ -42,6 +42,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.DEADLINE_EXCEEDED: 504,
 }
 
+#: Reasons HTTP has a more precise status for than their code's (a body over a size limit).
+STATUS_OF_REASON: dict[str, int] = {"BODY_TOO_LARGE": 413, "UPLOAD_TOO_LARGE": 413}
+
 #: HTTP statuses the framework itself answers with, as domain codes (for the body's ``code``).
 _CODE_OF_STATUS: dict[int, ErrorCode] = {
     400: ErrorCode.INVALID_ARGUMENT,
@@ -65,7 +68,7 @@ def http_status(error: ModelrtError) -> int:
     >>> http_status(ModelNotFoundError("no such model"))
     404
     """
-    return HTTP_STATUS[error.code]
+    return STATUS_OF_REASON.get(error.reason) or HTTP_STATUS[error.code]
 
 
 def error_body(error: ModelrtError) -> dict[str, Any]:
@@ -107,6 +110,15 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(problems)
 
 
+def _json_body_not_sent(request: Request, exc: RequestValidationError) -> bool:
+    """Whether a JSON body was expected but the request's Content-Type says it is something
+    else (curl's ``-d`` sends a form type): FastAPI then reads the body as bytes."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json") or not kind:
+        return False
+    return any(tuple(error.get("loc", ())) == ("body",) for error in exc.errors())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer domain errors, unreadable requests and unexpected failures with the JSON body."""
 
@@ -116,10 +128,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return _framework_error(400, _validation_message(exc), "INVALID_REQUEST")
+        message = _validation_message(exc)
+        if _json_body_not_sent(request, exc):
+            message = "the body must be JSON, sent with Content-Type: application/json"
+        return _framework_error(400, message, "INVALID_REQUEST")
 
     async def framework(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, ModelrtError):  # e.g. the body limit, hit while parsing
+            return error_response(exc.__cause__)
         try:
             reason = HTTPStatus(exc.status_code).name
         except ValueError:
