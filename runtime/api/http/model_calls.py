@@ -29,6 +29,12 @@ def code_of(error: BaseException | None) -> str:
     return "INTERNAL"
 
 
+def counted_call(metrics: Metrics | None, known: bool, model: str, rpc: str) -> ModelCall:
+    """A ModelCall for ``model``, or one that records nothing when the model is not ``known``
+    (a made-up name must not become a series)."""
+    return ModelCall(metrics if known else None, model, rpc)
+
+
 class ModelCall:
     """One call to ``model`` being timed; ``finish`` records it once (no-op without metrics)."""
 

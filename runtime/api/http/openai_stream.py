@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from registry.errors import ModelrtError
 from runtime.api.http.errors import internal_error
+from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.openai_errors import error_object, status_of
 from runtime.api.http.openai_mapping import StopScanner, item_text, reported_prompt_tokens
 from runtime.engine.models import ModelRecord
@@ -55,8 +56,11 @@ class Generation:
         stops: list[str],
         max_tokens: int | None,
         prompt: str,
+        call: ModelCall | None = None,
     ) -> None:
         self.record = record
+        self._call = call
+        self._error: BaseException | None = None
         self._items = items
         self._scanner = StopScanner(stops)
         self._max_tokens = max_tokens
@@ -68,7 +72,8 @@ class Generation:
     async def start(self) -> None:
         try:
             self._first = await anext(self._items, None)
-        except BaseException:
+        except BaseException as exc:
+            self._error = exc
             await self.close()
             raise
 
@@ -76,6 +81,8 @@ class Generation:
         """Close the model's generator (the worker stops generating), even in a cancelled task."""
         with anyio.CancelScope(shield=True):
             await self._items.aclose()
+        if self._call is not None:  # counted once, with how it ended
+            self._call.finish(self._error)
 
     def usage(self) -> dict[str, int]:
         return {
@@ -126,6 +133,9 @@ class Generation:
             rest = self._scanner.flush()
             if rest:
                 yield rest
+        except BaseException as exc:  # a model error, or the client went away
+            self._error = exc
+            raise
         finally:
             await self.close()
 

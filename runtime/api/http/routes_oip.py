@@ -25,11 +25,14 @@ from runtime.api.http import oip_rest_describe as describe
 from runtime.api.http import oip_rest_generate as generate_codec
 from runtime.api.http.context import Ctx, inference_access, management_access
 from runtime.api.http.errors import error_body, internal_error
+from runtime.api.http.model_calls import ModelCall, counted_call
+from runtime.api.http.origin import same_site
 from runtime.api.oip_dataplane import EXTENSIONS, OipDataPlane, specs_of
 from runtime.errors import BadRequestError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"])
+# same_site: a page of another site may not make a visitor's browser run or load models.
+router = APIRouter(prefix="/v2", tags=["Open Inference Protocol"], dependencies=[same_site])
 #: What this transport adds to the protocol's extensions.
 REST_EXTENSIONS = (*EXTENSIONS, "binary_tensor_data", "generate")
 SSE_TYPE = "text/event-stream; charset=utf-8"
@@ -42,6 +45,12 @@ def _plane(ctx: Ctx) -> OipDataPlane:
 def _status(ok: bool, body: dict[str, Any]) -> JSONResponse:
     """200 when ``ok``, else 503: probes and tritonclient read the status."""
     return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def _call(ctx: Ctx, name: str, rpc: str) -> ModelCall:
+    """The model call to count in the model's request series (none for an unknown name)."""
+    known = any(record.name == name for record in ctx.engine.records())
+    return counted_call(ctx.metrics, known, name, rpc)
 
 
 async def _body(request: Request, ctx: Ctx) -> bytes:
@@ -118,7 +127,13 @@ async def infer(name: str, request: Request, ctx: Ctx, version: str = "") -> Res
     body = await _body(request, ctx)
     header_length = request.headers.get(codec.HEADER_LENGTH)
     message, form = codec.read_infer(body, header_length, name, version)
-    response = await _plane(ctx).infer(message, None)
+    call = _call(ctx, name, "HttpModelInfer")
+    try:
+        response = await _plane(ctx).infer(message, None)
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    call.finish()
     content, headers = codec.render_infer(response, form)
     return Response(content, headers=headers)
 
@@ -141,6 +156,17 @@ async def _generate_request(
 @router.post("/models/{name}/versions/{version}/generate", dependencies=[inference_access])
 async def generate(name: str, request: Request, ctx: Ctx, version: str = "") -> dict[str, Any]:
     """A model with Predict answers once; a Generate-only one answers with its items gathered."""
+    call = _call(ctx, name, "HttpGenerate")
+    try:
+        answer = await _generate_answer(name, request, ctx, version)
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+    return answer
+
+
+async def _generate_answer(name: str, request: Request, ctx: Ctx, version: str) -> dict[str, Any]:
     plane = _plane(ctx)
     message = await _generate_request(name, version, request, ctx)
     if "predict" in plane.found(message).capabilities:
@@ -204,20 +230,47 @@ async def generate_stream(
 ) -> StreamingResponse:
     """Errors found before the model runs answer with their HTTP status; later ones are events.
     Closing the connection stops the model's generator."""
+    call = _call(ctx, name, "HttpGenerateStream")
+    try:
+        events = await _stream_events(name, request, ctx, version)
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    return StreamingResponse(_counted(events, call), media_type=SSE_TYPE)
+
+
+async def _counted(events: AsyncIterator[bytes], call: ModelCall) -> AsyncIterator[bytes]:
+    """``events``, counting the call when they end (CANCELLED when the client left)."""
+    try:
+        async for event in events:
+            yield event
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    call.finish()
+
+
+async def _stream_events(
+    name: str, request: Request, ctx: Ctx, version: str
+) -> AsyncIterator[bytes]:
     plane = _plane(ctx)
     message = await _generate_request(name, version, request, ctx)
     if "generate" not in plane.found(message).capabilities:
-        response = await plane.infer(message, None)
-        return StreamingResponse(_events(response), media_type=SSE_TYPE)
+        return _events(await plane.infer(message, None))
     items = plane.generate(message, plane.resolve(message, "generate"))
     try:
         first = await anext(items)
     except StopAsyncIteration:
-        return StreamingResponse(iter(()), media_type=SSE_TYPE)
+        return _nothing()
     except BaseException:
         await items.aclose()
         raise
-    return StreamingResponse(_events(first, items), media_type=SSE_TYPE)
+    return _events(first, items)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator with no events
 
 
 # -- repository ----------------------------------------------------------------------------------

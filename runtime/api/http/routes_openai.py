@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from registry.errors import HookNotImplementedError, ModelrtError
 from runtime.api.http.context import Ctx, HttpContext, inference_access
+from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.openai_errors import OpenAIRoute
 from runtime.api.http.openai_mapping import (
     ChatRequest,
@@ -32,6 +33,7 @@ from runtime.api.http.openai_mapping import (
     text_target,
 )
 from runtime.api.http.openai_stream import DONE, Generation, SseResponse, collect, sse, sse_error
+from runtime.api.http.origin import same_site
 from runtime.api.servicer import request_id
 from runtime.engine.models import ModelRecord, ModelState, check_model_ref
 from runtime.errors import ModelNotFoundError
@@ -39,7 +41,10 @@ from runtime.errors import ModelNotFoundError
 #: nginx's status for a request whose client went away (no one reads it).
 CLIENT_CLOSED = 499
 router = APIRouter(
-    prefix="/v1", tags=["openai"], route_class=OpenAIRoute, dependencies=[inference_access]
+    prefix="/v1",
+    tags=["openai"],
+    route_class=OpenAIRoute,
+    dependencies=[same_site, inference_access],
 )
 
 
@@ -100,14 +105,17 @@ async def _start(
     chat: list[dict[str, str]] | None,
     prompt: str,
     settings: dict[str, Any],
+    rpc: str,
 ) -> tuple[Generation, str]:
-    """A started Generation for ``prompt`` (or ``chat``) and the request id."""
+    """A started Generation for ``prompt`` (or ``chat``) and the request id; counted in the
+    model's request series as ``rpc``."""
     record, target = resolve(ctx, model)
+    call = ModelCall(ctx.metrics, record.name, rpc)
     rid = request_id("")
     message = generate_request(record, target, chat, prompt, settings, rid)
     items = ctx.engine.generate(record, (message.SerializeToString(), rid))
     stops = list(settings.get("stop", []))
-    generation = Generation(record, items, stops, settings.get("max_tokens"), prompt)
+    generation = Generation(record, items, stops, settings.get("max_tokens"), prompt, call)
     await generation.start()
     return generation, rid
 
@@ -122,7 +130,7 @@ async def completions(body: CompletionRequest, ctx: Ctx, request: Request) -> Re
     check_n(body.n)
     prompt = completion_prompt(body)
     settings = parameters(body, body.max_tokens)
-    generation, rid = await _start(ctx, body.model, None, prompt, settings)
+    generation, rid = await _start(ctx, body.model, None, prompt, settings, "HttpCompletions")
     head = _head("text_completion", rid, body.model, int(time.time()))
     if body.stream:
         events = _completion_events(generation, head, body.include_usage())
@@ -159,7 +167,9 @@ async def chat_completions(body: ChatRequest, ctx: Ctx, request: Request) -> Res
     check_n(body.n)
     messages = chat_messages(body)
     settings = parameters(body, body.max_completion_tokens or body.max_tokens)
-    generation, rid = await _start(ctx, body.model, messages, render_chat(messages), settings)
+    generation, rid = await _start(
+        ctx, body.model, messages, render_chat(messages), settings, "HttpChatCompletions"
+    )
     head = _head("chat.completion", rid, body.model, int(time.time()))
     if body.stream:
         head["object"] = "chat.completion.chunk"
