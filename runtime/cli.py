@@ -41,10 +41,11 @@ async def run_server(
     server = ModelServer(settings)
     port = await server.start()
     click.echo(addresses(server), nl=False)
-    if port_file is not None:
-        await asyncio.to_thread(port_file.write_text, f"{port}\n", "utf-8")
+    # The HTTP port first: whoever waits for the gRPC port file finds both.
     if http_port_file is not None and server.http_port is not None:
         await asyncio.to_thread(http_port_file.write_text, f"{server.http_port}\n", "utf-8")
+    if port_file is not None:
+        await asyncio.to_thread(port_file.write_text, f"{port}\n", "utf-8")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -30,11 +30,13 @@ def start_serve(
     """
     port_file = workdir / f"{log_name}.port"
     port_file.unlink(missing_ok=True)
+    http_port_file(workdir, log_name).unlink(missing_ok=True)
     log_path = workdir / f"{log_name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(MODELRT), "serve", "--model-store", str(store), "--port", "0",
-             "--port-file", str(port_file), "--metrics-port", "0", *flags],
+             "--port-file", str(port_file), "--metrics-port", "0",
+             "--http-port-file", str(http_port_file(workdir, log_name)), *flags],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -57,6 +59,12 @@ def start_serve(
         process.wait(10)
         raise
     return process, address
+
+
+def http_port_file(workdir: Path, log_name: str = "server") -> Path:
+    """Where start_serve's server writes its HTTP port (with MODELRT_HTTP_PORT=auto, the tests'
+    default, a free one)."""
+    return workdir / f"{log_name}.http"
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

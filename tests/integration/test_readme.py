@@ -20,7 +20,7 @@ import pytest
 
 from clients import Client
 from tests.example_store import build_example_store
-from tests.serve_process import start_serve, stop
+from tests.serve_process import http_port_file, start_serve, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -61,9 +61,10 @@ def run_shell(script: str, cwd: Path, address: str, timeout: float = 180) -> str
 class Tour:
     """A working folder laid out like the repository root, and the examples' server."""
 
-    def __init__(self, root: Path, address: str) -> None:
+    def __init__(self, root: Path, address: str, http_address: str = "") -> None:
         self.root = root
         self.address = address
+        self.http_address = http_address
 
     def shell(self, script: str) -> str:
         """Run a README bash block after the tour's `source .venv/bin/activate`."""
@@ -79,9 +80,11 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
     bundle.mkdir()
     (bundle / "model.py").write_text(block("# my-bundle/model.py"))
     (bundle / "modelrt.yaml").write_text(block("# my-bundle/modelrt.yaml"))
-    process, address = start_serve(store, tmp_path_factory.mktemp("serve"))
+    workdir = tmp_path_factory.mktemp("serve")
+    process, address = start_serve(store, workdir)
     try:
-        yield Tour(root, address)
+        http = f"127.0.0.1:{http_port_file(workdir).read_text().strip()}"
+        yield Tour(root, address, http)
     finally:
         stop(process)
 
@@ -90,6 +93,12 @@ def test_readme_first_calls_after_make_serve_run(tour: Tour) -> None:
     calls = next(body for body in blocks("bash") if body.startswith(".venv/bin/modelrt models"))
     out = run_shell(calls, tour.root, tour.address)
     assert "sentiment" in out
+    assert "positive" in out
+
+
+def test_readme_first_http_call_after_make_serve_answers(tour: Tour) -> None:
+    call = block("curl -s localhost:8000/api/v1/models/sentiment/predict")
+    out = run_shell(call.replace("localhost:8000", tour.http_address), tour.root, tour.address)
     assert "positive" in out
 
 
