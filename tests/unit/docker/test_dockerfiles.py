@@ -26,6 +26,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 GRPC_PORT = ServerSettings.model_fields["port"].default
 METRICS_PORT = ServerSettings.model_fields["metrics_port"].default
+HTTP_PORT = ServerSettings.model_fields["http_port"].default
 GRACE_PERIOD_S = ServerSettings.model_fields["grace_period_s"].default
 # What the server may still need after the grace period: stopping workers, the metrics server.
 SHUTDOWN_MARGIN_S = 5
@@ -115,12 +116,14 @@ def test_image_exposes_the_settings_default_ports_and_binds_all_interfaces(
     exposed = {
         int(port.split("/")[0]) for ports in values(dockerfile, "EXPOSE") for port in ports.split()
     }
-    assert exposed == {GRPC_PORT, METRICS_PORT}
+    assert exposed == {GRPC_PORT, HTTP_PORT, METRICS_PORT}
     env = " ".join(values(dockerfile, "ENV"))
     assert f"MODELRT_PORT={GRPC_PORT}" in env
     assert f"MODELRT_METRICS_PORT={METRICS_PORT}" in env
     assert "MODELRT_HOST=0.0.0.0" in env
     assert "MODELRT_METRICS_HOST=0.0.0.0" in env
+    assert f"MODELRT_HTTP_PORT={HTTP_PORT}" in env
+    assert "MODELRT_HTTP_HOST=0.0.0.0" in env
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
@@ -205,7 +208,7 @@ def test_compose_serves_the_examples_with_the_cpu_image() -> None:
     assert store in server["volumes"]
     assert server["depends_on"]["examples"]["condition"] == "service_completed_successfully"
     published = {int(port.rsplit(":", 1)[1]) for port in server["ports"]}
-    assert published == {GRPC_PORT, METRICS_PORT}
+    assert published == {GRPC_PORT, HTTP_PORT, METRICS_PORT}
     assert "MODELRT_ADMIN_TOKEN" in server["environment"]
 
 

@@ -21,6 +21,7 @@ K8S = ROOT / "docker" / "k8s"
 KUBERNETES_VERSION = "1.33.0"
 GRPC_PORT = ServerSettings.model_fields["port"].default
 METRICS_PORT = ServerSettings.model_fields["metrics_port"].default
+HTTP_PORT = ServerSettings.model_fields["http_port"].default
 GRACE_PERIOD_S = ServerSettings.model_fields["grace_period_s"].default
 SHUTDOWN_MARGIN_S = 5
 
@@ -122,7 +123,7 @@ def test_probes_use_native_grpc_on_the_health_services() -> None:
 
 def test_container_ports_match_the_settings_and_the_service() -> None:
     ports = {p["name"]: p["containerPort"] for p in container(deployment())["ports"]}
-    assert ports == {"grpc": GRPC_PORT, "metrics": METRICS_PORT}
+    assert ports == {"grpc": GRPC_PORT, "metrics": METRICS_PORT, "http": HTTP_PORT}
     service = load(K8S / "service.yaml")
     assert {p["targetPort"] for p in service["spec"]["ports"]} == set(ports)
     selector = service["spec"]["selector"]
@@ -137,6 +138,7 @@ def test_configmap_keys_are_server_settings_in_step_with_the_ports() -> None:
     settings = {key.removeprefix("MODELRT_").lower(): value for key, value in data.items()}
     parsed = ServerSettings(**settings)  # every value is one the server accepts
     assert (parsed.port, parsed.metrics_port, parsed.host) == (GRPC_PORT, METRICS_PORT, "0.0.0.0")
+    assert (parsed.http_port, parsed.http_host) == (HTTP_PORT, "0.0.0.0")
     assert container(deployment())["envFrom"] == [{"configMapRef": {"name": "modelrt-config"}}]
 
 
