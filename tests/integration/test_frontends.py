@@ -1,0 +1,374 @@
+"""`modelrt serve --frontends N`: helper front ends on one shared port, feeding the same models.
+
+Which process a connection lands on is the kernel's choice (SO_REUSEPORT). A test finds out with a
+Predict and the main process's ``modelrt_frontend_predicts_total`` (the Predicts each helper front
+end handed over), then uses connections it knows to be on each side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from modelrt import codec
+from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
+from tests.bundle_factory import write_bundle
+from tests.serve_process import start_serve, stop
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+FRONTEND_MODULE = "runtime.api.frontend_process"
+
+ECHO = """
+    import os
+    from registry import ModelRunner, register
+
+    @register("echo")
+    class Echo(ModelRunner):
+        def predict(self, request):
+            return {"x": request["x"], "pid": os.getpid()}
+
+        def generate(self, request):
+            for index in range(int(request.param("n", 3))):
+                yield {"x": request["x"], "index": index}
+
+        def stream(self, requests):
+            for request in requests:
+                yield {"x": request["x"]}
+"""
+
+BATCHER = """
+    from registry import ModelRunner, register
+
+    @register("batcher")
+    class Batcher(ModelRunner):
+        def predict_batch(self, requests):
+            xs = [r["x"] for r in requests]
+            return [{"x": x, "batch": xs} for x in xs]
+"""
+
+UPLOADED = """
+    from registry import ModelRunner, register
+
+    @register("uploaded")
+    class Uploaded(ModelRunner):
+        def predict(self, request):
+            return {"ok": True}
+"""
+
+
+@dataclass
+class Fleet:
+    process: subprocess.Popen[bytes]
+    address: str
+    metrics_url: str
+
+    def scrape(self) -> str:
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as reply:
+            return str(reply.read().decode())
+
+    def value(self, series: str) -> float:
+        match = re.search(rf"^{re.escape(series)} (\S+)$", self.scrape(), re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    def channel(self) -> grpc.Channel:
+        """A channel with a TCP connection of its own (no subchannel shared with other ones)."""
+        return grpc.insecure_channel(self.address, options=[("grpc.use_local_subchannel_pool", 1)])
+
+    def helper_pids(self) -> list[int]:
+        return [pid for pid, cmd in _children(self.process.pid) if FRONTEND_MODULE in cmd]
+
+
+def _children(parent: int) -> list[tuple[int, str]]:
+    """(pid, command line) of each live child process of ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append((int(entry.name), cmd))
+    return found
+
+
+def _metrics_url(log: Path) -> str:
+    match = re.search(r"metrics\s+(http://\S+/metrics)", log.read_text())
+    assert match, log.read_text()
+    return match.group(1)
+
+
+def _predict(channel: grpc.Channel, model: str, x: str, timeout: float = 30) -> dict:
+    stub = runtime_pb2_grpc.ModelRuntimeStub(channel)
+    request = runtime_pb2.PredictRequest(model=model, inputs={"x": codec.python_to_value(x)})
+    return dict(codec.json_to_python(stub.Predict(request, timeout=timeout).structured))
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator:
+    store = tmp_path / "store"
+    write_bundle(store, "echo", ECHO)
+    batching = {"max_batch_size": 8, "max_queue_delay_ms": 300, "queue_delay": "fixed"}
+    write_bundle(store, "batcher", BATCHER, config={"batching": batching})
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(count: int) -> Fleet:
+        process, address = start_serve(store, tmp_path, "--frontends", str(count))
+        started.append(process)
+        return Fleet(process, address, _metrics_url(tmp_path / "server.log"))
+
+    yield start
+    for process in started:
+        stop(process)
+
+
+def _sides(fleet: Fleet, tries: int = 40) -> tuple[grpc.Channel, grpc.Channel]:
+    """A channel whose connection the main process serves, and one a helper front end serves."""
+    main: grpc.Channel | None = None
+    helper: grpc.Channel | None = None
+    series = 'modelrt_frontend_predicts_total{frontend="1"}'
+    for _ in range(tries):
+        channel = fleet.channel()
+        before = fleet.value(series)
+        _predict(channel, "echo", "probe")
+        if fleet.value(series) > before and helper is None:
+            helper = channel
+        elif fleet.value(series) == before and main is None:
+            main = channel
+        else:
+            channel.close()
+        if main is not None and helper is not None:
+            return main, helper
+    raise AssertionError(f"connections never landed on both processes in {tries} tries")
+
+
+def _bundle_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model.py", UPLOADED.replace("\n    ", "\n"))
+        archive.writestr("modelrt.yaml", "name: uploaded\n")
+    return buffer.getvalue()
+
+
+def test_every_rpc_kind_works_through_a_helper_front_end(serve) -> None:
+    fleet = serve(2)
+    assert len(fleet.helper_pids()) == 1
+    assert fleet.value("modelrt_frontends_up") == 2
+    # The main process listens on two Unix sockets: its gRPC server and the predict link.
+    assert {Path(p).name for p in _unix_socket_paths(fleet.process.pid)} == {
+        "grpc.sock",
+        "predict.sock",
+    }
+    _, helper = _sides(fleet)
+    stub = runtime_pb2_grpc.ModelRuntimeStub(helper)
+    x = codec.python_to_value("hi")
+    assert _predict(helper, "echo", "hi")["x"] == "hi"
+    generated = stub.Generate(
+        runtime_pb2.GenerateRequest(
+            model="echo", inputs={"x": x}, parameters=codec.dict_to_struct({"n": 4})
+        ),
+        timeout=30,
+    )
+    assert [codec.json_to_python(r.structured)["index"] for r in generated] == [0, 1, 2, 3]
+    requests = (
+        runtime_pb2.StreamRequest(model="echo", inputs={"x": codec.python_to_value(s)})
+        for s in "abc"
+    )
+    streamed = stub.Stream(requests, timeout=30)
+    assert [codec.json_to_python(r.structured)["x"] for r in streamed] == ["a", "b", "c"]
+    data = _bundle_zip()
+    digest = hashlib.sha256(data).hexdigest()
+    header = runtime_pb2.UploadHeader(namespace="uploaded", total_size=len(data), sha256=digest)
+    uploads = iter(
+        [runtime_pb2.UploadRequest(header=header), runtime_pb2.UploadRequest(chunk=data)]
+    )
+    assert stub.Upload(uploads, timeout=60).model.name == "uploaded"
+    names = {m.name for m in stub.ListModels(runtime_pb2.ListModelsRequest(), timeout=10).models}
+    assert {"echo", "batcher", "uploaded"} <= names
+    health = health_pb2_grpc.HealthStub(helper)
+    assert (
+        health.Check(health_pb2.HealthCheckRequest(service="frontends"), timeout=5).status
+        == SERVING
+    )
+    # A domain error crosses the link with its status and details.
+    with pytest.raises(grpc.RpcError) as failure:
+        _predict(helper, "no-such-model", "x")
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "no-such-model" in (failure.value.details() or "")
+    keys = dict(failure.value.trailing_metadata() or ())
+    assert "grpc-status-details-bin" in keys
+    # Every call, wherever it landed, is counted in the one scrape of the main process.
+    scrape = fleet.scrape()
+    for rpc in ("Predict", "Generate", "Stream", "Upload", "ListModels"):
+        assert re.search(rf'modelrt_requests_total\{{[^}}]*rpc="{rpc}"[^}}]*\}} [1-9]', scrape), rpc
+
+
+def test_batches_form_across_front_ends(serve) -> None:
+    fleet = serve(2)
+    main, helper = _sides(fleet)
+    with ThreadPoolExecutor(8) as pool:
+        futures = [
+            pool.submit(_predict, channel, "batcher", f"{side}{i}")
+            for i in range(4)
+            for side, channel in (("main", main), ("helper", helper))
+        ]
+        batches = [tuple(f.result()["batch"]) for f in futures]
+    mixed = [
+        b
+        for b in batches
+        if any(x.startswith("main") for x in b) and any(x.startswith("helper") for x in b)
+    ]
+    assert mixed, batches
+
+
+def _status(channel: grpc.Channel, service: str) -> int:
+    health = health_pb2_grpc.HealthStub(channel)
+    return int(health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status)
+
+
+def _wait_for(check, timeout: float) -> float:
+    """Seconds until ``check()`` held; AssertionError after ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def test_a_killed_front_end_is_reported_and_restarted(serve) -> None:
+    fleet = serve(2)
+    main, _ = _sides(fleet)
+    [victim] = fleet.helper_pids()
+    os.kill(victim, signal.SIGKILL)
+    _wait_for(lambda: _status(main, "frontends") == NOT_SERVING, 5)
+    _wait_for(lambda: _status(main, "frontends") == SERVING, 30)
+    [replacement] = fleet.helper_pids()
+    assert replacement != victim
+    assert fleet.value("modelrt_frontend_restarts_total") == 1
+    assert fleet.value("modelrt_frontends_up") == 2
+    # New connections land on both processes again and every call succeeds.
+    _sides(fleet)
+
+
+def test_calls_keep_succeeding_while_a_front_end_dies(serve) -> None:
+    fleet = serve(2)
+    [victim] = fleet.helper_pids()
+    failures: list[grpc.StatusCode] = []
+    answered = 0
+    stop_at = time.monotonic() + 4
+    killed = threading.Timer(0.5, os.kill, (victim, signal.SIGKILL))
+    killed.start()
+    while time.monotonic() < stop_at:
+        channel = fleet.channel()
+        for _attempt in range(5):  # the dying connection answers UNAVAILABLE: retry on a new one
+            try:
+                _predict(channel, "echo", "x", timeout=10)
+                answered += 1
+                break
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    failures.append(error.code())
+                    break
+                channel.close()
+                channel = fleet.channel()
+        else:
+            failures.append(grpc.StatusCode.UNAVAILABLE)
+        channel.close()
+    killed.join()
+    assert failures == []
+    assert answered > 0
+
+
+def test_a_dead_instance_shows_on_every_front_ends_health(serve) -> None:
+    fleet = serve(2)
+    main, helper = _sides(fleet)
+    worker = _predict(main, "echo", "x")["pid"]
+    watches = [
+        health_pb2_grpc.HealthStub(c).Watch(
+            health_pb2.HealthCheckRequest(service="echo"), timeout=30
+        )
+        for c in (main, helper)
+    ]
+    assert [next(w).status for w in watches] == [SERVING, SERVING]
+    seen: dict[int, float] = {}
+
+    def wait_not_serving(index: int) -> None:
+        for reply in watches[index]:
+            if reply.status == NOT_SERVING:
+                seen[index] = time.monotonic()
+                return
+
+    threads = [threading.Thread(target=wait_not_serving, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    os.kill(worker, signal.SIGKILL)
+    for thread in threads:
+        thread.join(15)
+    for watch in watches:
+        watch.cancel()
+    assert sorted(seen) == [0, 1]
+    assert abs(seen[0] - seen[1]) < 1.0  # the helper's health is the main process's own
+
+
+def _unix_socket_paths(pid: int) -> list[str]:
+    """The paths of the Unix sockets process ``pid`` holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    paths = []
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[6] in inodes:
+            paths.append(fields[7])
+    return paths
+
+
+def test_one_front_end_starts_no_process_and_no_socket(serve) -> None:
+    fleet = serve(1)
+    _predict(fleet.channel(), "echo", "x")
+    assert fleet.helper_pids() == []
+    assert _unix_socket_paths(fleet.process.pid) == []
+    assert fleet.value("modelrt_frontends_up") == 1
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_helper_front_ends_end_with_the_main_process(serve, signum: int) -> None:
+    fleet = serve(2)
+    [helper] = fleet.helper_pids()
+    os.kill(fleet.process.pid, signum)
+    fleet.process.wait(30)
+    _wait_for(lambda: not Path(f"/proc/{helper}").exists() or _zombie(helper), 10)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :].split()[0] == "Z"
