@@ -1,5 +1,6 @@
 """A helper front end's end of the predict link: a few Unix-socket connections to the main
-process, each carrying many Predict calls at once, matched to their replies by id.
+process, each carrying many Predict calls at once, matched to their replies by id. A call whose
+caller goes away (client cancel, deadline) is cancelled in the main process too (a cancel frame).
 
 A connection that breaks fails its calls with LinkDownError; the main process is then gone or
 going, and the helper front end ends with it.
@@ -42,6 +43,10 @@ class _Connection:
             self._writer.write(link_frames.encode_call(call_id, seconds_left, payload))
             await self._writer.drain()
             return await future
+        except asyncio.CancelledError:  # the client cancelled or its deadline passed
+            if call_id in self._pending and not self.closed.is_set():  # no reply yet
+                self._writer.write(link_frames.encode_cancel(call_id))
+            raise
         finally:
             self._pending.pop(call_id, None)
 

@@ -2,14 +2,16 @@
 
 A helper front end (``--frontends N``) opens a few Unix-socket connections to the main process,
 sends a hello naming its slot, then multiplexes calls over each: a call frame carries an id,
-the seconds left until the caller's deadline and the serialized PredictRequest as it arrived;
-a reply frame carries the id, whether the call succeeded, and the serialized PredictResponse or
-the serialized google.rpc.Status to end the call with. All integers little-endian.
+the seconds left until the caller's deadline and the serialized PredictRequest as it arrived; a
+cancel frame names a call whose caller went away (client cancel or deadline). A reply frame
+carries the id, whether the call succeeded, and the serialized PredictResponse or the
+serialized google.rpc.Status to end the call with (a cancelled call gets none). All integers
+little-endian.
 
 >>> frame = encode_call(7, 1.5, b"req")
->>> size, call_id, left = parse_call_header(frame[:CALL_HEADER.size])
->>> (size, call_id, left, frame[CALL_HEADER.size:])
-(3, 7, 1.5, b'req')
+>>> kind, size, call_id, left = parse_call_header(frame[:CALL_HEADER.size])
+>>> (kind == CALL, size, call_id, left, frame[CALL_HEADER.size:])
+(True, 3, 7, 1.5, b'req')
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import struct
 #: A connection's first bytes: the magic and the helper front end's slot (1..N-1).
 HELLO = struct.Struct("<4sI")
 MAGIC = b"MRTL"
-#: payload size, call id, seconds left (NaN: no deadline)
-CALL_HEADER = struct.Struct("<IQd")
+#: kind (CALL or CANCEL), payload size, call id, seconds left (NaN: no deadline)
+CALL_HEADER = struct.Struct("<BIQd")
+CALL = 0
+CANCEL = 1
 #: payload size, call id, outcome (OK or STATUS)
 REPLY_HEADER = struct.Struct("<IQB")
 OK = 0
@@ -61,16 +65,28 @@ def encode_call(call_id: int, seconds_left: float | None, payload: bytes) -> byt
     """One call frame; ``seconds_left`` None when the call has no deadline.
 
     >>> parse_call_header(encode_call(1, None, b"")[:CALL_HEADER.size])
-    (0, 1, None)
+    (0, 0, 1, None)
     """
     left = math.nan if seconds_left is None else seconds_left
-    return CALL_HEADER.pack(_checked_size(payload), call_id, left) + payload
+    return CALL_HEADER.pack(CALL, _checked_size(payload), call_id, left) + payload
 
 
-def parse_call_header(data: bytes) -> tuple[int, int, float | None]:
-    """(payload size, call id, seconds left or None) of a call frame's header."""
-    size, call_id, left = CALL_HEADER.unpack(data)
-    return size, call_id, None if math.isnan(left) else left
+def encode_cancel(call_id: int) -> bytes:
+    """A cancel frame: the caller of ``call_id`` is gone; no reply is wanted.
+
+    >>> parse_call_header(encode_cancel(4))
+    (1, 0, 4, None)
+    """
+    return CALL_HEADER.pack(CANCEL, 0, call_id, math.nan)
+
+
+def parse_call_header(data: bytes) -> tuple[int, int, int, float | None]:
+    """(kind, payload size, call id, seconds left or None) of a call or cancel frame's header;
+    FrameError on an unknown kind or a cancel frame with a payload."""
+    kind, size, call_id, left = CALL_HEADER.unpack(data)
+    if kind not in (CALL, CANCEL) or (kind == CANCEL and size):
+        raise FrameError(f"not a call or cancel frame (kind {kind}, {size} bytes)")
+    return kind, size, call_id, None if math.isnan(left) else left
 
 
 def encode_reply(call_id: int, ok: bool, payload: bytes) -> bytes:

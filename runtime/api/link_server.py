@@ -2,7 +2,9 @@
 the same engine calls the ModelRuntime servicer makes, and counted as its Predict RPCs are.
 
 Frames are in link_frames.py. Each call runs in a task of its own, so one connection carries
-many calls at once; replies go back in the order they finish.
+many calls at once; replies go back in the order they finish. A cancel frame cancels its call's
+task, as a client cancel cancels a gRPC handler: counted CANCELLED (or DEADLINE_EXCEEDED), no
+reply sent.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from modelrt.v1 import runtime_pb2
 from registry.errors import ModelrtError
 from runtime.api import link_frames, undecodable
-from runtime.api.rpc_metrics import model_of
+from runtime.api.rpc_metrics import DEADLINE_SLACK_S, model_of
 from runtime.api.servicer import internal_error, request_id
 from runtime.api.status import grpc_code, rpc_status_of
 from runtime.engine.engine import Engine
@@ -62,13 +65,19 @@ class LinkServer:
         try:
             slot = link_frames.parse_hello(await reader.readexactly(link_frames.HELLO.size))
             header_size = link_frames.CALL_HEADER.size
+            calls: dict[int, asyncio.Task[None]] = {}
             while True:
                 header = await reader.readexactly(header_size)
-                size, call_id, left = link_frames.parse_call_header(header)
+                kind, size, call_id, left = link_frames.parse_call_header(header)
+                if kind == link_frames.CANCEL:
+                    if (running := calls.get(call_id)) is not None:
+                        running.cancel()
+                    continue
                 payload = await reader.readexactly(size)
                 task = asyncio.create_task(self._answer(writer, slot, call_id, left, payload))
+                calls[call_id] = task
                 self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(partial(_forget, calls, call_id, self._tasks))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the front end went away: its calls' replies have nowhere to go
         except link_frames.FrameError as exc:
@@ -87,7 +96,15 @@ class LinkServer:
         payload: bytes,
     ) -> None:
         start = time.monotonic()
-        ok, body, model, code = await self._predict(payload, left)
+        try:
+            ok, body, model, code = await self._predict(payload, left)
+        except asyncio.CancelledError:  # the caller went away: no reply
+            late = left is not None and time.monotonic() - start >= left - DEADLINE_SLACK_S
+            if self._metrics is not None:
+                code = "DEADLINE_EXCEEDED" if late else "CANCELLED"
+                model = model_of(_parse(payload))
+                self._metrics.observe_request(model, "Predict", code, time.monotonic() - start)
+            raise
         if self._metrics is not None:
             model = "" if code == "NOT_FOUND" else model  # as rpc_metrics: no unbounded labels
             self._metrics.observe_request(model, "Predict", code, time.monotonic() - start)
@@ -118,6 +135,16 @@ class LinkServer:
         except Exception as exc:
             error = internal_error(exc, "Predict")
             return False, _status(error), model, grpc_code(error).name
+
+
+def _forget(
+    calls: dict[int, asyncio.Task[None]],
+    call_id: int,
+    tasks: set[asyncio.Task[None]],
+    task: asyncio.Task[None],
+) -> None:
+    calls.pop(call_id, None)
+    tasks.discard(task)
 
 
 def _status(error: ModelrtError) -> bytes:

@@ -63,6 +63,17 @@ BATCHER = """
             return [{"x": x, "batch": xs} for x in xs]
 """
 
+SLEEPER = """
+    import time
+    from registry import ModelRunner, register
+
+    @register("sleeper")
+    class Sleeper(ModelRunner):
+        def predict(self, request):
+            time.sleep(float(request.param("seconds", 0)))
+            return {"slept": True}
+"""
+
 UPLOADED = """
     from registry import ModelRunner, register
 
@@ -130,6 +141,7 @@ def serve(tmp_path: Path) -> Iterator:
     write_bundle(store, "echo", ECHO)
     batching = {"max_batch_size": 8, "max_queue_delay_ms": 300, "queue_delay": "fixed"}
     write_bundle(store, "batcher", BATCHER, config={"batching": batching})
+    write_bundle(store, "sleeper", SLEEPER)
     started: list[subprocess.Popen[bytes]] = []
 
     def start(count: int) -> Fleet:
@@ -372,3 +384,33 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(")") + 2 :].split()[0] == "Z"
+
+
+def _sleep(channel: grpc.Channel, seconds: float, timeout: float) -> runtime_pb2.PredictResponse:
+    stub = runtime_pb2_grpc.ModelRuntimeStub(channel)
+    parameters = codec.dict_to_struct({"seconds": seconds})
+    request = runtime_pb2.PredictRequest(model="sleeper", parameters=parameters)
+    return stub.Predict(request, timeout=timeout)
+
+
+def test_a_callers_deadline_on_a_helper_front_end_reaches_the_main_process(serve) -> None:
+    fleet = serve(2)
+    _, helper = _sides(fleet)
+    with pytest.raises(grpc.RpcError) as failure:
+        _sleep(helper, 3, timeout=0.5)
+    assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    series = 'modelrt_requests_total{code="DEADLINE_EXCEEDED",model="sleeper",rpc="Predict"}'
+    _wait_for(lambda: fleet.value(series) == 1, 10)
+    time.sleep(3)  # the model has finished by now: the call was never counted OK
+    assert 'code="OK",model="sleeper"' not in fleet.scrape()
+
+
+def test_sigterm_lets_a_call_in_flight_on_a_helper_front_end_finish(serve) -> None:
+    fleet = serve(2)
+    _, helper = _sides(fleet)
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(_sleep, helper, 1.5, 30)
+        time.sleep(0.5)  # the call has reached the model
+        fleet.process.terminate()
+        assert codec.json_to_python(call.result(timeout=30).structured) == {"slept": True}
+    assert fleet.process.wait(30) == 0

@@ -12,6 +12,7 @@ from runtime.api.link_frames import (
     REPLY_HEADER,
     FrameError,
     encode_call,
+    encode_cancel,
     encode_hello,
     encode_reply,
     parse_call_header,
@@ -24,8 +25,8 @@ from runtime.api.link_frames import (
 def test_a_call_frame_round_trips(left: float | None) -> None:
     payload = b"\x0a\x04echo" * 100
     frame = encode_call(2**40, left, payload)
-    size, call_id, seconds_left = parse_call_header(frame[: CALL_HEADER.size])
-    assert (size, call_id, seconds_left) == (len(payload), 2**40, left)
+    kind, size, call_id, seconds_left = parse_call_header(frame[: CALL_HEADER.size])
+    assert (kind, size, call_id, seconds_left) == (link_frames.CALL, len(payload), 2**40, left)
     assert frame[CALL_HEADER.size :] == payload
 
 
@@ -34,6 +35,20 @@ def test_a_reply_frame_round_trips(ok: bool) -> None:
     frame = encode_reply(17, ok, b"body")
     assert parse_reply_header(frame[: REPLY_HEADER.size]) == (4, 17, ok)
     assert frame[REPLY_HEADER.size :] == b"body"
+
+
+def test_a_cancel_frame_names_the_call_and_carries_nothing() -> None:
+    frame = encode_cancel(99)
+    assert len(frame) == CALL_HEADER.size
+    assert parse_call_header(frame) == (link_frames.CANCEL, 0, 99, None)
+
+
+@pytest.mark.parametrize(("kind", "size"), [(2, 0), (255, 3), (link_frames.CANCEL, 5)])
+def test_a_call_header_of_an_unknown_kind_or_a_cancel_with_a_payload_is_refused(
+    kind: int, size: int
+) -> None:
+    with pytest.raises(FrameError, match="not a call or cancel frame"):
+        parse_call_header(CALL_HEADER.pack(kind, size, 1, 0.0))
 
 
 def test_an_empty_payload_is_a_frame_too() -> None:
@@ -53,5 +68,5 @@ def test_the_hello_names_the_slot_and_anything_else_is_refused() -> None:
 
 
 def test_headers_are_little_endian_with_fixed_sizes() -> None:
-    assert encode_call(1, 1.0, b"x")[:4] == b"\x01\x00\x00\x00"
-    assert (link_frames.HELLO.size, CALL_HEADER.size, REPLY_HEADER.size) == (8, 20, 13)
+    assert encode_call(1, 1.0, b"x")[:5] == b"\x00\x01\x00\x00\x00"
+    assert (link_frames.HELLO.size, CALL_HEADER.size, REPLY_HEADER.size) == (8, 21, 13)
