@@ -29,7 +29,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from modelrt import codec
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from tests.bundle_factory import write_bundle
-from tests.serve_process import start_serve, stop
+from tests.serve_process import MODELRT, start_serve, stop
+from tests.tls_factory import CertificateAuthority
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -89,6 +90,7 @@ class Fleet:
     process: subprocess.Popen[bytes]
     address: str
     metrics_url: str
+    credentials: grpc.ChannelCredentials | None = None  # TLS (and a token), when the server has it
 
     def scrape(self) -> str:
         with urllib.request.urlopen(self.metrics_url, timeout=10) as reply:
@@ -100,7 +102,10 @@ class Fleet:
 
     def channel(self) -> grpc.Channel:
         """A channel with a TCP connection of its own (no subchannel shared with other ones)."""
-        return grpc.insecure_channel(self.address, options=[("grpc.use_local_subchannel_pool", 1)])
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        if self.credentials is not None:
+            return grpc.secure_channel(self.address, self.credentials, options=options)
+        return grpc.insecure_channel(self.address, options=options)
 
     def helper_pids(self) -> list[int]:
         return [pid for pid, cmd in _children(self.process.pid) if FRONTEND_MODULE in cmd]
@@ -414,3 +419,60 @@ def test_sigterm_lets_a_call_in_flight_on_a_helper_front_end_finish(serve) -> No
         fleet.process.terminate()
         assert codec.json_to_python(call.result(timeout=30).structured) == {"slept": True}
     assert fleet.process.wait(30) == 0
+
+
+def _start_secured(
+    store: Path, tmp_path: Path, pki: CertificateAuthority, credentials: grpc.ChannelCredentials
+) -> Fleet:
+    """`modelrt serve --frontends 2` with TLS and an inference token, ready."""
+    cert = pki.issue_server()
+    port_file, log_path = tmp_path / "tls.port", tmp_path / "tls.log"
+    env = {**os.environ, "MODELRT_INFERENCE_TOKEN": "fleet-secret"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(MODELRT), "serve", "--model-store", str(store), "--port", "0", "--frontends", "2",
+             "--port-file", str(port_file), "--metrics-port", "0", "--tls-cert",
+             str(cert.cert_file), "--tls-key", str(cert.key_file)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        _wait_for(lambda: port_file.exists() and port_file.read_text().strip() != "", 60)
+        address = f"localhost:{port_file.read_text().strip()}"
+        fleet = Fleet(process, address, _metrics_url(log_path), credentials)
+        _wait_for(lambda: _status(fleet.channel(), "") == SERVING, 60)
+    except BaseException:
+        stop(process)
+        raise
+    return fleet
+
+
+def test_helper_front_ends_serve_the_same_tls_and_tokens(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_bundle(store, "echo", ECHO)
+    pki = CertificateAuthority(tmp_path / "pki")
+    tls = grpc.ssl_channel_credentials(pki.issued.cert)
+    token = grpc.access_token_call_credentials("fleet-secret")
+    fleet = _start_secured(store, tmp_path, pki, grpc.composite_channel_credentials(tls, token))
+    try:
+        _, helper = _sides(fleet)
+        assert _predict(helper, "echo", "over tls")["x"] == "over tls"
+        # Without the token: refused, on the main process and on the helper (its Predict takes
+        # the link, its ListModels the proxy); 20 connections land on both (2**-20 they do not).
+        bare = Fleet(fleet.process, fleet.address, fleet.metrics_url, tls)
+        refused = 0
+        for _ in range(20):
+            channel = bare.channel()
+            for call in (
+                lambda c=channel: _predict(c, "echo", "x"),
+                lambda c=channel: runtime_pb2_grpc.ModelRuntimeStub(c).ListModels(
+                    runtime_pb2.ListModelsRequest(), timeout=10
+                ),
+            ):
+                with pytest.raises(grpc.RpcError) as failure:
+                    call()
+                assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+                refused += 1
+            channel.close()
+        assert refused == 40
+    finally:
+        stop(fleet.process)
