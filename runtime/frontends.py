@@ -112,8 +112,8 @@ class FrontendFleet:
                 await asyncio.sleep(min(_MAX_PAUSE_S, 0.25 * 2**quick_deaths))
             try:
                 await self._spawn(slot)
-            except FrontendStartError as exc:
-                logger.error("%s; trying again", exc)
+            except (FrontendStartError, OSError) as exc:
+                logger.error("front end %d: %s; trying again", slot, exc)
 
     async def stop(self, grace: float) -> None:
         """SIGTERM every helper (they drain for up to ``grace`` seconds), then SIGKILL."""

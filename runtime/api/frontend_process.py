@@ -115,7 +115,8 @@ async def serve(launch: Launch) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    print(READY, flush=True)
+    sys.stdout.write(f"{READY}\n")  # the fleet waits for this line (runtime/frontends.py)
+    sys.stdout.flush()
     logger.info("front end %d (pid %d) serving %s", launch.slot, os.getpid(), launch.address)
     broken = asyncio.create_task(pool.wait_broken())
     stopping = asyncio.create_task(stop.wait())

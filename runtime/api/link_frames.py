@@ -16,6 +16,7 @@ little-endian.
 
 from __future__ import annotations
 
+import enum
 import math
 import struct
 
@@ -24,12 +25,26 @@ HELLO = struct.Struct("<4sI")
 MAGIC = b"MRTL"
 #: kind (CALL or CANCEL), payload size, call id, seconds left (NaN: no deadline)
 CALL_HEADER = struct.Struct("<BIQd")
-CALL = 0
-CANCEL = 1
+
+
+class Kind(enum.IntEnum):
+    """What a frame from a helper front end asks."""
+
+    CALL = 0
+    CANCEL = 1
+
+
+class Outcome(enum.IntEnum):
+    """How a call ended, in its reply frame."""
+
+    OK = 0
+    STATUS = 1
+
+
+CALL, CANCEL = Kind.CALL, Kind.CANCEL
+OK, STATUS = Outcome.OK, Outcome.STATUS
 #: payload size, call id, outcome (OK or STATUS)
 REPLY_HEADER = struct.Struct("<IQB")
-OK = 0
-STATUS = 1
 MAX_PAYLOAD = 0xFFFF_FFFF
 
 
