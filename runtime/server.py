@@ -242,7 +242,7 @@ class ModelServer:
         settings, sockets = self.settings, self._sockets
         if sockets is None:
             return
-        self._link = LinkServer(engine, measured, metrics.count_frontend_predict)
+        self._link = LinkServer(engine, measured, metrics.fleet.count_predict)
         await self._link.start(sockets / "predict.sock")
         address = bind_address(settings.host, self.port)
 
@@ -252,12 +252,12 @@ class ModelServer:
             ).to_json()
 
         def changed(up: int, helpers: int) -> None:
-            metrics.set_frontends_up(up + 1)
+            metrics.fleet.set_up(up + 1)
             health.set(FRONTENDS, SERVING if up == helpers else NOT_SERVING)
 
         count = settings.frontend_count
         self._fleet = FrontendFleet(
-            count, launch_line, changed, lambda slot: metrics.count_frontend_restart()
+            count, launch_line, changed, lambda slot: metrics.fleet.count_restart()
         )
         await self._fleet.start()
         logger.info("%d gRPC front ends share %s (pids %s)", count, address, self._fleet.pids)

@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from runtime.metrics.fleet import FleetMetrics
 from runtime.metrics.tallies import CounterTally, HistogramTally
 
 logger = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Metrics:
         self._add_request_families()
         self._add_instance_families()
         self._add_memory_families(gpus)
-        self._add_frontend_families()
+        self.fleet = FleetMetrics(self.registry)  # the front-end processes (--frontends)
         self._add_process_families()
         self._states: dict[tuple[str, str], list[str]] = {}
         self._http: _MetricsHTTPServer | None = None
@@ -220,47 +221,12 @@ class Metrics:
         if gpus is not None:
             self.registry.register(GpuMemoryCollector(gpus))
 
-    def _add_frontend_families(self) -> None:
-        """The gRPC front-end processes (--frontends): up, restarted, Predicts each handed over."""
-        self.frontends_up = Gauge(
-            "modelrt_frontends_up",
-            "gRPC front-end processes serving the port, this one included.",
-            registry=self.registry,
-        )
-        self.frontends_up.set(1)
-        self.frontend_restarts = Counter(
-            "modelrt_frontend_restarts_total",
-            "Helper front-end processes restarted after they exited.",
-            registry=self.registry,
-        )
-        self.frontend_predicts = CounterTally(
-            "modelrt_frontend_predicts",
-            "Predict calls helper front ends handed to this process, by front end (1..N-1).",
-            ["frontend"],
-        )
-        self.registry.register(self.frontend_predicts)
-
     def _add_process_families(self) -> None:
         """The standard process_* (memory, CPU, fds, start time), python_* and gc series of the
         server process, as every Prometheus client exports them by default."""
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
-
-    def set_frontends_up(self, count: int) -> None:
-        """``count`` front-end processes serve the port now (this one included).
-
-        >>> Metrics().set_frontends_up(2)
-        """
-        self.frontends_up.set(count)
-
-    def count_frontend_restart(self) -> None:
-        """A helper front end exited and is being restarted."""
-        self.frontend_restarts.inc()
-
-    def count_frontend_predict(self, slot: int) -> None:
-        """Front end ``slot`` handed this process one Predict call."""
-        self.frontend_predicts.inc((str(slot),))
 
     def observe_request(self, model: str, rpc: str, code: str, seconds: float) -> None:
         """Count one finished RPC and its duration.
