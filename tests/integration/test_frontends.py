@@ -25,8 +25,11 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from modelrt import codec
+from modelrt.oip import grpc_service_pb2 as oip
+from modelrt.oip import grpc_service_pb2_grpc as oip_grpc
 from modelrt.v1 import runtime_pb2, runtime_pb2_grpc
 from tests.bundle_factory import write_bundle
 from tests.serve_process import MODELRT, start_serve, stop
@@ -222,6 +225,19 @@ def test_every_rpc_kind_works_through_a_helper_front_end(serve) -> None:
     assert stub.Upload(uploads, timeout=60).model.name == "uploaded"
     names = {m.name for m in stub.ListModels(runtime_pb2.ListModelsRequest(), timeout=10).models}
     assert {"echo", "batcher", "uploaded"} <= names
+    oip_stub = oip_grpc.GRPCInferenceServiceStub(helper)
+    assert oip_stub.ServerReady(oip.ServerReadyRequest(), timeout=5).ready
+    metadata = oip_stub.ModelMetadata(oip.ModelMetadataRequest(name="echo"), timeout=5)
+    assert metadata.name == "echo"
+    for version in ("v1", "v1alpha"):
+        reflect = helper.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        listing = reflection_pb2.ServerReflectionRequest(list_services="")
+        reply = next(iter(reflect(iter([listing]), timeout=10)))
+        assert "modelrt.v1.ModelRuntime" in {s.name for s in reply.list_services_response.service}
     health = health_pb2_grpc.HealthStub(helper)
     assert (
         health.Check(health_pb2.HealthCheckRequest(service="frontends"), timeout=5).status
@@ -236,7 +252,7 @@ def test_every_rpc_kind_works_through_a_helper_front_end(serve) -> None:
     assert "grpc-status-details-bin" in keys
     # Every call, wherever it landed, is counted in the one scrape of the main process.
     scrape = fleet.scrape()
-    for rpc in ("Predict", "Generate", "Stream", "Upload", "ListModels"):
+    for rpc in ("Predict", "Generate", "Stream", "Upload", "ListModels", "ModelMetadata"):
         assert re.search(rf'modelrt_requests_total\{{[^}}]*rpc="{rpc}"[^}}]*\}} [1-9]', scrape), rpc
 
 
