@@ -6,7 +6,7 @@ sockets, its slot), binds the port with SO_REUSEPORT (same TLS, auth and message
 main process), writes ``ready`` on stdout, and serves: Predict over the predict link
 (link_client.py), every other method proxied to the main process's gRPC server (proxy.py).
 No model, queue or HTTP port lives here. It ends when stdin closes or the link breaks (the main
-process is gone), and drains on SIGTERM/SIGINT.
+process is gone), and drains on SIGTERM (SIGINT is the main process's to answer).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _bind(server: grpc.aio.Server, launch: Launch) -> None:
 
 
 async def serve(launch: Launch) -> None:
-    """Serve until SIGTERM/SIGINT (drain) or until the main process goes away."""
+    """Serve until SIGTERM (drain) or until the main process goes away."""
     settings = launch.settings
     policy = AccessPolicy.from_settings(settings)
     interceptors = [AuthInterceptor(policy)] if policy.enforces else []
@@ -113,8 +113,7 @@ async def serve(launch: Launch) -> None:
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     sys.stdout.write(f"{READY}\n")  # the fleet waits for this line (runtime/frontends.py)
     sys.stdout.flush()
     logger.info("front end %d (pid %d) serving %s", launch.slot, os.getpid(), launch.address)
@@ -145,6 +144,9 @@ def main() -> None:
         level=launch.settings.log_level,
         format=f"%(asctime)s %(levelname)s %(name)s [front end {launch.slot}]: %(message)s",
     )
+    # Ctrl-C reaches the terminal's whole process group: the main process answers it and stops
+    # its helpers itself (SIGTERM), after it has stopped restarting them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_when_stdin_closes()
     choice = launch.settings.event_loop
     with asyncio.Runner(loop_factory=lambda: new_event_loop(choice)) as runner:

@@ -492,3 +492,25 @@ def test_helper_front_ends_serve_the_same_tls_and_tokens(tmp_path: Path) -> None
         assert refused == 40
     finally:
         stop(fleet.process)
+
+
+def test_ctrl_c_to_the_process_group_stops_the_fleet_without_a_restart(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_bundle(store, "echo", ECHO)
+    port_file, log_path = tmp_path / "group.port", tmp_path / "group.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(MODELRT), "serve", "--model-store", str(store), "--port", "0", "--frontends", "2",
+             "--port-file", str(port_file), "--metrics-port", "0"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_for(lambda: port_file.exists() and port_file.read_text().strip() != "", 60)
+        fleet = Fleet(process, f"127.0.0.1:{port_file.read_text().strip()}", "")
+        [helper] = fleet.helper_pids()
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+        assert process.wait(30) == 0
+        _wait_for(lambda: _zombie(helper), 10)
+        assert "restarting" not in log_path.read_text()
+    finally:
+        stop(process)
