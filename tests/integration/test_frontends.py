@@ -514,3 +514,18 @@ def test_ctrl_c_to_the_process_group_stops_the_fleet_without_a_restart(tmp_path:
         assert "restarting" not in log_path.read_text()
     finally:
         stop(process)
+
+
+def test_a_shared_port_is_never_shared_with_another_server(serve, tmp_path: Path) -> None:
+    fleet = serve(2)
+    port = fleet.address.rsplit(":", 1)[1]
+    second = subprocess.run(
+        [str(MODELRT), "serve", "--model-store", str(tmp_path / "store"), "--port", port,
+         "--frontends", "2", "--metrics-port", "0"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert second.returncode != 0
+    # SO_REUSEPORT would let it bind; the start-up check (a plain bind) refuses it first.
+    assert f"gRPC port {port} on 127.0.0.1 is already in use" in second.stderr.decode()
+    assert fleet.helper_pids()  # the first server is untouched
+    _predict(fleet.channel(), "echo", "still mine")
