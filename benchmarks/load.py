@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import sys
 import time
@@ -159,12 +161,29 @@ async def run_unary(args: argparse.Namespace) -> UnaryResult:
             if args.target == "echo"
             else (PREDICT_METHOD, runtime_pb2.PredictResponse)
         )
-    async with grpc.aio.insecure_channel(args.address, options=CHANNEL_OPTIONS) as channel:
-        call = channel.unary_unary(
-            method,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=reply_type.FromString,
+    # Each channel its own connection: with --frontends N the kernel spreads connections (not
+    # calls) over the front ends sharing the port.
+    options = [*CHANNEL_OPTIONS, ("grpc.use_local_subchannel_pool", 1)]
+    channels = [
+        grpc.aio.insecure_channel(args.address, options=options) for _ in range(args.channels)
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for channel in channels:
+            await stack.enter_async_context(channel)
+        calls = itertools.cycle(
+            [
+                channel.unary_unary(
+                    method,
+                    request_serializer=type(request).SerializeToString,
+                    response_deserializer=reply_type.FromString,
+                )
+                for channel in channels
+            ]
         )
+
+        def call(message: Any, timeout: float) -> Any:  # each call on the next channel
+            return next(calls)(message, timeout=timeout)
+
         _checker(args.target, args.model, request)(await call(request, timeout=CALL_TIMEOUT_S))
         warm = await drive(call, request, args.concurrency, args.warmup, args.seconds / 4)
         cpu = time.process_time()
@@ -231,6 +250,7 @@ def main() -> None:
     unary.add_argument("--concurrency", type=int, required=True)
     unary.add_argument("--requests", type=int, required=True)
     unary.add_argument("--warmup", type=int, default=100)
+    unary.add_argument("--channels", type=int, default=1, help="connections the calls spread over")
     generate = commands.add_parser("generate", help="one Generate stream")
     generate.add_argument("--model", default="tokens")
     generate.add_argument("--items", type=int, required=True)

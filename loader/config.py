@@ -33,7 +33,7 @@ NAME_RULE = "1-128 letters, digits, '.', '_' or '-', starting with a letter or d
 #: Names the server's health service answers for itself (liveness, and the gRPC services it
 #: serves, ready once start-up loading has finished); "" (readiness) is never a name either.
 RESERVED_NAMES = frozenset(
-    {"liveness", "modelrt.v1.ModelRuntime", "inference.GRPCInferenceService"}
+    {"liveness", "frontends", "modelrt.v1.ModelRuntime", "inference.GRPCInferenceService"}
 )
 
 

@@ -24,7 +24,9 @@ def addresses(server: ModelServer) -> str:
     """The lines ``serve`` prints once listening: gRPC, HTTP (playground) and metrics."""
     settings = server.settings
     scheme = "https" if settings.tls else "http"
-    lines = [f"gRPC        {bind_address(settings.host, server.port)}"]
+    count = settings.frontend_count
+    shared = f"  ({count} front-end processes share the port)" if count > 1 else ""
+    lines = [f"gRPC        {bind_address(settings.host, server.port)}{shared}"]
     if server.http_port is not None:
         http = f"{scheme}://{bind_address(settings.http_host, server.http_port)}"
         lines.append(f"HTTP        {http}/  (playground; OpenAPI docs at {http}/docs)")

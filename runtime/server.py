@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import shutil
+import tempfile
 from functools import partial
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -13,10 +16,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from loader.unpack import UnpackLimits
 from modelrt.v1 import runtime_pb2
 from runtime.api.auth import AccessPolicy, AuthInterceptor, log_access_policy
-from runtime.api.health import HealthReporter, ModelHealthServicer
+from runtime.api.frontend_process import Launch
+from runtime.api.grpc_options import server_options
+from runtime.api.health import FRONTENDS, NOT_SERVING, SERVING, HealthReporter, ModelHealthServicer
 from runtime.api.http.app import build_app
 from runtime.api.http.context import HttpContext
 from runtime.api.http.front_door import HttpFrontDoor
+from runtime.api.link_server import LinkServer
 from runtime.api.oip_servicer import SERVICE_NAME as OIP_SERVICE_NAME
 from runtime.api.oip_servicer import InferenceServicer
 from runtime.api.oip_servicer import add_to_server as add_oip_to_server
@@ -32,6 +38,7 @@ from runtime.engine.models import ModelRecord
 from runtime.engine.reconcile import StoreSync
 from runtime.engine.table import ModelTable
 from runtime.engine.uploads import Uploads, UploadSettings
+from runtime.frontends import FrontendFleet
 from runtime.instances.executor import ExecutorFactory
 from runtime.instances.inprocess import make_inprocess_factory
 from runtime.instances.validation import validate_bundle
@@ -65,17 +72,9 @@ def _transport(settings: ServerSettings) -> str:
 
 
 def _grpc_server(settings: ServerSettings, policy: AccessPolicy) -> grpc.aio.Server:
-    """The gRPC server: message size limits, a bounded receive window, auth where it refuses."""
-    options = [
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
-        # gRPC sets SO_REUSEPORT by default: a second server would silently share the port.
-        ("grpc.so_reuseport", 0),
-        # A fixed receive window per call instead of gRPC's growing one (BDP probing): what a
-        # client can push ahead of the servicer stays bounded, e.g. during a big Upload.
-        ("grpc.http2.bdp_probe", 0),
-        ("grpc.http2.lookahead_bytes", settings.stream_window_bytes),
-    ]
+    """The gRPC server: message size limits, a bounded receive window, auth where it refuses;
+    the port shared (SO_REUSEPORT) with helper front ends when there are some."""
+    options = server_options(settings, share_port=settings.frontend_count > 1)
     # No interceptor unless something can be refused: the default hot path pays nothing.
     interceptors = [AuthInterceptor(policy)] if policy.enforces else []
     return grpc.aio.server(options=options, interceptors=interceptors)
@@ -151,6 +150,9 @@ class ModelServer:
         self.metrics_port: int | None = None
         self.http_port: int | None = None
         self._http: HttpFrontDoor | None = None
+        self._sockets: Path | None = None  # the main process's Unix sockets, for helper front ends
+        self._link: LinkServer | None = None
+        self._fleet: FrontendFleet | None = None
 
     async def start(self) -> int:
         settings = self.settings
@@ -172,6 +174,7 @@ class ModelServer:
         inference = InferenceServicer(engine, health_servicer, metrics)
         _add_services(server, servicer, inference, health_servicer, measured, served)
         self.port = self._listen(server, credentials)
+        self._listen_locally(server)
         self._start_metrics_http(metrics)
         await server.start()
         http_context = HttpContext(
@@ -186,6 +189,7 @@ class ModelServer:
         )
         try:
             await self._start_http(http_context)
+            await self._start_frontends(engine, metrics, measured, health_servicer)
         except BaseException:
             await self.stop(0)  # the gRPC port and the metrics endpoint are not left behind
             raise
@@ -217,6 +221,46 @@ class ModelServer:
             scheme,
             bind_address(settings.http_host, self.http_port),
         )
+
+    def _listen_locally(self, server: grpc.aio.Server) -> None:
+        """With helper front ends: the gRPC server on a Unix socket too, in a private folder."""
+        if self.settings.frontend_count == 1:
+            return
+        # A fresh mode-0700 folder under the temp dir: socket paths must stay under 108 bytes.
+        self._sockets = Path(tempfile.mkdtemp(prefix="modelrt-frontends-"))
+        server.add_insecure_port(f"unix:{self._sockets / 'grpc.sock'}")
+
+    async def _start_frontends(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        measured: Metrics | None,
+        health: ModelHealthServicer,
+    ) -> None:
+        """Helper front ends on the shared port: Predict over the predict link, the rest proxied
+        to the Unix socket; health "frontends" SERVING while all are up."""
+        settings, sockets = self.settings, self._sockets
+        if sockets is None:
+            return
+        self._link = LinkServer(engine, measured, metrics.fleet.count_predict)
+        await self._link.start(sockets / "predict.sock")
+        address = bind_address(settings.host, self.port)
+
+        def launch_line(slot: int) -> str:
+            return Launch(
+                settings, address, sockets / "grpc.sock", sockets / "predict.sock", slot
+            ).to_json()
+
+        def changed(up: int, helpers: int) -> None:
+            metrics.fleet.set_up(up + 1)
+            health.set(FRONTENDS, SERVING if up == helpers else NOT_SERVING)
+
+        count = settings.frontend_count
+        self._fleet = FrontendFleet(
+            count, launch_line, changed, lambda slot: metrics.fleet.count_restart()
+        )
+        await self._fleet.start()
+        logger.info("%d gRPC front ends share %s (pids %s)", count, address, self._fleet.pids)
 
     def _start_metrics_http(self, metrics: Metrics) -> None:
         settings = self.settings
@@ -322,8 +366,14 @@ class ModelServer:
             self._health.shutting_down()
         if self._http is not None:
             await self._http.stop()
+        stopping = [] if self._fleet is None else [self._fleet.stop(grace)]
         if self._server is not None:
-            await self._server.stop(grace)
+            stopping.append(self._server.stop(grace))
+        await asyncio.gather(*stopping)  # helper front ends drain while this one does
+        if self._link is not None:
+            await self._link.stop()
+        if self._sockets is not None:
+            shutil.rmtree(self._sockets, ignore_errors=True)
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
             await asyncio.gather(self._loading, return_exceptions=True)

@@ -71,6 +71,11 @@ class ServerSettings(BaseSettings):
         default=None,
         description="Where zip bundles are unpacked; default <model_store>/.modelrt/unpacked.",
     )
+    frontends: int | Literal["auto"] = Field(
+        default=1,
+        description="gRPC front-end processes sharing the port (SO_REUSEPORT) and feeding the same "
+        "model instances; auto: one per available core. 1: the server process alone.",
+    )
     max_message_bytes: int = Field(
         default=256 * MiB, ge=1024, description="Largest gRPC message accepted or sent."
     )
@@ -227,6 +232,13 @@ class ServerSettings(BaseSettings):
             raise ValueError("http_port must be 0 (off), auto or a port number up to 65535")
         return port
 
+    @field_validator("frontends")
+    @classmethod
+    def _frontends_at_least_one(cls, count: int | str) -> int | str:
+        if isinstance(count, int) and not 1 <= count <= 256:
+            raise ValueError("frontends must be auto or a number from 1 to 256")
+        return count
+
     @field_validator("store_url")
     @classmethod
     def _store_url_is_a_bucket(cls, url: str | None) -> str | None:
@@ -264,6 +276,13 @@ class ServerSettings(BaseSettings):
     def tls(self) -> bool:
         """Whether the server listens with TLS (a certificate and key are configured)."""
         return self.tls_cert_file is not None
+
+    @property
+    def frontend_count(self) -> int:
+        """How many gRPC front-end processes serve: ``frontends``, with auto made a number."""
+        if self.frontends == "auto":
+            return max(1, len(os.sched_getaffinity(0)))
+        return self.frontends
 
     @property
     def unpack_dir(self) -> Path:

@@ -2,7 +2,8 @@
 
 Service "" is SERVING once start-up loading has finished (every model READY or FAILED), and so
 is each gRPC service the server serves (modelrt.v1.ModelRuntime, inference.GRPCInferenceService);
-"liveness" while the process answers, and each model name while one of its versions is READY
+"liveness" while the process answers; with --frontends N > 1, "frontends" while all N front-end
+processes serve; and each model name while one of its versions is READY
 with an instance up. No model may take the server's own names (loader.config.RESERVED_NAMES).
 """
 
@@ -23,7 +24,8 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE_UNKNOWN = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
 READINESS = ""
 LIVENESS = "liveness"
-OWN_SERVICES = frozenset({READINESS, LIVENESS})  # never a model's status
+FRONTENDS = "frontends"  # with --frontends N > 1: SERVING while every helper front end is up
+OWN_SERVICES = frozenset({READINESS, LIVENESS, FRONTENDS})  # never a model's status
 
 
 class ModelHealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]

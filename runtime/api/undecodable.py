@@ -44,7 +44,7 @@ class Undecodable:
         )
 
 
-def _lenient(deserialize: Deserializer) -> Deserializer:
+def lenient(deserialize: Deserializer) -> Deserializer:
     """``deserialize``, answering an Undecodable instead of raising."""
     owner = getattr(deserialize, "__self__", None)  # the message class of ``X.FromString``
     descriptor = getattr(owner, "DESCRIPTOR", None)
@@ -61,7 +61,7 @@ def _lenient(deserialize: Deserializer) -> Deserializer:
     return parse
 
 
-def _log(rpc: str, message: Undecodable) -> None:
+def log_refusal(rpc: str, message: Undecodable) -> None:
     logger.warning(
         "%s: a request message could not be decoded as %s (%s); answered INVALID_ARGUMENT",
         rpc,
@@ -94,7 +94,7 @@ class _Checked:
     async def __anext__(self) -> Any:
         message = await anext(self._requests)
         if type(message) is Undecodable:
-            _log(self._rpc, message)
+            log_refusal(self._rpc, message)
             self.refused = message
             raise message.error()
         return message
@@ -112,7 +112,7 @@ def _guard_unary_request(rpc: str, behaviour: Any, streaming_response: bool) -> 
 
         async def guarded_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             if type(request) is Undecodable:
-                _log(rpc, request)
+                log_refusal(rpc, request)
                 await _refuse(request, context)
             async with contextlib.aclosing(behaviour(request, context)) as responses:
                 async for response in responses:
@@ -122,7 +122,7 @@ def _guard_unary_request(rpc: str, behaviour: Any, streaming_response: bool) -> 
 
     async def guarded(request: Any, context: Context) -> Any:
         if type(request) is Undecodable:
-            _log(rpc, request)
+            log_refusal(rpc, request)
             await _refuse(request, context)
         return await behaviour(request, context)
 
@@ -179,6 +179,6 @@ def guard(rpc: str, handler: Handler) -> Handler:
     factory = getattr(grpc, f"{kind}_rpc_method_handler")
     return factory(
         wrap(rpc, behaviour, streaming_response),
-        request_deserializer=_lenient(handler.request_deserializer),
+        request_deserializer=lenient(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )

@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from runtime.metrics.fleet import FleetMetrics
 from runtime.metrics.tallies import CounterTally, HistogramTally
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class Metrics:
         self._add_request_families()
         self._add_instance_families()
         self._add_memory_families(gpus)
+        self.fleet = FleetMetrics(self.registry)  # the front-end processes (--frontends)
         self._add_process_families()
         self._states: dict[tuple[str, str], list[str]] = {}
         self._http: _MetricsHTTPServer | None = None
