@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from runtime.api.http import errors, limits, measure, routes_server
+from runtime.api.http import errors, limits, measure, routes_playground, routes_server
 from runtime.api.http.context import HttpContext
 
 VERSION = "v1"
@@ -18,12 +18,12 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         summary="modelrt's HTTP front door: Open Inference Protocol REST, OpenAI-compatible "
         "routes, modelrt's own JSON routes and the playground.",
         version=VERSION,
-        docs_url=None,  # served from local assets by routes_server, no CDN
+        docs_url=None,  # served from local assets by routes_playground, no CDN
         redoc_url=None,
     )
     app.state.modelrt = context
     errors.install_error_handlers(app)
-    for router in (routes_server.router,):
+    for router in (routes_server.router, routes_playground.router):
         app.include_router(router)
     app.add_middleware(
         limits.LimitBody,

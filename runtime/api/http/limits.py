@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runtime.api.http.errors import error_response
 from registry.errors import ErrorCode, ModelrtError
+from runtime.api.http.errors import error_response
 
 UPLOAD_PREFIX = "/api/v1/uploads"
 
