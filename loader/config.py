@@ -65,6 +65,10 @@ def version_problem(version: str) -> str:
     return ""
 
 
+#: The picture files a model card may show.
+CARD_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".svg")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -141,6 +145,11 @@ class BundleConfig(_Strict):
     model_type: ModelType = "other"
     framework: Framework = "other"
     labels: tuple[str, ...] = ()
+    card_image: str | None = Field(
+        default=None,
+        description="The model card's picture (PNG, JPEG, WebP or SVG), relative to the bundle;"
+        " by default a card.png/.jpg/.jpeg/.webp/.svg at the bundle's root.",
+    )
     inputs: tuple[InputSpec, ...] = ()
     batching: BatchingConfig = BatchingConfig()
     instances: tuple[InstanceGroup, ...] = (InstanceGroup(),)
@@ -169,6 +178,18 @@ class BundleConfig(_Strict):
         pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
     )
     architecture_config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("card_image")
+    @classmethod
+    def _card_image_in_bundle(cls, path: str | None) -> str | None:
+        if path is None:
+            return None
+        parts = path.replace("\\", "/").split("/")
+        if path.startswith("/") or ".." in parts or not path.strip():
+            raise ValueError("a path inside the bundle, relative to its root")
+        if not path.lower().endswith(CARD_IMAGE_SUFFIXES):
+            raise ValueError(f"a picture file: {', '.join(CARD_IMAGE_SUFFIXES)}")
+        return path
 
     @field_validator("inputs")
     @classmethod

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from runtime.api.http import errors, limits, measure, routes_playground, routes_server
+from runtime.api.http import (
+    errors,
+    limits,
+    measure,
+    routes_infer,
+    routes_models,
+    routes_playground,
+    routes_server,
+)
 from runtime.api.http.context import HttpContext
 
 VERSION = "v1"
@@ -23,7 +31,12 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
     )
     app.state.modelrt = context
     errors.install_error_handlers(app)
-    for router in (routes_server.router, routes_playground.router):
+    for router in (
+        routes_server.router,
+        routes_models.router,
+        routes_infer.router,
+        routes_playground.router,
+    ):
         app.include_router(router)
     app.add_middleware(
         limits.LimitBody,

@@ -42,6 +42,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.DEADLINE_EXCEEDED: 504,
 }
 
+#: Reasons HTTP has a more precise status for than their code's (a body over a size limit).
+STATUS_OF_REASON: dict[str, int] = {"BODY_TOO_LARGE": 413, "UPLOAD_TOO_LARGE": 413}
+
 #: HTTP statuses the framework itself answers with, as domain codes (for the body's ``code``).
 _CODE_OF_STATUS: dict[int, ErrorCode] = {
     400: ErrorCode.INVALID_ARGUMENT,
@@ -65,7 +68,7 @@ def http_status(error: ModelrtError) -> int:
     >>> http_status(ModelNotFoundError("no such model"))
     404
     """
-    return HTTP_STATUS[error.code]
+    return STATUS_OF_REASON.get(error.reason) or HTTP_STATUS[error.code]
 
 
 def error_body(error: ModelrtError) -> dict[str, Any]:
@@ -120,6 +123,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def framework(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, ModelrtError):  # e.g. the body limit, hit while parsing
+            return error_response(exc.__cause__)
         try:
             reason = HTTPStatus(exc.status_code).name
         except ValueError:

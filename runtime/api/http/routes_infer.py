@@ -1,0 +1,158 @@
+"""modelrt's JSON inference routes: Predict, and Generate as Server-Sent Events.
+
+The JSON body becomes the modelrt.v1 request message the instance decodes (json_values); the
+instance's answer comes back as the proto response, turned into JSON here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelrt.v1 import runtime_pb2
+from registry.errors import ModelrtError
+from runtime.api.http.context import Ctx, inference_access
+from runtime.api.http.errors import error_body, internal_error
+from runtime.api.http.json_values import outputs_json, request_from_json
+from runtime.api.servicer import request_id
+from runtime.engine.models import check_model_ref
+from runtime.instances.outputs import ItemFailure, ModelOutput
+from runtime.instances.wire import response_bytes, unsendable, write_output
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1", tags=["inference"], dependencies=[inference_access])
+
+
+class PredictBody(BaseModel):
+    """A call's inputs: each a value form ({"text"}, {"bytes_b64"}, {"json"}, {"tensor"}) or a
+    plain string (text) or other JSON value (json)."""
+
+    model_config = ConfigDict(extra="forbid")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    request_id: str = ""
+
+
+_EXAMPLE = {"inputs": {"prompt": {"text": "hi"}}, "parameters": {}}
+Predict = Annotated[PredictBody, Body(openapi_examples={"text": {"value": _EXAMPLE}})]
+
+
+async def _predict(ctx: Ctx, name: str, version: str, body: PredictBody) -> dict[str, Any]:
+    check_model_ref(name, version)
+    record = ctx.engine.resolve(name, version, "predict")
+    message = request_from_json(runtime_pb2.PredictRequest, body.model_dump())
+    rid = request_id(message.request_id)
+    answer = await ctx.engine.predict(record, (message.SerializeToString(), rid), None)
+    response = runtime_pb2.PredictResponse.FromString(
+        response_bytes(record.name, record.version, rid, answer)
+    )
+    head = {"model": response.model, "version": response.version, "request_id": rid}
+    return {**head, **outputs_json(response)}
+
+
+@router.post("/models/{name}/predict", summary="Predict with the model's newest READY version")
+async def predict(name: str, ctx: Ctx, body: Predict) -> dict[str, Any]:
+    return await _predict(ctx, name, "", body)
+
+
+@router.post("/models/{name}/versions/{version}/predict", summary="Predict with one version")
+async def predict_version(name: str, version: str, ctx: Ctx, body: Predict) -> dict[str, Any]:
+    return await _predict(ctx, name, version, body)
+
+
+# -- Generate as Server-Sent Events ---------------------------------------------------------------
+
+
+def _event(data: dict[str, Any], event: str = "") -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _item_event(item: ModelOutput | ItemFailure, index: int, model: str) -> bytes:
+    """One item as an SSE event: its outputs, or ``event: error`` with the error body."""
+    if isinstance(item, ItemFailure):
+        return _event({"index": index, **_error_body(item.error)}, "error")
+    reply = runtime_pb2.GenerateResponse()
+    try:
+        write_output(reply, item, typed=True)
+    except Exception as exc:  # this item fails alone, as a model error
+        return _event({"index": index, **_error_body(unsendable(model, exc))}, "error")
+    return _event({"index": index, **outputs_json(reply)})
+
+
+def _error_body(error: Exception) -> dict[str, Any]:
+    if isinstance(error, ModelrtError):
+        return error_body(error)
+    return error_body(internal_error(error, "generate"))
+
+
+async def _events(
+    first: ModelOutput | ItemFailure | None,
+    items: AsyncGenerator[ModelOutput | ItemFailure, None],
+    model: str,
+) -> AsyncIterator[bytes]:
+    """The events of a call whose first item is already in hand; closing this generator (the
+    client went away) closes the model's."""
+    async with aclosing(items):
+        if first is None:
+            yield _event({}, "done")
+            return
+        yield _item_event(first, 0, model)
+        index = 1
+        try:
+            async for item in items:
+                yield _item_event(item, index, model)
+                index += 1
+        except Exception as exc:  # the whole call failed after it started: no status to set
+            yield _event(_error_body(exc), "error")
+            return
+        yield _event({}, "done")
+
+
+async def _generate(ctx: Ctx, name: str, version: str, body: PredictBody) -> StreamingResponse:
+    check_model_ref(name, version)
+    record = ctx.engine.resolve(name, version, "generate")
+    message = request_from_json(runtime_pb2.GenerateRequest, body.model_dump())
+    rid = request_id(message.request_id)
+    items = ctx.engine.generate(record, (message.SerializeToString(), rid))
+    try:  # a bad request fails before the first item: answered with its status, not an event
+        first = await anext(items, None)
+    except BaseException:
+        await items.aclose()
+        raise
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Request-Id": rid}
+    return StreamingResponse(
+        _events(first, items, record.name), media_type="text/event-stream", headers=headers
+    )
+
+
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "one event per item"}
+}
+
+
+@router.post(
+    "/models/{name}/generate",
+    summary="Generate: items as Server-Sent Events, then `event: done`",
+    response_class=StreamingResponse,
+    responses=_SSE,
+)
+async def generate(name: str, ctx: Ctx, body: Predict) -> StreamingResponse:
+    return await _generate(ctx, name, "", body)
+
+
+@router.post(
+    "/models/{name}/versions/{version}/generate",
+    summary="Generate with one version, as Server-Sent Events",
+    response_class=StreamingResponse,
+    responses=_SSE,
+)
+async def generate_version(name: str, version: str, ctx: Ctx, body: Predict) -> StreamingResponse:
+    return await _generate(ctx, name, version, body)

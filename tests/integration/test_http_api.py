@@ -1,0 +1,361 @@
+"""modelrt's own JSON API under /api/v1 over a real server: cards, card pictures, Predict, and
+the front door's cross-cutting rules (errors, auth, limits, CORS, TLS, metrics)."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.bundle_factory import write_bundle
+from tests.tls_factory import CertificateAuthority
+
+pytestmark = pytest.mark.timeout(120)
+
+ECHO = """
+    from registry import ModelRunner, register
+
+    @register("echo")
+    class Echo(ModelRunner):
+        def predict(self, request):
+            if request.param("fail", "") == "crash":
+                raise ZeroDivisionError("secret internal detail")
+            out = dict(request.inputs)
+            out["params"] = dict(request.parameters)
+            return out
+"""
+
+SCORED = """
+    import numpy as np
+    import pydantic
+    from registry import ModelRunner, register, outschema
+
+    @outschema("scored")
+    class Scored(pydantic.BaseModel):
+        label: str
+        score: float
+
+    @register("scored")
+    class Model(ModelRunner):
+        def predict(self, request):
+            return {"label": "cat", "score": 0.9, "logits": request["x"] * 2}
+"""
+
+BROKEN = """
+    from registry import ModelRunner, register
+
+    @register("broken")
+    class Broken(ModelRunner):
+        def load_model(self):
+            raise RuntimeError("weights file is missing")
+
+        def predict(self, request):
+            return {}
+"""
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+SCORED_INPUTS = [{"name": "x", "dtype": "float32", "shape": [-1, 2]}]
+
+
+def _store(root: Path) -> Path:
+    store = root / "store"
+    write_bundle(store, "echo", ECHO, files={"card.png": PNG})
+    write_bundle(
+        store,
+        "scored",
+        SCORED,
+        config={"inputs": SCORED_INPUTS, "model_type": "classification", "description": "cats"},
+    )
+    write_bundle(store, "broken", BROKEN)
+    return store
+
+
+@pytest.fixture
+def server(start_server, tmp_path: Path):
+    return start_server(_store(tmp_path), execution="inprocess")
+
+
+def _client(running, **kwargs) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{running.server.http_port}", timeout=30, **kwargs
+    )
+
+
+def _assert_error(reply: httpx.Response, status: int, reason: str) -> dict:
+    assert reply.status_code == status, reply.text
+    body = reply.json()
+    assert body["reason"] == reason, body
+    assert body["error"]
+    return body
+
+
+# --- cards ---------------------------------------------------------------------------------------
+
+
+def test_models_list_cards_with_state_schema_inputs_and_failed_reason(server) -> None:
+    with _client(server) as http:
+        cards = {card["name"]: card for card in http.get("/api/v1/models").json()["models"]}
+    assert set(cards) == {"echo", "scored", "broken"}
+    scored = cards["scored"]
+    assert scored["state"] == "READY"
+    assert scored["failed_reason"] is None
+    assert scored["capabilities"] == ["predict"]
+    assert scored["model_type"] == "classification"
+    assert scored["description"] == "cats"
+    assert scored["inputs"] == [
+        {"name": "x", "kind": "tensor", "dtype": "float32", "shape": [-1, 2], "optional": False}
+    ]
+    assert scored["output_schema"]["properties"]["score"]["type"] == "number"
+    assert scored["image_url"] == "/api/v1/models/scored/image"
+    assert scored["versions"] == ["1"]
+    assert cards["echo"]["output_schema"] is None
+    assert cards["broken"]["state"] == "FAILED"
+    assert "weights file is missing" in cards["broken"]["failed_reason"]
+
+
+def test_model_card_by_name_and_version_and_unknown_ones_are_404(server) -> None:
+    with _client(server) as http:
+        assert http.get("/api/v1/models/scored").json()["version"] == "1"
+        assert http.get("/api/v1/models/scored/versions/1").json()["name"] == "scored"
+        body = _assert_error(http.get("/api/v1/models/nope"), 404, "MODEL_NOT_FOUND")
+        assert body["code"] == "NOT_FOUND"
+        assert "nope" in body["error"]
+        _assert_error(http.get("/api/v1/models/scored/versions/7"), 404, "MODEL_NOT_FOUND")
+        _assert_error(http.get("/api/v1/models/-bad"), 400, "INVALID_MODEL_NAME")
+
+
+def test_card_image_is_the_bundles_own_or_a_generated_placeholder(server) -> None:
+    with _client(server) as http:
+        own = http.get("/api/v1/models/echo/image")
+        placeholder = http.get("/api/v1/models/scored/image")
+        missing = http.get("/api/v1/models/nope/image")
+    assert own.status_code == 200
+    assert own.headers["content-type"] == "image/png"
+    assert own.content == PNG
+    assert placeholder.headers["content-type"] == "image/svg+xml"
+    assert placeholder.content.startswith(b"<svg")
+    assert b">SC<" in placeholder.content
+    _assert_error(missing, 404, "MODEL_NOT_FOUND")
+
+
+def test_card_image_named_in_modelrt_yaml_is_served(start_server, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>'
+    files = {"art/picture.svg": svg, "card.png": PNG}
+    config = {"card_image": "art/picture.svg"}
+    write_bundle(store, "echo", ECHO, config=config, files=files)
+    running = start_server(store, execution="inprocess")
+    with _client(running) as http:
+        reply = http.get("/api/v1/models/echo/image")
+    assert reply.headers["content-type"] == "image/svg+xml"
+    assert reply.content == svg
+    assert "default-src 'none'" in reply.headers["content-security-policy"]
+
+
+# --- predict -------------------------------------------------------------------------------------
+
+
+def test_predict_takes_every_value_form_and_answers_outputs_and_structured(server) -> None:
+    raw = b"\x00\xffraw"
+    body = {
+        "inputs": {
+            "t": {"tensor": {"dtype": "FP32", "shape": [2, 2], "contents": [1, 2, 3, 4]}},
+            "nested": {"tensor": {"dtype": "int64", "contents": [[1, 2], [3, 4]]}},
+            "b": {"bytes_b64": base64.b64encode(raw).decode()},
+            "s": {"text": "héllo"},
+            "short": "plain text",
+            "j": {"json": {"a": [1, 2]}},
+            "obj": {"k": 1},
+        },
+        "parameters": {"temperature": 0.5},
+        "request_id": "req-7",
+    }
+    with _client(server) as http:
+        reply = http.post("/api/v1/models/echo/predict", json=body)
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert (answer["model"], answer["version"], answer["request_id"]) == ("echo", "1", "req-7")
+    outputs, structured = answer["outputs"], answer["structured"]
+    assert outputs["t"] == {"tensor": {"dtype": "FP32", "shape": [2, 2], "contents": [1, 2, 3, 4]}}
+    assert outputs["nested"]["tensor"] == {
+        "dtype": "INT64",
+        "shape": [2, 2],
+        "contents": [1, 2, 3, 4],
+    }
+    assert base64.b64decode(outputs["b"]["bytes_b64"]) == raw
+    assert structured["s"] == "héllo"
+    assert structured["short"] == "plain text"
+    assert structured["j"] == {"a": [1, 2]}
+    assert structured["obj"] == {"k": 1}
+    assert structured["params"] == {"temperature": 0.5}
+
+
+def test_predict_by_version_answers_the_schema_validated_structured_output(server) -> None:
+    body = {"inputs": {"x": {"tensor": {"dtype": "FP32", "shape": [1, 2], "contents": [1, 2]}}}}
+    with _client(server) as http:
+        reply = http.post("/api/v1/models/scored/versions/1/predict", json=body)
+    answer = reply.json()
+    assert answer["structured"] == {"label": "cat", "score": 0.9}
+    assert answer["outputs"]["logits"]["tensor"]["contents"] == [2, 4]
+    assert len(answer["request_id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("inputs", "named"),
+    [
+        ({}, "'x'"),  # missing
+        ({"x": {"tensor": {"dtype": "INT32", "shape": [1, 2], "contents": [1, 2]}}}, "'x'"),
+        ({"x": {"tensor": {"dtype": "FP32", "shape": [3], "contents": [1, 2]}}}, "'x'"),
+        ({"x": {"tensor": {"dtype": "FP99", "contents": [1]}}}, "'x'"),
+        ({"x": {"tensor": {"dtype": "FP32", "contents": ["a", "b"]}}}, "'x'"),
+        ({"x": {"bytes_b64": "not base64!"}}, "'x'"),
+    ],
+)
+def test_predict_bad_input_is_400_naming_the_input(server, inputs, named) -> None:
+    with _client(server) as http:
+        reply = http.post("/api/v1/models/scored/predict", json={"inputs": inputs})
+    body = _assert_error(reply, 400, "INVALID_INPUT")
+    assert named in body["error"]
+
+
+def test_predict_malformed_body_wrong_method_and_unready_model(server) -> None:
+    with _client(server) as http:
+        not_json = http.post(
+            "/api/v1/models/echo/predict",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
+        extra = http.post("/api/v1/models/echo/predict", json={"inputz": {}})
+        wrong_method = http.get("/api/v1/models/echo/predict")
+        unknown = http.post("/api/v1/models/nope/predict", json={})
+        failed = http.post("/api/v1/models/broken/predict", json={})
+    assert _assert_error(not_json, 400, "INVALID_REQUEST")["code"] == "INVALID_ARGUMENT"
+    assert "inputz" in _assert_error(extra, 400, "INVALID_REQUEST")["error"]
+    _assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED")
+    _assert_error(unknown, 404, "MODEL_NOT_FOUND")
+    assert "weights file is missing" in _assert_error(failed, 503, "MODEL_NOT_READY")["error"]
+
+
+def test_model_crash_is_500_with_an_error_id_and_no_traceback(server) -> None:
+    body = {"inputs": {"a": "b"}, "parameters": {"fail": "crash"}}
+    with _client(server) as http:
+        reply = http.post("/api/v1/models/echo/predict", json=body)
+    assert reply.status_code == 500
+    answer = reply.json()
+    assert answer["code"] == "INTERNAL"
+    assert answer["metadata"]["error_id"]
+    assert "Traceback" not in reply.text
+    assert "secret internal detail" not in reply.text
+
+
+# --- cross-cutting -------------------------------------------------------------------------------
+
+
+def test_inference_token_is_required_on_predict_when_set(start_server, tmp_path: Path) -> None:
+    running = start_server(_store(tmp_path), execution="inprocess", inference_token="s3cret")
+    body = {"inputs": {"a": "b"}}
+    with _client(running) as http:
+        missing = http.post("/api/v1/models/echo/predict", json=body)
+        wrong = http.post(
+            "/api/v1/models/echo/predict", json=body, headers={"Authorization": "Bearer nope"}
+        )
+        right = http.post(
+            "/api/v1/models/echo/predict", json=body, headers={"Authorization": "Bearer s3cret"}
+        )
+    assert _assert_error(missing, 401, missing.json()["reason"])["code"] == "UNAUTHENTICATED"
+    assert wrong.status_code in (401, 403)
+    assert right.status_code == 200
+    assert right.json()["structured"] == {"a": "b", "params": {}}
+
+
+def test_oversize_predict_body_is_413(start_server, tmp_path: Path) -> None:
+    running = start_server(_store(tmp_path), execution="inprocess", max_message_bytes=4096)
+    body = {"inputs": {"a": "x" * 10_000}}
+    with _client(running) as http:
+        announced = http.post("/api/v1/models/echo/predict", json=body)
+        chunked = http.post(
+            "/api/v1/models/echo/predict",
+            content=iter([b'{"inputs": {"a": "', b"x" * 10_000, b'"}}']),
+            headers={"content-type": "application/json"},
+        )
+        small = http.post("/api/v1/models/echo/predict", json={"inputs": {"a": "x"}})
+    _assert_error(announced, 413, "BODY_TOO_LARGE")
+    _assert_error(chunked, 413, "BODY_TOO_LARGE")
+    assert small.status_code == 200
+
+
+def test_cors_is_off_by_default(server) -> None:
+    headers = {"Origin": "http://example.test"}
+    with _client(server) as http:
+        reply = http.get("/api/v1/models", headers=headers)
+    assert reply.status_code == 200
+    assert "access-control-allow-origin" not in reply.headers
+
+
+def test_cors_origins_setting_allows_those_origins(start_server, tmp_path: Path) -> None:
+    origin = "http://example.test"
+    running = start_server(_store(tmp_path), execution="inprocess", cors_origins=[origin])
+    with _client(running) as http:
+        reply = http.get("/api/v1/models", headers={"Origin": origin})
+        preflight = http.options(
+            "/api/v1/models/echo/predict",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+        other = http.get("/api/v1/models", headers={"Origin": "http://elsewhere.test"})
+    assert reply.headers["access-control-allow-origin"] == origin
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_json_api_is_served_over_tls(start_server, tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path / "pki")
+    cert = ca.issue_server()
+    running = start_server(
+        _store(tmp_path),
+        wait=False,
+        execution="inprocess",
+        tls_cert_file=cert.cert_file,
+        tls_key_file=cert.key_file,
+    )
+    base = f"https://localhost:{running.server.http_port}"
+    with httpx.Client(
+        base_url=base, verify=ssl.create_default_context(cafile=ca.issued.cert_file), timeout=30
+    ) as http:
+        deadline = time.monotonic() + 30
+        while http.get("/api/v1/models/echo").json()["state"] != "READY":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        reply = http.post("/api/v1/models/echo/predict", json={"inputs": {"a": "b"}})
+    assert reply.json()["structured"]["a"] == "b"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{running.server.http_port}/api/v1/models", timeout=5)
+
+
+def _http_series(server) -> list[str]:
+    url = f"http://127.0.0.1:{server.server.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        text = reply.read().decode()
+    return [line for line in text.splitlines() if line.startswith("modelrt_http_requests_total")]
+
+
+def test_requests_are_counted_by_route_template_and_status(server) -> None:
+    with _client(server) as http:
+        http.post("/api/v1/models/echo/predict", json={"inputs": {"a": "b"}})
+        http.get("/api/v1/models/nope")
+    wanted = [
+        ('route="/api/v1/models/{name}/predict"', 'status="200"'),
+        ('route="/api/v1/models/{name}"', 'status="404"'),
+    ]
+    deadline = time.monotonic() + 10
+    while not all(any(r in s and c in s for s in _http_series(server)) for r, c in wanted):
+        assert time.monotonic() < deadline, "\n".join(_http_series(server))
+        time.sleep(0.1)
+    assert not any("/api/v1/models/nope" in line for line in _http_series(server))
