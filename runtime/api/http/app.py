@@ -13,6 +13,7 @@ from runtime.api.http import (
     routes_models,
     routes_playground,
     routes_server,
+    routes_stream,
 )
 from runtime.api.http.context import HttpContext
 
@@ -35,6 +36,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_server.router,
         routes_models.router,
         routes_infer.router,
+        routes_stream.router,
         routes_playground.router,
     ):
         app.include_router(router)

@@ -22,8 +22,11 @@ from google.protobuf import struct_pb2
 
 from modelrt import codec, contents
 from modelrt.v1 import runtime_pb2, value_pb2
-from registry.errors import InvalidInputError
+from registry.errors import InvalidInputError, ModelrtError
+from runtime.api.http.errors import error_body, internal_error
 from runtime.api.oip_tensors import DATATYPES, datatype_of
+from runtime.instances.outputs import ItemFailure, ModelOutput
+from runtime.instances.wire import unsendable, write_output
 
 #: Messages a JSON body becomes; they share PredictRequest's input fields.
 RequestMessage = TypeVar(
@@ -174,3 +177,24 @@ def outputs_json(message: Any) -> dict[str, Any]:
         structured = codec.json_to_python(message.structured)
     outputs = {name: value_to_json(message.outputs[name]) for name in message.outputs}
     return {"outputs": outputs, "structured": structured}
+
+
+def error_json(error: Exception, where: str) -> dict[str, Any]:
+    """The error body of a streamed item's or call's failure (INTERNAL, with an id, when it is
+    not one of ours)."""
+    if isinstance(error, ModelrtError):
+        return error_body(error)
+    return error_body(internal_error(error, where))
+
+
+def item_json(item: ModelOutput | ItemFailure, index: int, model: str) -> dict[str, Any]:
+    """One Generate or Stream item: ``{"index", "outputs", "structured"}``, or
+    ``{"index", "error": body}`` for an item that failed."""
+    if isinstance(item, ItemFailure):
+        return {"index": index, "error": error_json(item.error, model)}
+    reply = runtime_pb2.GenerateResponse()
+    try:
+        write_output(reply, item, typed=True)
+    except Exception as exc:  # this item fails alone, as a model error
+        return {"index": index, "error": error_body(unsendable(model, exc))}
+    return {"index": index, **outputs_json(reply)}

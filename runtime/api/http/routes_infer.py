@@ -17,14 +17,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrt.v1 import runtime_pb2
-from registry.errors import ModelrtError
 from runtime.api.http.context import Ctx, inference_access
-from runtime.api.http.errors import error_body, internal_error
-from runtime.api.http.json_values import outputs_json, request_from_json
+from runtime.api.http.json_values import error_json, item_json, outputs_json, request_from_json
 from runtime.api.servicer import request_id
 from runtime.engine.models import check_model_ref
 from runtime.instances.outputs import ItemFailure, ModelOutput
-from runtime.instances.wire import response_bytes, unsendable, write_output
+from runtime.instances.wire import response_bytes
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["inference"], dependencies=[inference_access])
@@ -77,20 +75,10 @@ def _event(data: dict[str, Any], event: str = "") -> bytes:
 
 def _item_event(item: ModelOutput | ItemFailure, index: int, model: str) -> bytes:
     """One item as an SSE event: its outputs, or ``event: error`` with the error body."""
-    if isinstance(item, ItemFailure):
-        return _event({"index": index, **_error_body(item.error)}, "error")
-    reply = runtime_pb2.GenerateResponse()
-    try:
-        write_output(reply, item, typed=True)
-    except Exception as exc:  # this item fails alone, as a model error
-        return _event({"index": index, **_error_body(unsendable(model, exc))}, "error")
-    return _event({"index": index, **outputs_json(reply)})
-
-
-def _error_body(error: Exception) -> dict[str, Any]:
-    if isinstance(error, ModelrtError):
-        return error_body(error)
-    return error_body(internal_error(error, "generate"))
+    data = item_json(item, index, model)
+    if "error" in data:
+        return _event({"index": index, **data["error"]}, "error")
+    return _event(data)
 
 
 async def _events(
@@ -111,7 +99,7 @@ async def _events(
                 yield _item_event(item, index, model)
                 index += 1
         except Exception as exc:  # the whole call failed after it started: no status to set
-            yield _event(_error_body(exc), "error")
+            yield _event(error_json(exc, model), "error")
             return
         yield _event({}, "done")
 
