@@ -21,13 +21,14 @@ export async function runGenerate(card, fields, params, out) {
   const body = { inputs: await readInputs(fields) };
   const parameters = params.value();
   if (parameters && Object.keys(parameters).length) body.parameters = parameters;
-  const text = h("div.generate-output", { id: "generate-output" });
+  const text = h("span", { id: "generate-output" });
+  const prompt = Object.values(body.inputs).find((v) => v && typeof v.text === "string");
   const count = h("span.muted", {}, "0 items");
   const items = [];
   const abort = new AbortController();
   const stop = h("button", { type: "button", onclick: () => abort.abort() }, "Stop");
   const log = h("div.log");
-  fill(out, h("div.generate", {}, text, h("div.generate-bar", {}, count, " ", stop), log));
+  fill(out, h("div.generate", {}, h("div.generate-output", {}, prompt ? h("span.prompt", {}, prompt.text) : null, text), h("div.generate-bar", {}, count, " ", stop), log));
   const started = performance.now();
   const finish = (label) => {
     stop.remove();

@@ -42,53 +42,71 @@ function isBox(b) {
   return Array.isArray(b) && b.length === 4 && b.every((x) => typeof x === "number");
 }
 
-function detections(structured, image) {
-  const canvas = h("canvas.overlay", { width: image.width, height: image.height });
+/** A colour per label: its index among the card's labels, else a hash of its text. */
+function colorOf(label, labels) {
+  let index = labels.indexOf(label);
+  if (index < 0) index = [...String(label)].reduce((n, c) => (n * 31 + c.charCodeAt(0)) >>> 0, 7);
+  return PALETTE[index % PALETTE.length];
+}
+
+/** A canvas holding `image` scaled up by a whole factor (crisp pixels) to about 480 px. */
+function stage(image, width, height) {
+  const scale = Math.max(1, Math.min(8, Math.floor(480 / Math.max(width, height))));
+  const canvas = h("canvas.overlay", { width: width * scale, height: height * scale });
   const ctx = canvas.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(image.source, 0, 0, image.width, image.height);
-  const labels = structured.labels || [];
+  if (image) ctx.drawImage(image.source, 0, 0, canvas.width, canvas.height);
+  return { canvas, ctx, scale };
+}
+
+function detections(structured, image, labels) {
+  const { canvas, ctx, scale } = stage(image, image.width, image.height);
+  const found = structured.labels || [];
   const scores = structured.scores || [];
-  const line = Math.max(1, Math.round(Math.max(image.width, image.height) / 150));
-  ctx.font = `${Math.max(10, line * 6)}px sans-serif`;
+  ctx.font = "bold 14px system-ui, sans-serif";
+  ctx.lineWidth = 3;
   structured.boxes.forEach((box, i) => {
-    const [x0, y0, x1, y1] = box;
-    const color = PALETTE[i % PALETTE.length];
+    const [x0, y0, x1, y1] = box.map((v) => v * scale);
+    const color = colorOf(found[i] ?? i, labels);
     ctx.strokeStyle = color;
-    ctx.lineWidth = line;
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    const text = `${labels[i] ?? i}${typeof scores[i] === "number" ? " " + scores[i].toFixed(2) : ""}`;
+    const text = `${found[i] ?? i}${typeof scores[i] === "number" ? " " + scores[i].toFixed(2) : ""}`;
+    const top = y0 >= 20 ? y0 - 20 : y1;
     ctx.fillStyle = color;
-    ctx.fillRect(x0, Math.max(0, y0 - line * 7), ctx.measureText(text).width + 4, line * 7);
+    ctx.fillRect(x0 - 1.5, top, ctx.measureText(text).width + 8, 20);
     ctx.fillStyle = "#fff";
-    ctx.fillText(text, x0 + 2, Math.max(line * 6, y0 - line));
+    ctx.fillText(text, x0 + 3, top + 15);
   });
   return h("div.detector", {},
-    h("div.result-label", {}, `${structured.boxes.length} found${labels.length ? ": " + labels.join(", ") : ""}`),
+    h("div.result-label", {}, `${structured.boxes.length} found${found.length ? ": " + found.join(", ") : ""}`),
     canvas);
 }
 
 function maskOverlay(mask, structured, image) {
   const [height, width] = mask.shape;
-  const canvas = h("canvas.overlay", { width, height });
-  const ctx = canvas.getContext("2d");
-  if (image) ctx.drawImage(image.source, 0, 0, width, height);
-  const base = ctx.getImageData(0, 0, width, height);
+  const { canvas, ctx, scale } = stage(image, width, height);
+  const base = ctx.getImageData(0, 0, canvas.width, canvas.height);
   const counts = new Map();
+  const rgbOf = (value) => [1, 3, 5].map((k) => parseInt(PALETTE[(value - 1) % PALETTE.length].slice(k, k + 2), 16));
   mask.flat.forEach((value, p) => {
     counts.set(value, (counts.get(value) || 0) + 1);
     if (!value) return; // 0 = background, left as it is
-    const hex = PALETTE[(value - 1) % PALETTE.length];
-    const rgb = [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
-    for (let c = 0; c < 3; c++) base.data[p * 4 + c] = image ? (base.data[p * 4 + c] + rgb[c]) / 2 : rgb[c];
-    base.data[p * 4 + 3] = 255;
+    const rgb = rgbOf(value);
+    const [row, col] = [Math.floor(p / width), p % width];
+    for (let dy = 0; dy < scale; dy++) {
+      for (let dx = 0; dx < scale; dx++) {
+        const q = ((row * scale + dy) * canvas.width + col * scale + dx) * 4;
+        for (let c = 0; c < 3; c++) base.data[q + c] = image ? (base.data[q + c] + 2 * rgb[c]) / 3 : rgb[c];
+        base.data[q + 3] = 255;
+      }
+    }
   });
   ctx.putImageData(base, 0, 0);
   const labels = (structured && structured.labels) || [];
   const legend = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([value, n]) =>
-    h("li", {}, h("span.swatch", { style: `background:${value ? PALETTE[(value - 1) % PALETTE.length] : "#000"}` }),
+    h("li", {}, h("span.swatch", { style: `background:${value ? PALETTE[(value - 1) % PALETTE.length] : "transparent"}` }),
       `${labels[value] ?? value}: ${n} px`));
-  const covered = mask.flat.filter((v) => v).length;
+  const covered = mask.flat.length - (counts.get(0) || 0);
   return h("div.segmenter", {},
     h("div.result-label", {}, `${((100 * covered) / Math.max(1, mask.flat.length)).toFixed(1)}% ${labels[1] || "marked"}`),
     canvas, h("ul.legend", {}, legend));
@@ -107,7 +125,7 @@ export function renderResult(result, card, image) {
   const s = result.structured;
   let main = null;
   const mask = findMask(result.outputs);
-  if (s && Array.isArray(s.boxes) && s.boxes.every(isBox) && image) main = detections(s, image);
+  if (s && Array.isArray(s.boxes) && s.boxes.every(isBox) && image) main = detections(s, image, card.labels || []);
   else if (mask) main = maskOverlay(mask, s, image);
   else if (scoresOf(s)) {
     const pairs = scoresOf(s);

@@ -1,0 +1,149 @@
+"""The playground in a real headless chromium against a real `modelrt serve`: upload a bundle
+through the page and see its card, predict on an image file and see the label, watch Generate
+tokens arrive, and stream a WAV file (a picked file, and the fake microphone) into a transcript.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.bundle_factory import write_bundle, zip_folder
+from tests.e2e.playground_env import tone_wav
+
+pytestmark = pytest.mark.timeout(180)
+
+GREETER = """
+    from registry import ModelRunner, register
+
+    @register("{name}")
+    class Greeter(ModelRunner):
+        def predict(self, request):
+            return {{"label": "greeting", "score": 1.0, "text": "hello " + request["name"]}}
+"""
+CARD_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 9">'
+    '<rect width="16" height="9" fill="#2a7"/></svg>'
+)
+
+
+def _bundle_zip(root: Path, name: str) -> Path:
+    config = {
+        "version": "1",
+        "description": "Greets whoever it is given.",
+        "model_type": "classification",
+        "inputs": [{"name": "name", "kind": "text"}],
+    }
+    folder = write_bundle(
+        root, name, GREETER.format(name=name), config=config, files={"card.svg": CARD_SVG}
+    )
+    return zip_folder(folder, root / f"{name}.zip")
+
+
+def test_upload_a_bundle_see_its_card_and_delete_it(page: Any, tmp_path: Path) -> None:
+    bundle = _bundle_zip(tmp_path, "greeter")
+    page.goto("/#/upload")
+    page.set_input_files("#upload-file", str(bundle))
+    page.click("#upload-submit")
+    status = page.locator("#upload-status")
+    status.filter(has_text="greeter v1: ready").wait_for()
+    assert page.locator("#upload-progress").evaluate("p => p.value") == 1
+
+    page.click("#upload-result a.card")  # the new model's card
+    model = page.locator("article.model[data-model=greeter]")
+    model.wait_for()
+    assert "Greets whoever it is given." in model.inner_text()
+    assert page.locator("article.model .badge").inner_text().lower() == "ready"
+    image = page.locator("article.model img.card-image")
+    image.wait_for()
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.fill("textarea[name=name]", "Ada")
+    page.click("#run-predict")
+    assert page.locator(".result-label").inner_text() == "greeting"
+
+    page.click("article.model button.danger")  # Delete asks first
+    assert page.locator("dialog#confirm").is_visible()
+    page.click("#confirm-ok")
+    page.wait_for_url("**/#/models")
+    page.locator(".card[data-model=color-classifier]").wait_for()
+    assert page.locator(".card[data-model=greeter]").count() == 0
+
+
+def test_cards_show_every_model_with_its_facts(page: Any) -> None:
+    page.goto("/")
+    card = page.locator(".card[data-model=color-classifier]")
+    card.wait_for()
+    text = card.inner_text().lower()
+    assert "ready" in text
+    assert "classification" in text
+    assert "onnx" in text
+    assert "predict" in text
+    assert page.locator(".card[data-model=tiny-llm] .tag.cap", has_text="generate").count() == 1
+
+
+def test_predict_on_an_image_file_shows_the_label(page: Any, tmp_path: Path) -> None:
+    picture = tmp_path / "red.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (220, 30, 20)).save(buffer, "PNG")
+    picture.write_bytes(buffer.getvalue())
+    page.goto("/#/models/color-classifier")
+    page.locator(".field[data-input=image] input[type=file]").set_input_files(str(picture))
+    page.locator(".field[data-input=image] .preview img").wait_for()
+    page.click("#run-predict")
+    label = page.locator(".result .result-label")
+    label.wait_for()
+    assert label.inner_text() == "red"
+    assert page.locator(".result ul.bars li").count() == 3
+    page.click(".result details.raw summary")  # the raw JSON, one click away
+    raw = json.loads(page.locator(".result details.raw pre").inner_text())
+    assert raw["structured"]["label"] == "red"
+
+
+def test_generate_tokens_arrive_one_by_one(page: Any) -> None:
+    page.goto("/#/models/tiny-llm")
+    page.fill("textarea[name=prompt]", "the cat")
+    page.fill("textarea[name=parameters]", '{"max_tokens": 12, "delay_ms": 150}')
+    page.click("#run-generate")
+    output = page.locator("#generate-output")
+    output.wait_for()
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = output.inner_text()
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if "done" in page.locator(".generate-bar").inner_text():
+            break
+        time.sleep(0.03)
+    final = output.inner_text()
+    partial = [text for text in seen if text != final]
+    assert len(partial) >= 2, seen  # the text grew while the model was still generating
+    assert all(final.startswith(text) for text in seen)
+    assert "12 items, done" in page.locator(".generate-bar").inner_text()
+
+
+def test_stream_a_wav_file_into_a_transcript(page: Any, tmp_path: Path) -> None:
+    wav = tone_wav(tmp_path / "hi-there.wav", "hi there", sample_rate=16_000, tail_s=0.0)
+    page.goto("/#/models/speech-stream")
+    page.locator(".field[data-input=audio] input[type=file]").set_input_files(str(wav))
+    page.locator(".field[data-input=audio] .preview audio").wait_for()
+    page.click("#stream-file")
+    transcript = page.locator("#transcript.final")
+    transcript.wait_for()
+    assert transcript.inner_text() == "hi there"
+    assert "stream closed" in page.locator(".stream-status").inner_text()
+
+
+def test_stream_from_the_microphone(page: Any) -> None:
+    page.goto("/#/models/speech-stream")
+    page.click("#stream-mic")  # the fake microphone plays microphone.wav ("hi") on a loop
+    page.locator("#transcript", has_text="hi").wait_for(timeout=30_000)
+    page.click("#stream-mic")  # stop: the final transcript arrives, then the stream closes
+    page.locator(".stream-status", has_text="stream closed").wait_for()
+    assert "hi" in page.locator("#transcript").inner_text()
