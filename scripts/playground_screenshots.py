@@ -9,7 +9,6 @@ Generate part-way through, and the live view while a little traffic runs.
 
 from __future__ import annotations
 
-import io
 import sys
 import tempfile
 import threading
@@ -49,13 +48,12 @@ def bright_png(path: Path) -> Path:
 
 def traffic(url: str, stop: threading.Event) -> None:
     """A few predictions a second on two models, so the live view has something to draw."""
-    red = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 20, 20)).save(red, "PNG")
     pixels = {"dtype": "UINT8", "shape": [4, 4, 3], "contents": [200, 20, 20] * 16}
     with httpx.Client(base_url=url, timeout=10) as client:
         i = 0
         while not stop.is_set():
-            client.post("/api/v1/models/sentiment/predict", json={"inputs": {"text": "a great day"}})
+            text = {"inputs": {"text": "a great day"}}
+            client.post("/api/v1/models/sentiment/predict", json=text)
             if i % 2 == 0:
                 body = {"inputs": {"image": {"tensor": pixels}}}
                 client.post("/api/v1/models/color-classifier/predict", json=body)
