@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.bundle_factory import write_bundle
 from tests.e2e.playground_env import CHROMIUM, Served, build_store, chromium, serve, tone_wav
 
 
@@ -41,9 +42,25 @@ def microphone_wav(workdir: Path) -> Path:
     return tone_wav(workdir / "microphone.wav", "hi")
 
 
+BROKEN = """
+    from registry import ModelRunner, register
+
+    @register("broken")
+    class Broken(ModelRunner):
+        def load_model(self):
+            raise RuntimeError("the weights are missing on purpose")
+
+        def predict(self, request):
+            return {}
+"""
+
+
 @pytest.fixture(scope="module")
 def served(workdir: Path) -> Iterator[Served]:
-    with serve(build_store(workdir / "store"), workdir) as running:
+    """The examples of STORE_EXAMPLES, plus "broken", a bundle whose load fails."""
+    store = build_store(workdir / "store")
+    write_bundle(store, "broken", BROKEN, config={"version": "1", "description": "Never loads."})
+    with serve(store, workdir) as running:
         yield running
 
 
@@ -57,12 +74,17 @@ def browser(microphone_wav: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, served: Served) -> Iterator[Any]:
-    """A fresh page on the playground; JavaScript errors fail the test."""
+    """A fresh page on the playground; JavaScript errors, and any request that leaves the server
+    (a CDN, the internet), fail the test."""
     context = browser.new_context(base_url=served.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
     tab = context.new_page()
     errors: list[str] = []
+    elsewhere: list[str] = []
+    local = ("data:", "blob:", served.url.replace("http:", "ws:"), served.url)
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url))
     yield tab
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert elsewhere == [], f"requests beyond the server: {elsewhere}"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -147,3 +148,58 @@ def test_stream_from_the_microphone(page: Any) -> None:
     page.click("#stream-mic")  # stop: the final transcript arrives, then the stream closes
     page.locator(".stream-status", has_text="stream closed").wait_for()
     assert "hi" in page.locator("#transcript").inner_text()
+
+
+def test_upload_a_folder_zipped_in_the_browser(page: Any, tmp_path: Path) -> None:
+    _bundle_zip(tmp_path, "folder-greeter")
+    folder = tmp_path / "folder-greeter"  # the folder the zip was made from
+    page.goto("/#/upload")
+    page.set_input_files("#upload-folder", str(folder))
+    page.click("#upload-submit")
+    page.locator("#upload-status", has_text="folder-greeter v1: ready").wait_for()
+    page.goto("/#/models/folder-greeter")
+    page.fill("textarea[name=name]", "Bob")
+    page.click("#run-predict")
+    page.locator(".result details.raw summary").click()
+    raw = json.loads(page.locator(".result details.raw pre").inner_text())
+    assert raw["structured"]["text"] == "hello Bob"
+
+
+def test_live_view_charts_the_traffic(page: Any, served: Any) -> None:
+    pixels = {"dtype": "UINT8", "shape": [2, 2, 3], "contents": [0, 200, 0] * 4}
+    page.goto("/#/live")
+    chart = page.locator(".live-model[data-model=color-classifier] svg.chart").first
+    chart.wait_for()
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        for _ in range(6):
+            reply = client.post(
+                "/api/v1/models/color-classifier/predict",
+                json={"inputs": {"image": {"tensor": pixels}}},
+            )
+            assert reply.status_code == 200, reply.text
+    heading = page.locator(".live-model[data-model=color-classifier] h3")
+    page.wait_for_function(
+        "el => parseInt(el.textContent.split(' ').find(w => /^\\d+$/.test(w)) || '0') >= 6",
+        arg=heading.element_handle(),
+    )
+    rate = page.locator(".live-model[data-model=color-classifier] svg.chart polyline").first
+    rate.wait_for()
+    titles = page.locator(".live-model[data-model=color-classifier] .chart-title").all_inner_texts()
+    assert [t.split(":")[0] for t in titles] == ["requests/s", "latency", "batch size"]
+
+
+def test_api_docs_render_from_local_files(page: Any) -> None:
+    page.goto("/docs")
+    page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/models").first.wait_for()
+    assert "modelrt" in page.locator(".swagger-ui .title").inner_text()
+
+
+def test_a_failed_model_shows_why(page: Any) -> None:
+    page.goto("/")
+    card = page.locator(".card[data-model=broken]")
+    card.wait_for()
+    assert card.locator(".badge").inner_text().lower() == "failed"
+    assert "the weights are missing on purpose" in card.locator(".failed-reason").inner_text()
+    card.click()
+    page.locator("article.model .failed-reason", has_text="missing on purpose").wait_for()
+    assert page.locator("#run-predict").count() == 0  # nothing to try until it loads
