@@ -10,6 +10,7 @@ from runtime.api.http import (
     limits,
     measure,
     routes_infer,
+    routes_manage,
     routes_models,
     routes_playground,
     routes_server,
@@ -37,6 +38,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_models.router,
         routes_infer.router,
         routes_stream.router,
+        routes_manage.router,
         routes_playground.router,
     ):
         app.include_router(router)

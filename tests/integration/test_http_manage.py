@@ -1,0 +1,204 @@
+"""Upload, load, unload and delete over modelrt's JSON API: multipart and raw (announced or
+chunked) bodies through the same checks as the Upload RPC, and the admin token's rules."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.bundle_factory import write_bundle, zip_folder
+
+pytestmark = pytest.mark.timeout(180)
+
+DOUBLER = """
+    from registry import ModelRunner, register
+
+    @register("{name}")
+    class Doubler(ModelRunner):
+        def predict(self, request):
+            return {{"y": request["x"] * {factor}}}
+"""
+X = {"inputs": {"x": {"json": 21}}}
+
+
+def _zip(tmp_path: Path, name: str, factor: int = 2) -> bytes:
+    folder = write_bundle(
+        tmp_path / "src", name, DOUBLER.format(name=name, factor=factor), folder=f"{name}-{factor}"
+    )
+    return zip_folder(folder, tmp_path / f"{name}-{factor}.zip").read_bytes()
+
+
+def _client(running, **kwargs) -> httpx.Client:
+    base = f"http://127.0.0.1:{running.server.http_port}/api/v1"
+    return httpx.Client(base_url=base, timeout=120, **kwargs)
+
+
+def _staging_is_empty(store: Path) -> bool:
+    staging = store / ".staging"
+    return not staging.exists() or not any(staging.iterdir())
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server(execution="inprocess")
+
+
+def test_multipart_upload_stores_loads_and_answers_the_card_with_201(server, tmp_path) -> None:
+    data = _zip(tmp_path, "doubler")
+    with _client(server) as http:
+        reply = http.post("/uploads", files={"bundle": ("doubler.zip", data, "application/zip")})
+        assert reply.status_code == 201, reply.text
+        card = reply.json()
+        assert (card["name"], card["version"], card["state"]) == ("doubler", "1", "READY")
+        assert card["sha256"] == hashlib.sha256(data).hexdigest()
+        assert card["created"]
+        assert http.post("/models/doubler/predict", json=X).json()["structured"] == {"y": 42}
+    assert _staging_is_empty(server.store)
+
+
+def test_multipart_fields_name_the_version_check_the_sha256_and_skip_the_load(
+    server, tmp_path
+) -> None:
+    data = _zip(tmp_path, "doubler")
+    fields = {"namespace": "doubler", "version": "7", "skip_load": "true"}
+    with _client(server) as http:
+        bad = http.post(
+            "/uploads",
+            files={"bundle": ("b.zip", data)},
+            data={**fields, "sha256": "0" * 64},
+        )
+        good = http.post(
+            "/uploads",
+            files={"bundle": ("b.zip", data)},
+            data={**fields, "sha256": hashlib.sha256(data).hexdigest()},
+        )
+        assert http.get("/models").json()["models"][0]["state"] == "UNLOADED"
+    assert bad.status_code == 500
+    assert bad.json()["reason"] == "UPLOAD_CORRUPT"
+    assert good.status_code == 201, good.text
+    assert (good.json()["version"], good.json()["state"]) == ("7", "UNLOADED")
+    assert _staging_is_empty(server.store)
+
+
+def test_raw_upload_announced_or_chunked(server, tmp_path) -> None:
+    v1, v2 = _zip(tmp_path, "doubler"), _zip(tmp_path, "doubler", factor=3)
+    digest = hashlib.sha256(v1).hexdigest()
+    with _client(server) as http:
+        announced = http.post(
+            "/uploads",
+            params={"sha256": digest, "filename": "doubler.zip"},
+            content=v1,
+            headers={"content-type": "application/zip"},
+        )
+        chunks = [v2[i : i + 1000] for i in range(0, len(v2), 1000)]
+        chunked = http.post(
+            "/uploads",
+            params={"version": "2"},
+            content=iter(chunks),
+            headers={"content-type": "application/octet-stream"},
+        )
+        answer = http.post("/models/doubler/predict", json=X).json()
+    assert announced.status_code == 201, announced.text
+    assert announced.json()["sha256"] == digest
+    assert chunked.status_code == 201, chunked.text
+    assert chunked.json()["version"] == "2"
+    assert (answer["version"], answer["structured"]) == ("2", {"y": 63})
+
+
+def test_oversize_uploads_are_413_and_leave_the_store_unchanged(start_server, tmp_path) -> None:
+    running = start_server(execution="inprocess", max_upload_bytes=200)
+    data = _zip(tmp_path, "doubler")
+    assert len(data) > 200
+    with _client(running) as http:
+        multipart = http.post("/uploads", files={"bundle": ("b.zip", data)})
+        announced = http.post(
+            "/uploads",
+            content=data,
+            params={"sha256": hashlib.sha256(data).hexdigest()},
+            headers={"content-type": "application/zip"},
+        )
+        chunked = http.post(
+            "/uploads", content=iter([data]), headers={"content-type": "application/zip"}
+        )
+        listed = http.get("/models").json()["models"]
+    for reply in (multipart, announced, chunked):
+        assert reply.status_code == 413
+        assert reply.json()["reason"] in ("BODY_TOO_LARGE", "UPLOAD_TOO_LARGE")
+    assert listed == []
+    assert _staging_is_empty(running.store)
+
+
+def test_bad_uploads_are_refused_and_leave_the_store_unchanged(server) -> None:
+    with _client(server) as http:
+        not_zip = http.post(
+            "/uploads", content=b"not a zip", headers={"content-type": "application/zip"}
+        )
+        no_file = http.post("/uploads", data={"namespace": "doubler"}, files={"x": ("a", b"b")})
+        wrong_type = http.post("/uploads", content=b"{}", headers={"content-type": "text/plain"})
+        bad_name = http.post(
+            "/uploads",
+            params={"namespace": "../etc"},
+            content=b"x",
+            headers={"content-type": "application/zip"},
+        )
+        listed = http.get("/models").json()["models"]
+    assert not_zip.status_code == 400
+    assert not_zip.json()["code"] == "INVALID_ARGUMENT"
+    assert no_file.status_code == 400
+    assert "'bundle'" in no_file.json()["error"]
+    assert wrong_type.status_code == 400
+    assert "multipart/form-data" in wrong_type.json()["error"]
+    assert bad_name.status_code == 400
+    assert bad_name.json()["reason"] == "INVALID_MODEL_NAME"
+    assert listed == []
+    assert _staging_is_empty(server.store)
+
+
+def test_load_unload_and_delete(server, tmp_path) -> None:
+    with _client(server) as http:
+        http.post("/uploads", files={"bundle": ("a.zip", _zip(tmp_path, "doubler"))})
+        http.post("/uploads", files={"bundle": ("b.zip", _zip(tmp_path, "doubler", 3))})
+        unloaded = http.post("/models/doubler/versions/2/unload").json()["models"]
+        assert [(m["version"], m["state"]) for m in unloaded] == [("2", "UNLOADED")]
+        assert http.post("/models/doubler/predict", json=X).json()["version"] == "1"
+        assert http.post("/models/doubler/versions/2/load").json()["state"] == "READY"
+        assert [m["state"] for m in http.post("/models/doubler/unload").json()["models"]] == [
+            "UNLOADED",
+            "UNLOADED",
+        ]
+        assert http.post("/models/doubler/load").json()["state"] == "READY"
+        assert http.delete("/models/doubler/versions/1").json() == {"deleted": ["1"]}
+        assert http.get("/models/doubler").json()["versions"] == ["2"]
+        assert http.delete("/models/doubler").json() == {"deleted": ["2"]}
+        gone = http.get("/models/doubler")
+        missing = http.delete("/models/doubler")
+    assert gone.status_code == 404
+    assert missing.status_code == 404
+    assert missing.json()["reason"] == "MODEL_NOT_FOUND"
+
+
+def test_management_needs_the_admin_token_when_one_is_set(start_server, tmp_path) -> None:
+    running = start_server(execution="inprocess", admin_token="adm1n", inference_token="inf3rence")
+    data = _zip(tmp_path, "doubler")
+    with _client(running) as http:
+        anonymous = http.post("/uploads", files={"bundle": ("b.zip", data)})
+        inference = http.post(
+            "/uploads",
+            files={"bundle": ("b.zip", data)},
+            headers={"Authorization": "Bearer inf3rence"},
+        )
+        admin = http.post(
+            "/uploads",
+            files={"bundle": ("b.zip", data)},
+            headers={"Authorization": "Bearer adm1n"},
+        )
+        delete = http.delete("/models/doubler", headers={"Authorization": "Bearer inf3rence"})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["reason"] == "MISSING_TOKEN"
+    assert inference.status_code == 401
+    assert inference.json()["reason"] == "INVALID_TOKEN"
+    assert admin.status_code == 201
+    assert delete.status_code == 401

@@ -1,0 +1,57 @@
+"""The management routes obey the access policy of the HTTP bind: refused outright on a
+non-loopback address without an admin token, as the gRPC management RPCs are."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from fastapi.testclient import TestClient
+
+from runtime.api.auth import AccessPolicy
+from runtime.api.http.app import build_app
+from runtime.api.http.context import HttpContext
+
+MANAGEMENT = [
+    ("POST", "/api/v1/uploads"),
+    ("POST", "/api/v1/models/iris/load"),
+    ("POST", "/api/v1/models/iris/unload"),
+    ("POST", "/api/v1/models/iris/versions/1/load"),
+    ("DELETE", "/api/v1/models/iris"),
+    ("DELETE", "/api/v1/models/iris/versions/1"),
+]
+
+
+def _client(admin_token: str | None, host: str) -> TestClient:
+    # The policy decides before a route runs: the engine and the rest are never reached.
+    unused = cast(Any, None)
+    context = HttpContext(
+        engine=unused,
+        uploads=unused,
+        health=unused,
+        policy=AccessPolicy(admin_token=admin_token, inference_token=None, host=host),
+        metrics=None,
+        inference=unused,
+        max_body_bytes=1 << 20,
+        max_upload_bytes=1 << 20,
+    )
+    return TestClient(build_app(context, []), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize(("method", "path"), MANAGEMENT)
+def test_management_is_refused_on_a_non_loopback_bind_without_an_admin_token(
+    method: str, path: str
+) -> None:
+    reply = _client(None, "10.1.2.3").request(method, path, content=b"x")
+    assert reply.status_code == 403
+    assert reply.json()["reason"] == "MANAGEMENT_DISABLED"
+    assert reply.json()["code"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize(("method", "path"), MANAGEMENT)
+def test_management_on_a_non_loopback_bind_asks_for_the_admin_token_when_set(
+    method: str, path: str
+) -> None:
+    reply = _client("adm1n", "0.0.0.0").request(method, path, content=b"x")
+    assert reply.status_code == 401
+    assert reply.json()["reason"] == "MISSING_TOKEN"
