@@ -72,8 +72,8 @@ def test_upload_a_bundle_see_its_card_and_delete_it(page: Any, tmp_path: Path) -
     assert page.locator("dialog#confirm").is_visible()
     page.click("#confirm-ok")
     page.wait_for_url("**/#/models")
-    page.locator(".card[data-model=color-classifier]").wait_for()
-    assert page.locator(".card[data-model=greeter]").count() == 0
+    page.locator("#cards .card[data-model=color-classifier]").wait_for()
+    assert page.locator("#cards .card[data-model=greeter]").count() == 0
 
 
 def test_cards_show_every_model_with_its_facts(page: Any) -> None:
