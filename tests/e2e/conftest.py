@@ -55,11 +55,26 @@ BROKEN = """
 """
 
 
+SUMMER = """
+    import numpy as np
+    from registry import ModelRunner, register
+
+    @register("summer")
+    class Summer(ModelRunner):
+        def predict(self, request):
+            total = float(np.asarray(request["x"]).sum())
+            return {"sum": total, "scale": request.param("scale", 1)}
+"""
+
+
 @pytest.fixture(scope="module")
 def served(workdir: Path) -> Iterator[Served]:
-    """The examples of STORE_EXAMPLES, plus "broken", a bundle whose load fails."""
+    """The examples of STORE_EXAMPLES, plus "broken", a bundle whose load fails, and "summer",
+    which takes a plain float tensor."""
     store = build_store(workdir / "store")
     write_bundle(store, "broken", BROKEN, config={"version": "1", "description": "Never loads."})
+    tensor = {"name": "x", "kind": "tensor", "dtype": "float32", "shape": [-1]}
+    write_bundle(store, "summer", SUMMER, config={"version": "1", "inputs": [tensor]})
     with serve(store, workdir) as running:
         yield running
 

@@ -203,3 +203,19 @@ def test_a_failed_model_shows_why(page: Any) -> None:
     card.click()
     page.locator("article.model .failed-reason", has_text="missing on purpose").wait_for()
     assert page.locator("#run-predict").count() == 0  # nothing to try until it loads
+
+
+def test_tensor_and_parameters_from_the_json_editors(page: Any) -> None:
+    page.goto("/#/models/summer")
+    editor = page.locator(".field[data-input=x] textarea")
+    editor.fill("[1, 2, 3.5")
+    assert "not JSON" in page.locator(".field[data-input=x] .json-status").inner_text()
+    page.click("#run-predict")
+    page.locator(".output .error", has_text="not JSON").wait_for()  # refused before sending
+    editor.fill("[1, 2, 3.5]")  # a nested array: its shape is read from the nesting
+    assert page.locator(".field[data-input=x] .json-status").inner_text() == ""
+    page.fill("textarea[name=parameters]", '{"scale": 3}')
+    page.click("#run-predict")
+    page.locator(".output .result").wait_for()
+    shown = json.loads(page.locator(".result pre.result-json").inner_text())
+    assert shown == {"sum": 6.5, "scale": 3}
