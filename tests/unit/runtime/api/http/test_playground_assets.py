@@ -49,3 +49,16 @@ def test_content_types_by_suffix() -> None:
     assert content_type(ASSETS / "js" / "main.js").startswith("text/javascript")
     assert content_type(ASSETS / "index.html").startswith("text/html")
     assert content_type(ASSETS / "x.unknownsuffix") == "application/octet-stream"
+
+
+def test_every_file_of_the_page_is_package_data() -> None:
+    """An installed wheel serves the same page: pyproject's package-data globs take every file."""
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    root = ASSETS.parent
+    pyproject = root.parents[2] / "pyproject.toml"
+    patterns = read_configuration(pyproject)["tool"]["setuptools"]["package-data"]
+    globbed = {p for pattern in patterns["runtime.api.http"] for p in root.glob(pattern)}
+    files = {p for p in ASSETS.rglob("*") if p.is_file()}
+    assert files
+    assert files - globbed == set()
