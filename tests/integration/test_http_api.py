@@ -58,6 +58,15 @@ BROKEN = """
             return {}
 """
 
+BATCHER = """
+    from registry import ModelRunner, register
+
+    @register("batcher")
+    class Batcher(ModelRunner):
+        def predict_batch(self, requests):
+            return [{"n": len(requests)} for _ in requests]
+"""
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -74,6 +83,7 @@ def _store(root: Path) -> Path:
         config={"inputs": SCORED_INPUTS, "model_type": "classification", "description": "cats"},
     )
     write_bundle(store, "broken", BROKEN)
+    write_bundle(store, "batcher", BATCHER, config={"batching": {"max_batch_size": 4}})
     return store
 
 
@@ -102,7 +112,9 @@ def _assert_error(reply: httpx.Response, status: int, reason: str) -> dict:
 def test_models_list_cards_with_state_schema_inputs_and_failed_reason(server) -> None:
     with _client(server) as http:
         cards = {card["name"]: card for card in http.get("/api/v1/models").json()["models"]}
-    assert set(cards) == {"echo", "scored", "broken"}
+    assert set(cards) == {"echo", "scored", "broken", "batcher"}
+    assert cards["batcher"]["batching"]["max_batch_size"] == 4
+    assert cards["scored"]["batching"] is None
     scored = cards["scored"]
     assert scored["state"] == "READY"
     assert scored["failed_reason"] is None
@@ -273,6 +285,13 @@ def test_inference_token_is_required_on_predict_when_set(start_server, tmp_path:
     assert wrong.status_code in (401, 403)
     assert right.status_code == 200
     assert right.json()["structured"] == {"a": "b", "params": {}}
+    with _client(running) as http:
+        assert http.get("/api/v1/models").status_code == 401
+        assert http.get("/api/v1/stats").status_code == 401
+        assert http.get("/api/v1/models/echo/image").status_code == 401
+        assert http.get("/api/v1/models/echo/image", params={"token": "s3cret"}).content == PNG
+        token = {"Authorization": "Bearer s3cret"}
+        assert http.get("/api/v1/models", headers=token).status_code == 200
 
 
 def test_oversize_predict_body_is_413(start_server, tmp_path: Path) -> None:
@@ -359,3 +378,36 @@ def test_requests_are_counted_by_route_template_and_status(server) -> None:
         assert time.monotonic() < deadline, "\n".join(_http_series(server))
         time.sleep(0.1)
     assert not any("/api/v1/models/nope" in line for line in _http_series(server))
+
+
+def test_stats_count_each_models_calls_errors_and_latency(server) -> None:
+    with _client(server) as http:
+        for _ in range(3):
+            http.post("/api/v1/models/echo/predict", json={"inputs": {"a": "b"}})
+        http.post("/api/v1/models/echo/predict", json={"parameters": {"fail": "crash"}})
+        http.post("/api/v1/models/nope/predict", json={})
+        for _ in range(2):
+            http.post("/api/v1/models/batcher/predict", json={})
+        stats = http.get("/api/v1/stats").json()
+    assert stats["time"] == pytest.approx(time.time(), abs=60)
+    assert set(stats["models"]) == {"echo", "scored", "broken", "batcher"}
+    echo = stats["models"]["echo"]
+    assert echo["requests"] == 4
+    assert echo["errors"] == 1
+    assert echo["latency_count"] == 4
+    assert echo["latency_sum_s"] > 0
+    batcher = stats["models"]["batcher"]
+    assert batcher["requests"] == 2
+    assert batcher["batches"] == 2  # one at a time: each call is its own batch
+    assert batcher["batch_size_sum"] == 2
+    assert stats["models"]["scored"] == dict.fromkeys(
+        ["requests", "errors", "latency_sum_s", "latency_count", "batches", "batch_size_sum"], 0
+    )
+
+
+def test_stats_without_metrics_list_no_models(start_server, tmp_path: Path) -> None:
+    running = start_server(_store(tmp_path), execution="inprocess", metrics_port=None)
+    with _client(running) as http:
+        stats = http.get("/api/v1/stats").json()
+    assert stats["metrics"] is False
+    assert stats["models"] == {}

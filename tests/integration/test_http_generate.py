@@ -142,3 +142,15 @@ def test_closing_the_connection_stops_the_models_generator(server, tmp_path: Pat
         assert time.monotonic() < deadline, "the model's generator was not closed"
         time.sleep(0.05)
     assert marker.read_text() == "closed"
+
+
+def test_generate_calls_count_in_the_models_stats(server) -> None:
+    _generate(server, {"inputs": {"prompt": "t"}, "parameters": {"n": 2}})
+    _generate(server, {"inputs": {"prompt": "t"}, "parameters": {"n": 3, "crash_at": 0}})
+    deadline = time.monotonic() + 10
+    while True:
+        stats = httpx.get(_url(server, "/api/v1/stats"), timeout=10).json()["models"]["tokens"]
+        if stats["requests"] == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert (stats["requests"], stats["errors"], stats["latency_count"]) == (2, 1, 2)

@@ -14,6 +14,7 @@ from runtime.api.http import (
     routes_models,
     routes_playground,
     routes_server,
+    routes_stats,
     routes_stream,
 )
 from runtime.api.http.context import HttpContext
@@ -39,6 +40,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_infer.router,
         routes_stream.router,
         routes_manage.router,
+        routes_stats.router,
         routes_playground.router,
     ):
         app.include_router(router)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelrt.v1 import runtime_pb2
 from runtime.api.http.context import Ctx, inference_access
 from runtime.api.http.json_values import error_json, item_json, outputs_json, request_from_json
+from runtime.api.http.model_calls import ModelCall
 from runtime.api.servicer import request_id
 from runtime.engine.models import check_model_ref
 from runtime.instances.outputs import ItemFailure, ModelOutput
@@ -47,7 +48,13 @@ async def _predict(ctx: Ctx, name: str, version: str, body: PredictBody) -> dict
     record = ctx.engine.resolve(name, version, "predict")
     message = request_from_json(runtime_pb2.PredictRequest, body.model_dump())
     rid = request_id(message.request_id)
-    answer = await ctx.engine.predict(record, (message.SerializeToString(), rid), None)
+    call = ModelCall(ctx.metrics, record.name, "HttpPredict")
+    try:
+        answer = await ctx.engine.predict(record, (message.SerializeToString(), rid), None)
+    except BaseException as exc:
+        call.finish(exc)
+        raise
+    call.finish()
     response = runtime_pb2.PredictResponse.FromString(
         response_bytes(record.name, record.version, rid, answer)
     )
@@ -85,22 +92,26 @@ async def _events(
     first: ModelOutput | ItemFailure | None,
     items: AsyncGenerator[ModelOutput | ItemFailure, None],
     model: str,
+    call: ModelCall,
 ) -> AsyncIterator[bytes]:
     """The events of a call whose first item is already in hand; closing this generator (the
     client went away) closes the model's."""
+    failure: BaseException | None = GeneratorExit()  # until the last event is sent
     async with aclosing(items):
-        if first is None:
-            yield _event({}, "done")
-            return
-        yield _item_event(first, 0, model)
-        index = 1
         try:
-            async for item in items:
-                yield _item_event(item, index, model)
-                index += 1
+            if first is not None:
+                yield _item_event(first, 0, model)
+                index = 1
+                async for item in items:
+                    yield _item_event(item, index, model)
+                    index += 1
+            failure = None
         except Exception as exc:  # the whole call failed after it started: no status to set
+            failure = exc
             yield _event(error_json(exc, model), "error")
             return
+        finally:
+            call.finish(failure)
         yield _event({}, "done")
 
 
@@ -110,14 +121,16 @@ async def _generate(ctx: Ctx, name: str, version: str, body: PredictBody) -> Str
     message = request_from_json(runtime_pb2.GenerateRequest, body.model_dump())
     rid = request_id(message.request_id)
     items = ctx.engine.generate(record, (message.SerializeToString(), rid))
+    call = ModelCall(ctx.metrics, record.name, "HttpGenerate")
     try:  # a bad request fails before the first item: answered with its status, not an event
         first = await anext(items, None)
-    except BaseException:
+    except BaseException as exc:
+        call.finish(exc)
         await items.aclose()
         raise
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Request-Id": rid}
     return StreamingResponse(
-        _events(first, items, record.name), media_type="text/event-stream", headers=headers
+        _events(first, items, record.name, call), media_type="text/event-stream", headers=headers
     )
 
 

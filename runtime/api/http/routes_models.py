@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
 from runtime.api.http.card_image import find_card_image, media_type, placeholder_svg
-from runtime.api.http.context import Ctx
+from runtime.api.http.context import INFERENCE_METHOD, Ctx, context, inference_access
 from runtime.engine.engine import Engine
 from runtime.engine.models import ModelRecord, ModelState, check_model_ref
 
@@ -74,23 +74,48 @@ def card(record: ModelRecord, engine: Engine) -> dict[str, Any]:
     }
 
 
-@router.get("/models", summary="Every model version this server knows, as cards")
+@router.get(
+    "/models",
+    dependencies=[inference_access],
+    summary="Every model version this server knows, as cards",
+)
 async def list_models(ctx: Ctx) -> dict[str, Any]:
     return {"models": [card(record, ctx.engine) for record in ctx.engine.records()]}
 
 
-@router.get("/models/{name}", summary="A model's card: its newest READY version, else its newest")
+@router.get(
+    "/models/{name}",
+    dependencies=[inference_access],
+    summary="A model's card: its newest READY version, else its newest",
+)
 async def get_model(name: str, ctx: Ctx) -> dict[str, Any]:
     return card(ctx.engine.get(name), ctx.engine)
 
 
-@router.get("/models/{name}/versions/{version}", summary="The card of one model version")
+@router.get(
+    "/models/{name}/versions/{version}",
+    dependencies=[inference_access],
+    summary="The card of one model version",
+)
 async def get_version(name: str, version: str, ctx: Ctx) -> dict[str, Any]:
     return card(ctx.engine.get(name, version), ctx.engine)
 
 
+def _picture_access(request: Request) -> None:
+    """As inference_access; an <img> cannot send a header, so ``?token=`` is read too."""
+    header = request.headers.get("authorization")
+    token = request.query_params.get("token")
+    if header is None and token is not None:
+        header = f"Bearer {token}"
+    credentials = [] if header is None else [("authorization", header)]
+    refused = context(request).policy.check(INFERENCE_METHOD, credentials)
+    if refused is not None:
+        raise refused
+
+
 @router.get(
     "/models/{name}/image",
+    dependencies=[Depends(_picture_access)],
     summary="The card's picture: the bundle's own, else a generated SVG",
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}},

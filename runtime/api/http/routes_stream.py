@@ -24,6 +24,7 @@ from runtime.api.http.context import INFERENCE_METHOD, HttpContext
 from runtime.api.http.errors import error_body
 from runtime.api.http.json_values import error_json, item_json, request_from_json
 from runtime.api.http.limits import BodyTooLargeError
+from runtime.api.http.model_calls import ModelCall
 from runtime.api.servicer import request_id
 from runtime.engine.models import ModelRecord, check_model_ref
 from runtime.errors import BadRequestError
@@ -107,10 +108,16 @@ async def _serve(ws: WebSocket, ctx: HttpContext, record: ModelRecord) -> None:
             body = await _message(ws, ctx.max_body_bytes)
 
     index = 0
-    async with aclosing(ctx.engine.stream(record, requests())) as items:
-        async for item in items:
-            await ws.send_text(json.dumps(item_json(item, index, record.name)))
-            index += 1
+    call = ModelCall(ctx.metrics, record.name, "HttpStream")
+    try:
+        async with aclosing(ctx.engine.stream(record, requests())) as items:
+            async for item in items:
+                await ws.send_text(json.dumps(item_json(item, index, record.name)))
+                index += 1
+    except BaseException as exc:
+        call.finish(ConnectionError() if isinstance(exc, WebSocketDisconnect) else exc)
+        raise
+    call.finish()
     await ws.close(1000)
 
 
