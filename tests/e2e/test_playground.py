@@ -177,14 +177,19 @@ def test_live_view_charts_the_traffic(page: Any, served: Any) -> None:
                 json={"inputs": {"image": {"tensor": pixels}}},
             )
             assert reply.status_code == 200, reply.text
-    heading = page.locator(".live-model[data-model=color-classifier] h3")
+    # The view redraws on every poll: read the heading afresh each time.
     page.wait_for_function(
-        "el => parseInt(el.textContent.split(' ').find(w => /^\\d+$/.test(w)) || '0') >= 6",
-        arg=heading.element_handle(),
+        """() => {
+            const h = document.querySelector(".live-model[data-model=color-classifier] h3");
+            const counts = h ? h.textContent.match(/(\\d+) requests/) : null;
+            return counts !== null && Number(counts[1]) >= 6;
+        }"""
     )
     rate = page.locator(".live-model[data-model=color-classifier] svg.chart polyline").first
     rate.wait_for()
-    titles = page.locator(".live-model[data-model=color-classifier] .chart-title").all_inner_texts()
+    titles = page.locator(
+        ".live-model[data-model=color-classifier] .chart-title"
+    ).all_text_contents()
     assert [t.split(":")[0] for t in titles] == ["requests/s", "latency", "batch size"]
 
 

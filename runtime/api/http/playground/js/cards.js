@@ -1,6 +1,6 @@
 // Model cards: the grid on the Models tab and the full card (with Try it) of one model.
 
-import { call, modelPath } from "./api.js";
+import { call, modelPath, token } from "./api.js";
 import { confirmDialog, fill, h, notify, plain, rawJson } from "./dom.js";
 import { tryIt } from "./tryit.js";
 
@@ -24,9 +24,12 @@ function stateBadge(card) {
   return h(`span.badge.state-${state || "unknown"}`, { title: card.failed_reason || "" }, state || "unknown");
 }
 
-/** The image of a card, cache-busted by version so a new upload shows its own picture. */
+/** The image of a card, cache-busted by version so a new upload shows its own picture; an <img>
+ * cannot send headers, so the token rides as ?token=. */
 function cardImage(card, size = "") {
-  const url = `${card.image_url || modelPath(card.name) + "/image"}?v=${encodeURIComponent(card.version || "")}`;
+  const query = new URLSearchParams({ v: card.version || "" });
+  if (token()) query.set("token", token());
+  const url = `${card.image_url || modelPath(card.name) + "/image"}?${query}`;
   return h(`img.card-image${size}`, { src: url, alt: `${card.name} card image`, loading: "lazy" });
 }
 
