@@ -32,7 +32,8 @@ export function lineChart(points, { title, unit = "", now, windowS = 300, width 
   svg.append(el("line", { x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0), class: "axis" }));
   svg.append(el("text", { x: pad.left - 3, y: y(top) + 4, class: "tick", "text-anchor": "end" }, formatValue(top)));
   svg.append(el("text", { x: pad.left - 3, y: y(0), class: "tick", "text-anchor": "end" }, "0"));
-  svg.append(el("text", { x: pad.left, y: height - 2, class: "tick" }, `-${windowS / 60} min`));
+  const span = windowS >= 120 ? `${Math.round(windowS / 60)} min` : `${Math.round(windowS)} s`;
+  svg.append(el("text", { x: pad.left, y: height - 2, class: "tick" }, `-${span}`));
   svg.append(el("text", { x: width - pad.right, y: height - 2, class: "tick", "text-anchor": "end" }, "now"));
   let run = [];
   const flush = () => {

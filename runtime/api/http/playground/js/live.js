@@ -63,21 +63,24 @@ export class LiveView {
 
   draw() {
     const last = this.samples[this.samples.length - 1];
-    const names = Object.keys(last.models).sort();
+    // The busiest models first; the time axis spans what has been seen, up to WINDOW_S.
+    const names = Object.keys(last.models).sort(
+      (a, b) => (last.models[b].requests || 0) - (last.models[a].requests || 0) || a.localeCompare(b));
     if (!names.length) {
       fill(this.root, h("p.muted", {}, "No models yet."));
       return;
     }
     const now = last.time;
+    const windowS = Math.min(WINDOW_S, Math.max(60, now - this.samples[0].time));
     fill(this.root, names.map((name) => {
       const s = this.series(name);
       const total = last.models[name];
       return h("div.live-model", { dataset: { model: name } },
         h("h3", {}, name, h("span.muted", {}, ` ${total.requests || 0} requests, ${total.errors || 0} errors`)),
         h("div.charts", {},
-          lineChart(s.rate, { title: "requests/s", now, windowS: WINDOW_S }),
-          lineChart(s.latencyMs, { title: "latency", unit: " ms", now, windowS: WINDOW_S }),
-          lineChart(s.batch, { title: "batch size", now, windowS: WINDOW_S })));
+          lineChart(s.rate, { title: "requests/s", now, windowS }),
+          lineChart(s.latencyMs, { title: "latency", unit: " ms", now, windowS }),
+          lineChart(s.batch, { title: "batch size", now, windowS })));
     }));
   }
 }
