@@ -224,3 +224,40 @@ def test_tensor_and_parameters_from_the_json_editors(page: Any) -> None:
     page.locator(".output .result").wait_for()
     shown = json.loads(page.locator(".result pre.result-json").inner_text())
     assert shown == {"sum": 6.5, "scale": 3}
+
+
+def test_stop_closes_a_generation(page: Any) -> None:
+    page.goto("/#/models/tiny-llm")
+    page.fill("textarea[name=prompt]", "the dog")
+    page.fill("textarea[name=parameters]", '{"max_tokens": 200, "delay_ms": 100}')
+    page.click("#run-generate")
+    bar = page.locator(".generate-bar")
+    bar.filter(has_text="3 items").wait_for()
+    page.click(".generate-bar button")
+    bar.filter(has_text="stopped").wait_for()
+    text = page.locator("#generate-output").inner_text()
+    time.sleep(0.5)
+    assert page.locator("#generate-output").inner_text() == text  # nothing arrives after Stop
+    assert int(bar.inner_text().split()[0]) < 200
+
+
+def test_a_refused_request_shows_the_servers_error(page: Any) -> None:
+    page.goto("/#/models/tiny-llm")
+    page.fill("textarea[name=prompt]", "the cat")
+    page.fill("textarea[name=parameters]", '{"max_tokens": 0}')
+    page.click("#run-predict")
+    error = page.locator(".output p.error")
+    error.wait_for()
+    assert "max_tokens" in error.inner_text()
+    assert "400" in error.inner_text()
+
+
+def test_unload_and_load_a_model_from_its_card(page: Any) -> None:
+    page.goto("/#/models/summer")
+    page.locator("#run-predict").wait_for()
+    page.click("article.model .actions button:text-is('Unload')")
+    page.locator("article.model h1 .badge", has_text="unloaded").wait_for()
+    assert page.locator("#run-predict").count() == 0
+    page.click("article.model .actions button:text-is('Load')")
+    page.locator("article.model h1 .badge", has_text="ready").wait_for()
+    page.locator("#run-predict").wait_for()

@@ -75,6 +75,11 @@ function schemaView(schema) {
     rawJson(schema, "JSON Schema"));
 }
 
+function versionLinks(card) {
+  return card.versions.map((v, i) => [i ? ", " : "",
+    v === card.version ? h("b", {}, v) : h("a", { href: `#/models/${encodeURIComponent(card.name)}/${encodeURIComponent(v)}` }, v)]);
+}
+
 async function manage(card, action, view) {
   try {
     if (action === "delete") {
@@ -86,19 +91,19 @@ async function manage(card, action, view) {
       return;
     }
     notify(`${action === "load" ? "Loading" : "Unloading"} ${card.name}…`);
-    await call(`${modelPath(card.name)}/${action}`, { method: "POST" });
-    await showModel(view, card.name);
+    await call(`${modelPath(card.name, card.version)}/${action}`, { method: "POST" });
+    await showModel(view, card.name, card.version);
   } catch (error) {
     notify(`${action} failed: ${error.describe ? error.describe() : error}`, true);
   }
 }
 
-/** The full card of `name` and its Try it panel. */
-export async function showModel(view, name) {
+/** The full card of `name` (its newest READY version, or `version`) and its Try it panel. */
+export async function showModel(view, name, version) {
   fill(view, h("p.muted", {}, `Loading ${name}…`));
   let card;
   try {
-    card = await call(modelPath(name));
+    card = await call(modelPath(name, version));
   } catch (error) {
     fill(view, h("p.error", {}, `Could not get ${name}: ${error.describe ? error.describe() : error}`),
       h("a", { href: "#/models" }, "← all models"));
@@ -121,7 +126,7 @@ export async function showModel(view, name) {
           card.description ? h("p.description", {}, card.description) : null,
           state === "failed" ? h("p.failed-reason", {}, `Failed: ${card.failed_reason || "no reason given"}`) : null,
           h("dl.facts", {},
-            card.versions && card.versions.length ? [h("dt", {}, "versions"), h("dd", {}, card.versions.join(", "))] : null,
+            card.versions && card.versions.length ? [h("dt", {}, "versions"), h("dd.versions", {}, versionLinks(card))] : null,
             card.batching ? [h("dt", {}, "batching"), h("dd", {}, JSON.stringify(card.batching))] : null,
             card.created ? [h("dt", {}, "created"), h("dd", {}, card.created)] : null,
             card.sha256 ? [h("dt", {}, "sha256"), h("dd.mono", {}, card.sha256)] : null),

@@ -17,10 +17,11 @@ function showView(name) {
 }
 
 async function route() {
-  const [, section = "models", name] = location.hash.split("/");
+  const [, section = "models", name, version] = location.hash.split("/");
   if (name && section === "models") {
     showView("model");
-    await showModel(document.getElementById("view-model"), decodeURIComponent(name));
+    const view = document.getElementById("view-model");
+    await showModel(view, decodeURIComponent(name), version && decodeURIComponent(version));
   } else if (section === "upload") {
     showView("upload");
   } else if (section === "live") {
