@@ -3,11 +3,12 @@ real `modelrt serve` on it with HTTP on a free port, and Debian's chromium under
 
 from __future__ import annotations
 
+import os
 import runpy
 import shutil
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,18 @@ class Served:
 
 
 @contextmanager
-def serve(store: Path, workdir: Path) -> Iterator[Served]:
-    """`modelrt serve` on ``store`` with HTTP on a free port, stopped on exit."""
+def serve(store: Path, workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[Served]:
+    """`modelrt serve` on ``store`` with HTTP on a free port, stopped on exit; ``env``: settings
+    to add to this process's environment (``MODELRT_INFERENCE_TOKEN``...)."""
     port_file = workdir / "http.port"
     process, address = start_serve(
-        store, workdir, "--http-port", "auto", "--http-port-file", str(port_file)
+        store,
+        workdir,
+        "--http-port",
+        "auto",
+        "--http-port-file",
+        str(port_file),
+        env={**os.environ, **(env or {})},
     )
     try:
         deadline = time.monotonic() + 10

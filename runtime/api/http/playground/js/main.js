@@ -47,6 +47,7 @@ function setup() {
   const input = document.getElementById("token");
   input.value = token();
   input.addEventListener("change", () => {
+    if (input.value.trim() === token()) return; // e.g. a blur after Enter: nothing new
     setToken(input.value.trim());
     route();
   });
