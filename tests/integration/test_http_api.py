@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import gesund_factory as gf
 from tests.bundle_factory import write_bundle
 from tests.tls_factory import CertificateAuthority
 
@@ -171,6 +172,28 @@ def test_card_image_named_in_modelrt_yaml_is_served(start_server, tmp_path: Path
     assert "default-src 'none'" in reply.headers["content-security-policy"]
 
 
+def test_gesund_zip_card_picture_is_served(start_server, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    jpeg = b"\xff\xd8\xff\xe0 not really a jpeg"
+    folder = gf.write_gesund(
+        tmp_path / "src",
+        "onnx-net",
+        gf.ONNX_MODEL,
+        ("model.onnx", gf.onnx_weights()),
+        loss_method="__call__",
+        files={"Model_Card.JPG": jpeg},
+    )
+    gf.zip_gesund(folder, store / "onnx-net.zip", top_folder="onnx-net")
+    running = start_server(store, execution="inprocess")
+    with _client(running) as http:
+        card = http.get("/api/v1/models/onnx-net").json()
+        reply = http.get(card["image_url"])
+    assert card["format"] == "gesund"
+    assert reply.headers["content-type"] == "image/jpeg"
+    assert reply.content == jpeg
+
+
 # --- predict -------------------------------------------------------------------------------------
 
 
@@ -245,11 +268,17 @@ def test_predict_malformed_body_wrong_method_and_unready_model(server) -> None:
             headers={"content-type": "application/json"},
         )
         extra = http.post("/api/v1/models/echo/predict", json={"inputz": {}})
+        form_type = http.post(
+            "/api/v1/models/echo/predict",
+            content=b'{"inputs": {}}',
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         wrong_method = http.get("/api/v1/models/echo/predict")
         unknown = http.post("/api/v1/models/nope/predict", json={})
         failed = http.post("/api/v1/models/broken/predict", json={})
     assert _assert_error(not_json, 400, "INVALID_REQUEST")["code"] == "INVALID_ARGUMENT"
     assert "inputz" in _assert_error(extra, 400, "INVALID_REQUEST")["error"]
+    assert "application/json" in _assert_error(form_type, 400, "INVALID_REQUEST")["error"]
     _assert_error(wrong_method, 405, "METHOD_NOT_ALLOWED")
     _assert_error(unknown, 404, "MODEL_NOT_FOUND")
     assert "weights file is missing" in _assert_error(failed, 503, "MODEL_NOT_READY")["error"]
@@ -330,6 +359,15 @@ def test_cors_origins_setting_allows_those_origins(start_server, tmp_path: Path)
         other = http.get("/api/v1/models", headers={"Origin": "http://elsewhere.test"})
     assert reply.headers["access-control-allow-origin"] == origin
     assert preflight.status_code == 200
+    with _client(running) as http:
+        body = {"inputs": {"a": "b"}}
+        allowed = http.post("/api/v1/models/echo/predict", json=body, headers={"Origin": origin})
+        foreign = http.post(
+            "/api/v1/models/echo/predict", json=body, headers={"Origin": "http://evil.test"}
+        )
+    assert allowed.status_code == 200
+    assert foreign.status_code == 403
+    assert foreign.json()["reason"] == "CROSS_SITE_REQUEST"
     assert preflight.headers["access-control-allow-origin"] == origin
     assert "access-control-allow-origin" not in other.headers
 

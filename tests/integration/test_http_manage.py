@@ -4,6 +4,8 @@ chunked) bodies through the same checks as the Upload RPC, and the admin token's
 from __future__ import annotations
 
 import hashlib
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -202,3 +204,53 @@ def test_management_needs_the_admin_token_when_one_is_set(start_server, tmp_path
     assert inference.json()["reason"] == "INVALID_TOKEN"
     assert admin.status_code == 201
     assert delete.status_code == 401
+
+
+def test_a_foreign_pages_form_post_is_refused(server, tmp_path) -> None:
+    data = _zip(tmp_path, "doubler")
+    own = f"http://127.0.0.1:{server.server.http_port}"
+    with _client(server) as http:
+        foreign = http.post(
+            "/uploads",
+            files={"bundle": ("b.zip", data)},
+            headers={"Origin": "http://evil.test"},
+        )
+        unload = http.post("/models/doubler/unload", headers={"Origin": "null"})
+        assert http.get("/models").json()["models"] == []
+        same_site = http.post(
+            "/uploads", files={"bundle": ("b.zip", data)}, headers={"Origin": own}
+        )
+    assert foreign.status_code == 403
+    assert foreign.json()["reason"] == "CROSS_SITE_REQUEST"
+    assert "cors_origins" in foreign.json()["error"]
+    assert unload.status_code == 403
+    assert same_site.status_code == 201
+
+
+def test_an_upload_cut_short_leaves_nothing_behind(server, tmp_path) -> None:
+    data = _zip(tmp_path, "doubler")
+    digest = hashlib.sha256(data).hexdigest()
+    head = (
+        f"POST /api/v1/uploads?sha256={digest} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/zip\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", server.server.http_port), timeout=10) as sock:
+            sock.sendall(head + data[: len(data) // 2])
+            deadline = time.monotonic() + 10
+            while _staging_is_empty(server.store):  # the upload is being received
+                assert time.monotonic() < deadline, "no staging folder for the upload"
+                time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while not _staging_is_empty(server.store):
+        assert time.monotonic() < deadline, list((server.store / ".staging").iterdir())
+        time.sleep(0.05)
+    with _client(server) as http:
+        assert http.get("/models").json()["models"] == []
+        retry = http.post(
+            "/uploads",
+            params={"sha256": digest},
+            content=data,
+            headers={"content-type": "application/zip"},
+        )
+    assert retry.status_code == 201

@@ -160,3 +160,16 @@ def test_stream_needs_the_inference_token_when_one_is_set(start_server, tmp_path
         with _ws(running, "async-upper", query, **kwargs) as ws:
             ws.send(json.dumps({"inputs": {"text": "ok"}}))
             assert _recv(ws)["structured"] == {"text": "OK"}
+
+
+def test_a_foreign_pages_websocket_is_refused_with_1008(server) -> None:
+    with _ws(server, "async-upper", origin="http://evil.test") as ws:
+        refused = _recv(ws)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=20)
+    assert closed.value.rcvd.code == 1008
+    assert refused["reason"] == "CROSS_SITE_REQUEST"
+    own = f"http://127.0.0.1:{server.server.http_port}"
+    with _ws(server, "async-upper", origin=own) as ws:
+        ws.send(json.dumps({"inputs": {"text": "ok"}}))
+        assert _recv(ws)["structured"] == {"text": "OK"}

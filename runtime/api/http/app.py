@@ -33,6 +33,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         redoc_url=None,
     )
     app.state.modelrt = context
+    app.state.cors_origins = list(cors_origins)  # origin.py: whose pages may call
     errors.install_error_handlers(app)
     for router in (
         routes_server.router,

@@ -110,6 +110,15 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(problems)
 
 
+def _json_body_not_sent(request: Request, exc: RequestValidationError) -> bool:
+    """Whether a JSON body was expected but the request's Content-Type says it is something
+    else (curl's ``-d`` sends a form type): FastAPI then reads the body as bytes."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json") or not kind:
+        return False
+    return any(tuple(error.get("loc", ())) == ("body",) for error in exc.errors())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer domain errors, unreadable requests and unexpected failures with the JSON body."""
 
@@ -119,7 +128,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return _framework_error(400, _validation_message(exc), "INVALID_REQUEST")
+        message = _validation_message(exc)
+        if _json_body_not_sent(request, exc):
+            message = "the body must be JSON, sent with Content-Type: application/json"
+        return _framework_error(400, message, "INVALID_REQUEST")
 
     async def framework(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

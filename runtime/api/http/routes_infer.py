@@ -20,13 +20,14 @@ from modelrt.v1 import runtime_pb2
 from runtime.api.http.context import Ctx, inference_access
 from runtime.api.http.json_values import error_json, item_json, outputs_json, request_from_json
 from runtime.api.http.model_calls import ModelCall
+from runtime.api.http.origin import same_site
 from runtime.api.servicer import request_id
 from runtime.engine.models import check_model_ref
 from runtime.instances.outputs import ItemFailure, ModelOutput
 from runtime.instances.wire import response_bytes
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["inference"], dependencies=[inference_access])
+router = APIRouter(prefix="/api/v1", tags=["inference"], dependencies=[same_site, inference_access])
 
 
 class PredictBody(BaseModel):

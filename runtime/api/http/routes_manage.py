@@ -19,13 +19,16 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
 from runtime.api.http.context import Ctx, management_access
+from runtime.api.http.origin import same_site
 from runtime.api.http.routes_models import card
 from runtime.engine.models import ModelRecord, check_model_ref
 from runtime.engine.uploads import UploadHeader, Uploads
 from runtime.errors import BadRequestError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["management"], dependencies=[management_access])
+router = APIRouter(
+    prefix="/api/v1", tags=["management"], dependencies=[same_site, management_access]
+)
 CHUNK = 1 << 20
 RAW_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
 _TRUE = ("1", "true", "yes", "on")

@@ -1,8 +1,8 @@
 """Per-model counters for the playground's live charts, read from the metrics tallies.
 
 Cumulative since start (or since the model's series began); a client takes rates from two
-reads. Every door counts: gRPC RPCs, OIP calls and the HTTP routes' model calls. Without
-metrics (no ``metrics_port``) the answer lists no models.
+reads. The gRPC calls (modelrt.v1 and OIP) count, and the HTTP routes' model calls that are
+measured with model_calls.ModelCall. Without metrics (no ``metrics_port``) it lists no models.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ _FIELDS = ("requests", "errors", "latency_sum_s", "latency_count", "batches", "b
 def model_stats(metrics: Metrics, names: list[str]) -> dict[str, dict[str, float]]:
     """Counters per model of ``names`` (zeros for one with no calls yet)."""
     stats: dict[str, dict[str, float]] = {name: dict.fromkeys(_FIELDS, 0) for name in names}
+    # counters are floats in the tallies; counts go out as integers
     rpcs: set[tuple[str, str]] = set()
     for (model, rpc, code), count in metrics.requests.items():
         if model not in stats:
             continue  # a deleted model's series, or a call that named no known model
         row = stats[model]
-        row["requests"] += count
+        row["requests"] += int(count)
         if code != "OK":
-            row["errors"] += count
+            row["errors"] += int(count)
         rpcs.add((model, rpc))
     for model, rpc in rpcs:
         count, total = metrics.request_duration.totals((model, rpc))
@@ -37,7 +38,7 @@ def model_stats(metrics: Metrics, names: list[str]) -> dict[str, dict[str, float
         stats[model]["latency_sum_s"] += total
     for name, row in stats.items():
         batches, size_sum = metrics.batch_size.totals((name,))
-        row["batches"], row["batch_size_sum"] = batches, size_sum
+        row["batches"], row["batch_size_sum"] = batches, int(size_sum)
     return stats
 
 

@@ -25,6 +25,7 @@ from runtime.api.http.errors import error_body
 from runtime.api.http.json_values import error_json, item_json, request_from_json
 from runtime.api.http.limits import BodyTooLargeError
 from runtime.api.http.model_calls import ModelCall
+from runtime.api.http.origin import CrossSiteRequestError, check_origin
 from runtime.api.servicer import request_id
 from runtime.engine.models import ModelRecord, check_model_ref
 from runtime.errors import BadRequestError
@@ -124,6 +125,11 @@ async def _serve(ws: WebSocket, ctx: HttpContext, record: ModelRecord) -> None:
 async def _stream(ws: WebSocket, name: str, version: str) -> None:
     ctx: HttpContext = ws.app.state.modelrt
     await ws.accept()
+    try:
+        check_origin(ws)  # a browser opens a socket to any site: only ours and cors_origins
+    except CrossSiteRequestError as exc:
+        await _fail(ws, error_body(exc), POLICY_VIOLATION)
+        return
     refused = ctx.policy.check(INFERENCE_METHOD, _credentials(ws))
     if refused is not None:
         await _fail(ws, error_body(refused), POLICY_VIOLATION)

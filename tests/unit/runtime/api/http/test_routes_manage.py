@@ -55,3 +55,23 @@ def test_management_on_a_non_loopback_bind_asks_for_the_admin_token_when_set(
     reply = _client("adm1n", "0.0.0.0").request(method, path, content=b"x")
     assert reply.status_code == 401
     assert reply.json()["reason"] == "MISSING_TOKEN"
+
+
+def test_the_openapi_document_describes_the_json_api() -> None:
+    paths = _client(None, "127.0.0.1").get("/openapi.json").json()["paths"]
+    assert {
+        "/api/v1/models",
+        "/api/v1/models/{name}",
+        "/api/v1/models/{name}/image",
+        "/api/v1/models/{name}/predict",
+        "/api/v1/models/{name}/generate",
+        "/api/v1/uploads",
+        "/api/v1/models/{name}/load",
+        "/api/v1/stats",
+    } <= set(paths)
+    upload = paths["/api/v1/uploads"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "application/zip"} <= set(upload)
+    assert (
+        "text/event-stream"
+        in paths["/api/v1/models/{name}/generate"]["post"]["responses"]["200"]["content"]
+    )
