@@ -4,7 +4,8 @@ real `modelrt serve` holding every example bundle (weights built into a temporar
     PYTHONPATH=. .venv/bin/python scripts/playground_screenshots.py [docs/images]
 
 The pictures: the model cards, Try it with a detector's boxes on a picture, a segmenter's mask,
-Generate part-way through, and the live view while a little traffic runs.
+Generate part-way through, a Stream's transcript of a WAV file, and the live view while a little
+traffic runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from tests.e2e.playground_env import EXAMPLES, build_store, chromium, serve
+from tests.e2e.playground_env import EXAMPLES, build_store, chromium, serve, tone_wav
 
 EVERY_EXAMPLE = tuple(sorted(p.name for p in EXAMPLES.iterdir() if (p / "model.py").exists()))
 EVERY_EXAMPLE += ("language-id",)  # a Clarifai-style folder: its model.py sits in 1/
@@ -102,6 +103,15 @@ def shoot(page: Any, out: Path, workdir: Path, url: str) -> list[Path]:
     )
     page.locator(".output").scroll_into_view_if_needed()
     save("generate")
+
+    page.goto("/#/models/speech-stream")
+    wav = tone_wav(workdir / "hello.wav", "hello world", sample_rate=16_000, tail_s=0.0)
+    page.locator(".field[data-input=audio] input[type=file]").set_input_files(str(wav))
+    page.locator(".preview audio").wait_for()
+    page.click("#stream-file")
+    page.locator("#transcript.final").wait_for()
+    page.locator(".output").scroll_into_view_if_needed()
+    save("stream")
 
     stop = threading.Event()
     worker = threading.Thread(target=traffic, args=(url, stop), daemon=True)

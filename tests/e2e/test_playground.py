@@ -139,6 +139,8 @@ def test_stream_a_wav_file_into_a_transcript(page: Any, tmp_path: Path) -> None:
     transcript.wait_for()
     assert transcript.inner_text() == "hi there"
     assert "stream closed" in page.locator(".stream-status").inner_text()
+    page.click("#run-predict")  # the whole clip at once, as one tensor
+    assert page.locator(".result .result-text").inner_text() == "hi there"
 
 
 def test_stream_from_the_microphone(page: Any) -> None:
