@@ -91,3 +91,11 @@ def test_the_page_loads_nothing_from_another_host() -> None:
         text = path.read_text(encoding="utf-8")
         found = re.findall(r"""(?:src|href|import|url)\s*\(?\s*["']?(?:https?:)?//""", text)
         assert found == [], path
+
+
+def test_head_answers_the_headers_alone(http: httpx.Client) -> None:
+    for path in ("/", "/playground/js/main.js"):
+        reply = http.head(path)
+        assert reply.status_code == 200
+        assert reply.headers["etag"] == http.get(path).headers["etag"]
+        assert reply.content == b""

@@ -87,13 +87,13 @@ def serve_file(request: Request, path: Path, cache_control: str) -> Response:
     return FileResponse(path, media_type=content_type(path), headers=headers)
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def playground_page(request: Request) -> Response:
     """The playground: model cards, try it, upload, live view."""
     return serve_file(request, asset_path("index.html"), NO_CACHE)
 
 
-@router.get("/playground/{path:path}", include_in_schema=False)
+@router.api_route("/playground/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 async def playground_asset(request: Request, path: str) -> Response:
     """One static file of the page (scripts, styles, vendored Swagger UI)."""
     cache = VENDOR_CACHE if path.startswith("vendor/") else NO_CACHE
