@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,27 @@ def test_unload_and_load_a_model_from_its_card(page: Any) -> None:
     page.click("article.model .actions button:text-is('Load')")
     page.locator("article.model h1 .badge", has_text="ready").wait_for()
     page.locator("#run-predict").wait_for()
+
+
+def _readme_block(marker: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", readme, re.S)
+    return next(body for body in blocks if body.startswith(marker))
+
+
+def test_the_readme_tour_bundle_uploads_and_answers(page: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "my-bundle"
+    folder.mkdir()
+    (folder / "model.py").write_text(_readme_block("# my-bundle/model.py"), encoding="utf-8")
+    (folder / "modelrt.yaml").write_text(_readme_block("# my-bundle/modelrt.yaml"), "utf-8")
+    page.goto("/#/upload")
+    page.set_input_files("#upload-file", str(zip_folder(folder, tmp_path / "my-bundle.zip")))
+    page.click("#upload-submit")
+    page.locator("#upload-status", has_text="shout v1: ready").wait_for()
+    page.click("#upload-result a.card")
+    page.fill("textarea[name=text]", "hello world")
+    page.click("#run-predict")
+    assert page.locator(".result .result-text").inner_text() == "HELLO WORLD!!"
+    page.click("#run-generate")
+    page.locator(".generate-bar", has_text="done").wait_for()
+    assert page.locator("#generate-output").inner_text() == "HELLO WORLD"

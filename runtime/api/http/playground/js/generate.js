@@ -4,11 +4,15 @@ import { modelPath, streamEvents } from "./api.js";
 import { fill, h, rawJson } from "./dom.js";
 import { readInputs } from "./form.js";
 
-/** The text one Generate item adds: its token, else its text, else its JSON. */
-export function pieceOf(item) {
+/** The text one Generate item adds after `sofar`: its token as it is (tokens carry their own
+ * spaces), else its text (a word or a segment: a space goes between two), else its JSON. */
+export function pieceOf(item, sofar = "") {
   const s = item.structured;
   if (s && typeof s.token === "string") return s.token;
-  if (s && typeof s.text === "string") return s.text;
+  if (s && typeof s.text === "string") {
+    const joined = !sofar || /\s$/.test(sofar) || /^[\s.,;:!?)]/.test(s.text);
+    return joined ? s.text : ` ${s.text}`;
+  }
   if (typeof s === "string") return s;
   for (const value of Object.values(item.outputs || {})) {
     if (value && typeof value.text === "string") return value.text;
@@ -42,7 +46,7 @@ export async function runGenerate(card, fields, params, out) {
         out.append(h("p.error", {}, `item failed: ${data.error || JSON.stringify(data)}`));
       } else if (event !== "done") {
         items.push(data);
-        text.textContent += pieceOf(data);
+        text.textContent += pieceOf(data, text.textContent);
         count.textContent = `${items.length} items…`;
       }
     }, abort.signal);
