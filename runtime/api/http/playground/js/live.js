@@ -63,6 +63,10 @@ export class LiveView {
 
   draw() {
     const last = this.samples[this.samples.length - 1];
+    if (last.metrics === false) {
+      fill(this.root, h("p.muted", {}, "This server keeps no metrics (metrics_port is unset), so there is nothing to chart."));
+      return;
+    }
     // The busiest models first; the time axis spans what has been seen, up to WINDOW_S.
     const names = Object.keys(last.models).sort(
       (a, b) => (last.models[b].requests || 0) - (last.models[a].requests || 0) || a.localeCompare(b));

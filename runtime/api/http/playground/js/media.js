@@ -59,6 +59,9 @@ export function sampleList(samples) {
  * AudioContext resamples), calling `onChunk(Float32Array)`. Returns a stop() function.
  */
 export async function captureMicrophone(sampleRate, chunkSamples, onChunk) {
+  if (!window.isSecureContext || !navigator.mediaDevices) {
+    throw new Error("the microphone needs a secure page: open the playground on localhost or over https");
+  }
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
   });
