@@ -67,14 +67,26 @@ SUMMER = """
 """
 
 
+ECHO = """
+    from registry import ModelRunner, register
+
+    @register("echo")
+    class Echo(ModelRunner):
+        def predict(self, request):
+            values = [str(value) for value in request.inputs.values()]
+            return {"names": sorted(request.inputs), "values": values}
+"""
+
+
 @pytest.fixture(scope="module")
 def served(workdir: Path) -> Iterator[Served]:
     """The examples of STORE_EXAMPLES, plus "broken", a bundle whose load fails, and "summer",
-    which takes a plain float tensor."""
+    which takes a plain float tensor, and "echo", which declares no inputs."""
     store = build_store(workdir / "store")
     write_bundle(store, "broken", BROKEN, config={"version": "1", "description": "Never loads."})
     tensor = {"name": "x", "kind": "tensor", "dtype": "float32", "shape": [-1]}
     write_bundle(store, "summer", SUMMER, config={"version": "1", "inputs": [tensor]})
+    write_bundle(store, "echo", ECHO, config={"version": "1"})  # declares no inputs
     with serve(store, workdir) as running:
         yield running
 

@@ -288,3 +288,16 @@ def test_the_readme_tour_bundle_uploads_and_answers(page: Any, tmp_path: Path) -
     page.click("#run-generate")
     page.locator(".generate-bar", has_text="done").wait_for()
     assert page.locator("#generate-output").inner_text() == "HELLO WORLD"
+
+
+def test_a_model_without_declared_inputs_gets_a_named_input_of_any_kind(page: Any) -> None:
+    page.goto("/#/models/echo")
+    guessed = page.locator(".guessed")
+    guessed.wait_for()
+    assert guessed.locator(".input-kind").input_value() == "json"  # model_type other
+    guessed.locator(".input-kind").select_option("text")
+    guessed.locator(".input-name").fill("words")
+    guessed.locator("textarea").fill("hi there")
+    page.click("#run-predict")
+    shown = json.loads(page.locator(".result pre.result-json").inner_text())
+    assert shown == {"names": ["words"], "values": ["hi there"]}

@@ -150,13 +150,52 @@ export function fieldFor(input, card, sampleRate) {
   return field;
 }
 
-/** The inputs a form offers: the declared ones, or a guess for a model that declares none. */
+/** The inputs a form offers: the declared ones, or a guess for a model that declares none
+ * (marked `guessed`: the form then lets the user rename it and change its kind). */
 export function formInputs(card) {
   if (card.inputs && card.inputs.length) return card.inputs;
   const type = plain(card.model_type);
-  if (VISION_TYPES.has(type)) return [{ name: "image", kind: "bytes" }];
-  if (type === "text_generation" || type === "classification") return [{ name: "text", kind: "text" }];
-  return [{ name: "input", kind: "json" }];
+  const format = plain(card.format);
+  let guess = { name: "input", kind: "json" };
+  if (type === "object_detection" || type === "segmentation" || format === "gesund") guess = { name: "image", kind: "bytes", media: "image" };
+  else if (type === "speech_recognition") guess = { name: "audio", kind: "bytes", media: "audio" };
+  else if (type === "classification" || type === "text_generation") guess = { name: "text", kind: "text" };
+  return [{ ...guess, guessed: true }];
+}
+
+const GUESS_KINDS = { text: { kind: "text" }, image: { kind: "bytes", media: "image" }, audio: { kind: "bytes", media: "audio" }, json: { kind: "json" } };
+
+/** A field for a model without declared inputs: its name and kind can be changed. */
+export function guessedField(input, card, sampleRate) {
+  const name = h("input.input-name", { value: input.name, size: 10, "aria-label": "input name" });
+  const kind = h("select.input-kind", { "aria-label": "input kind" },
+    Object.keys(GUESS_KINDS).map((k) => h("option", { value: k, selected: k === (input.media || input.kind) }, k)));
+  const slot = h("div");
+  const wrapper = {
+    get name() { return name.value.trim() || input.name; },
+    input: { ...input, optional: false },
+    media: "",
+    inner: null,
+  };
+  const build = () => {
+    const chosen = GUESS_KINDS[kind.value];
+    // The chosen media decides the picker (mediaOf reads it from the model type).
+    const modelType = { image: "object_detection", audio: "speech_recognition" }[chosen.media] || card.model_type;
+    const inner = fieldFor({ name: wrapper.name, kind: chosen.kind }, { ...card, model_type: modelType }, sampleRate);
+    wrapper.inner = inner;
+    wrapper.media = inner.media;
+    slot.replaceChildren(inner.element);
+  };
+  kind.addEventListener("change", build);
+  build();
+  Object.defineProperty(wrapper, "image", { get: () => wrapper.inner.image });
+  Object.defineProperty(wrapper, "file", { get: () => wrapper.inner.file });
+  wrapper.read = () => wrapper.inner.read();
+  wrapper.element = h("div.guessed", {},
+    h("p.hint", {}, "The model declares no inputs: name one and choose its kind."),
+    h("div.row", {}, h("label", {}, "name ", name), h("label", {}, "kind ", kind)),
+    slot);
+  return wrapper;
 }
 
 /** The `inputs` object of a request, read from every field. */

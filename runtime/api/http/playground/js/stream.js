@@ -89,7 +89,7 @@ async function streamFile(card, audio, params, out) {
 
 /** The stream controls under the form: file and microphone for audio, else send-per-click. */
 export function streamPanel(card, fields, params, out, sampleRate) {
-  const audio = fields.find((f) => f.media === "audio");
+  const audio = fields.find((f) => f.media === "audio" && f.samples); // PCM samples to chunk
   const show = (error) => out.append(h("p.error", {}, error instanceof ApiError ? error.describe() : error.message || String(error)));
   if (audio) {
     audio.sampleRate = sampleRate;

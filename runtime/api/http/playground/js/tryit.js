@@ -3,7 +3,7 @@
 
 import { ApiError, call, modelPath } from "./api.js";
 import { fill, h, rawJson } from "./dom.js";
-import { DEFAULT_SAMPLE_RATE, fieldFor, formInputs, jsonEditor, readInputs } from "./form.js";
+import { DEFAULT_SAMPLE_RATE, fieldFor, formInputs, guessedField, jsonEditor, readInputs } from "./form.js";
 import { renderResult } from "./render.js";
 import { runGenerate } from "./generate.js";
 import { streamPanel } from "./stream.js";
@@ -32,7 +32,8 @@ async function runPredict(card, fields, params, out) {
 /** The Try it panel of a READY model. */
 export function tryIt(card) {
   let sampleRate = DEFAULT_SAMPLE_RATE;
-  const fields = formInputs(card).map((input) => fieldFor(input, card, () => sampleRate));
+  const currentRate = () => sampleRate;
+  const fields = formInputs(card).map((input) => (input.guessed ? guessedField : fieldFor)(input, card, currentRate));
   const params = jsonEditor("parameters", "{}", 2);
   const out = h("div.output", { id: "output", "aria-live": "polite" });
   const caps = card.capabilities && card.capabilities.length ? card.capabilities : ["predict"];
