@@ -25,6 +25,9 @@ K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard docker/k8s/*.yaml)
 NODE_CLIENT := clients/node/node_modules/.package-lock.json
 # The playground's browser tests drive Debian's chromium (no browser download).
 CHROMIUM := /usr/bin/chromium
+# /docs serves Swagger UI from these committed files (no CDN); `make playground-vendor` refreshes them.
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI_DIR := runtime/api/http/playground/vendor/swagger-ui
 LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev \
   golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev golang-google-genproto-dev \
   protobuf-compiler default-jdk-headless libprotobuf-java libgrpc-java \
@@ -32,7 +35,7 @@ LANGS_DEBIAN := golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-de
   libnetty-java libperfmark-java libgoogle-gson-java grpc-proto
 
 .PHONY: install peers serve test check lint protos protos-check buf-lint docker-check examples bench bench-peers-setup \
-  bench-peers clean node-client langs-toolchain go-client java-client browser
+  bench-peers clean node-client langs-toolchain go-client java-client browser playground-vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -131,6 +134,14 @@ $(CHROMIUM):
 	else echo "make browser: not root or no apt-get; the browser tests will skip"; fi
 
 browser: $(CHROMIUM)
+
+## playground-vendor: Swagger UI's built files for /docs, from npm, copied into the package (committed)
+playground-vendor:
+	npm install --prefix .tools --no-save --no-audit --no-fund --silent swagger-ui-dist@$(SWAGGER_UI_VERSION)
+	mkdir -p $(SWAGGER_UI_DIR)
+	cd .tools/node_modules/swagger-ui-dist && cp swagger-ui-bundle.js swagger-ui.css favicon-32x32.png \
+	  LICENSE NOTICE $(CURDIR)/$(SWAGGER_UI_DIR)/
+	echo $(SWAGGER_UI_VERSION) > $(SWAGGER_UI_DIR)/VERSION
 
 ## test: install, run every static check, then the test suite (the Go and Java tests skip, naming
 ## `make langs-toolchain`, where Debian's toolchain is not installed)

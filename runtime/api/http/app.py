@@ -14,6 +14,7 @@ from runtime.api.http import (
     routes_models,
     routes_oip,
     routes_openai,
+    routes_playground,
     routes_server,
     routes_stats,
     routes_stream,
@@ -30,7 +31,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         summary="modelrt's HTTP front door: Open Inference Protocol REST, OpenAI-compatible "
         "routes, modelrt's own JSON routes and the playground.",
         version=VERSION,
-        docs_url=None,  # served from local assets by routes_server, no CDN
+        docs_url=None,  # served from local assets by routes_playground, no CDN
         redoc_url=None,
     )
     app.state.modelrt = context
@@ -45,6 +46,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_stats.router,
         routes_oip.router,
         routes_openai.router,
+        routes_playground.router,
     ):
         app.include_router(router)
     app.add_middleware(
