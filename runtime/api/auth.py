@@ -142,20 +142,30 @@ class AccessPolicy:
         return self.admin_token is not None or self.inference_token is not None or not self.loopback
 
     def check(
-        self, method: str, metadata: Sequence[tuple[str, str | bytes]] | None
+        self,
+        method: str,
+        metadata: Sequence[tuple[str, str | bytes]] | None,
+        *,
+        caller: str | None = None,
+        carrier: str = "metadata",
     ) -> ModelrtError | None:
-        """None when the call may go on, else the error to answer it with."""
+        """None when the call may go on, else the error to answer it with.
+
+        ``caller`` names the call in messages (default: the RPC's name; the HTTP front door
+        passes its method and path), ``carrier`` what carries the token (metadata, header).
+        """
         access = access_of(method)
         if access is Access.OPEN:
             return None
-        rpc = method.rsplit("/", 1)[-1]
+        rpc = caller or method.rsplit("/", 1)[-1]
         if access is Access.MANAGEMENT:
             if self.admin_token is None:
                 if self.loopback:
                     return None
+                calls = "RPCs" if caller is None else "calls"
                 return ManagementDisabledError(
-                    f"management RPCs are disabled on non-loopback bind {self.host} without an "
-                    "admin token; set MODELRT_ADMIN_TOKEN",
+                    f"management {calls} are disabled on non-loopback bind {self.host} without "
+                    "an admin token; set MODELRT_ADMIN_TOKEN",
                     metadata={"method": rpc},
                 )
             accepted: tuple[str, ...] = (self.admin_token,)
@@ -168,21 +178,21 @@ class AccessPolicy:
             if self.admin_token is not None:
                 accepted += (self.admin_token,)
                 needed = "the inference or admin token"
-        return _token_error(_bearer_token(metadata), accepted, needed, rpc)
+        return _token_error(_bearer_token(metadata), accepted, needed, rpc, carrier)
 
 
 def _token_error(
-    header: str | None, accepted: tuple[str, ...], needed: str, rpc: str
+    header: str | None, accepted: tuple[str, ...], needed: str, rpc: str, carrier: str
 ) -> AuthenticationError | None:
     if header is None:
         return AuthenticationError(
-            f"{rpc} needs {needed}: send metadata 'authorization: Bearer <token>'",
+            f"{rpc} needs {needed}: send {carrier} 'authorization: Bearer <token>'",
             reason="MISSING_TOKEN",
             metadata={"method": rpc},
         )
     if header[: len(_BEARER)].lower() != _BEARER:
         return AuthenticationError(
-            f"{rpc}: the authorization metadata is not of the form 'Bearer <token>'",
+            f"{rpc}: the authorization {carrier} is not of the form 'Bearer <token>'",
             reason="MALFORMED_TOKEN",
             metadata={"method": rpc},
         )

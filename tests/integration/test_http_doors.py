@@ -76,3 +76,24 @@ def test_a_foreign_page_cannot_call_a_model(http: httpx.Client, path: str, body:
     assert refused.status_code == 403, refused.text
     assert "CROSS_SITE_REQUEST" in refused.text or "cross_site_request" in refused.text
     assert http.get("/v2/models/echo/ready").status_code == 200  # nothing was unloaded
+
+
+def test_auth_errors_speak_http(start_server, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_bundle(store, "echo", ECHO, config={"inputs": [{"name": "prompt", "kind": "text"}]})
+    running = start_server(store, inference_token="in-token", admin_token="admin-token")
+    base = f"http://127.0.0.1:{running.server.http_port}"
+    with httpx.Client(base_url=base, timeout=30) as http:
+        body = {"inputs": {"prompt": "hi"}}
+        missing = http.post("/api/v1/models/echo/predict", json=body)
+        assert missing.status_code == 401
+        assert missing.json()["error"] == (
+            "POST /api/v1/models/echo/predict needs the inference or admin token: send header "
+            "'authorization: Bearer <token>'"
+        )
+        assert missing.json()["metadata"]["method"] == "POST /api/v1/models/echo/predict"
+        wrong = http.post("/api/v1/models/echo/unload", headers={"Authorization": "Token x"})
+        assert wrong.status_code == 401
+        assert "the authorization header is not of the form" in wrong.json()["error"]
+        headers = {"Authorization": "Bearer in-token"}
+        assert http.post("/api/v1/models/echo/predict", json=body, headers=headers).is_success

@@ -57,7 +57,9 @@ def _authorization(request: Request) -> list[tuple[str, str]]:
 
 def require(method: str, request: Request) -> None:
     """Raise the policy's error when the request may not call what ``method`` stands for."""
-    error = context(request).policy.check(method, _authorization(request))
+    caller = f"{request.method} {request.url.path}"
+    policy = context(request).policy
+    error = policy.check(method, _authorization(request), caller=caller, carrier="header")
     if error is not None:
         raise error
 

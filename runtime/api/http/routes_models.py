@@ -108,7 +108,9 @@ def _picture_access(request: Request) -> None:
     if header is None and token is not None:
         header = f"Bearer {token}"
     credentials = [] if header is None else [("authorization", header)]
-    refused = context(request).policy.check(INFERENCE_METHOD, credentials)
+    caller = f"{request.method} {request.url.path}"
+    policy = context(request).policy
+    refused = policy.check(INFERENCE_METHOD, credentials, caller=caller, carrier="header")
     if refused is not None:
         raise refused
 

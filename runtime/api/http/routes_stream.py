@@ -130,7 +130,8 @@ async def _stream(ws: WebSocket, name: str, version: str) -> None:
     except CrossSiteRequestError as exc:
         await _fail(ws, error_body(exc), POLICY_VIOLATION)
         return
-    refused = ctx.policy.check(INFERENCE_METHOD, _credentials(ws))
+    caller = f"WebSocket {ws.url.path}"
+    refused = ctx.policy.check(INFERENCE_METHOD, _credentials(ws), caller=caller, carrier="header")
     if refused is not None:
         await _fail(ws, error_body(refused), POLICY_VIOLATION)
         return
