@@ -44,7 +44,9 @@ def prepare_model_store(settings: ServerSettings) -> None:
     logger.info("created the model store folder %s", store)
 
 
-def check_port_free(host: str, port: int | None, what: str) -> None:
+def check_port_free(
+    host: str, port: int | None, what: str, free_pick: str = "0 picks a free one"
+) -> None:
     """Refuse a fixed ``port`` on ``host`` that another process is listening on.
 
     Port 0 (any free port), None (off) and names that do not resolve are left to the server.
@@ -67,13 +69,16 @@ def check_port_free(host: str, port: int | None, what: str) -> None:
                 return  # not ours to judge (e.g. an address this host lacks): the bind says
             raise PreflightError(
                 f"{what} port {port} on {host} is already in use (another modelrt serve?); "
-                "stop that process, or choose another port (0 picks a free one)"
+                f"stop that process, or choose another port ({free_pick})"
             ) from None
 
 
 def preflight(settings: ServerSettings) -> None:
-    """Every start-up check, in order: the store folder, then the gRPC and metrics ports."""
+    """Every start-up check, in order: the store folder, then the gRPC, HTTP and metrics
+    ports."""
     prepare_model_store(settings)
     check_port_free(settings.host, settings.port, "the gRPC")
+    if isinstance(settings.http_port, int):  # 0 (off) is left alone; auto picks a free one
+        check_port_free(settings.http_host, settings.http_port, "the HTTP", "auto picks one")
     if settings.metrics_port is not None:
         check_port_free(settings.metrics_host, settings.metrics_port, "the metrics")

@@ -24,8 +24,10 @@ def _env() -> dict[str, str]:
 
 def _serve(*flags: str) -> subprocess.CompletedProcess[str]:
     """Run `modelrt serve` expecting it to refuse to start (a server that starts times out)."""
+    # A later --http-port in flags wins (click keeps an option's last value).
+    command = [str(MODELRT), "serve", "--port", "0", "--metrics-port", "0", "--http-port", "auto"]
     return subprocess.run(
-        [str(MODELRT), "serve", "--port", "0", "--metrics-port", "0", *flags],
+        [*command, *flags],
         capture_output=True,
         text=True,
         timeout=30,
@@ -61,7 +63,7 @@ def test_create_store_makes_the_folder_and_serves(tmp_path: Path) -> None:
     store, port_file = tmp_path / "new" / "store", tmp_path / "port"
     process = subprocess.Popen(
         [str(MODELRT), "serve", "--model-store", str(store), "--create-store", "--port", "0",
-         "--metrics-port", "0", "--port-file", str(port_file)],
+         "--metrics-port", "0", "--http-port", "auto", "--port-file", str(port_file)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
     )  # fmt: skip
     try:
@@ -78,6 +80,46 @@ def test_create_store_makes_the_folder_and_serves(tmp_path: Path) -> None:
 def test_a_grpc_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
     line = _one_error_line(_serve("--model-store", str(tmp_path), "--port", str(taken_port)))
     assert f"port {taken_port} on 127.0.0.1 is already in use" in line
+
+
+def test_an_http_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
+    line = _one_error_line(_serve("--model-store", str(tmp_path), "--http-port", str(taken_port)))
+    assert f"HTTP port {taken_port} on 127.0.0.1 is already in use" in line
+    assert "auto picks one" in line
+
+
+def _printed_addresses(tmp_path: Path, *flags: str) -> list[str]:
+    """What `modelrt serve` prints on stdout once listening (then it is stopped)."""
+    port_file = tmp_path / "port"
+    process = subprocess.Popen(
+        [str(MODELRT), "serve", "--model-store", str(tmp_path), "--port", "0",
+         "--metrics-port", "0", "--port-file", str(port_file), *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env(),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert process.poll() is None, "serve exited"
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+    finally:
+        stop(process)
+    assert process.stdout is not None
+    return process.stdout.read().splitlines()
+
+
+def test_serve_prints_the_grpc_http_and_metrics_addresses(tmp_path: Path) -> None:
+    lines = _printed_addresses(tmp_path, "--http-port", "auto")
+    assert [line.split()[0] for line in lines] == ["gRPC", "HTTP", "metrics"]
+    http = lines[1].split()[1]
+    assert http.startswith("http://127.0.0.1:")
+    assert http.endswith("/")
+    assert lines[2].split()[1].endswith("/metrics")
+
+
+def test_http_port_0_turns_the_http_front_door_off(tmp_path: Path) -> None:
+    lines = _printed_addresses(tmp_path, "--http-port", "0")
+    assert [line.split()[0] for line in lines] == ["gRPC", "metrics"]
 
 
 def test_a_metrics_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
