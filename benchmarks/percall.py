@@ -7,9 +7,11 @@ rounds, and prints per round and as medians: server CPU µs/call (the server pro
 µs/call (every process below it) and the echo's server CPU over the server's. Before any load it
 reads the idle VmRSS of the server and its worker.
 
-``--baseline DIR`` also starts a second ``modelrt serve`` that imports the checkout in DIR (say,
-``git archive HEAD | tar -x -C DIR``) and measures it in the same rounds: a before/after pair
-taken seconds apart, under the same load from the rest of the machine.
+``--floor`` adds the process-boundary floor (pipe_server.py: a bare grpc.aio server that hands
+each request to a worker process over two pipes and back), to tell the cost of the hop itself
+from modelrt's own. ``--baseline DIR`` also starts a second ``modelrt serve`` that imports the
+checkout in DIR (say, ``git archive HEAD | tar -x -C DIR``) and measures it in the same rounds:
+a before/after pair taken seconds apart, under the same load from the rest of the machine.
 
 Run ``.venv/bin/python benchmarks/percall.py [--rounds 5] [--requests 4000] [--baseline DIR]``.
 """
@@ -75,24 +77,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--execution", choices=("process", "inprocess"), default="process")
     parser.add_argument("--baseline", type=Path, default=None, help="a checkout to compare")
+    parser.add_argument("--floor", action="store_true", help="measure pipe_server.py too")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
-    names = ["echo", "modelrt"] + (["baseline"] if args.baseline else [])
+    names = ["echo", *(["floor"] if args.floor else []), "modelrt"]
+    names += ["baseline"] if args.baseline else []
     rows: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="modelrt-percall-")))
         started = {"echo": stack.enter_context(servers.running(servers.start_echo(workdir)))}
-        for name in names[1:]:
-            code = args.baseline if name == "baseline" else None
-            started[name] = stack.enter_context(servers.running(start(workdir, name, args, code)))
+        if args.floor:
+            started["floor"] = stack.enter_context(servers.running(servers.start_floor(workdir)))
+        for name in ("modelrt", "baseline"):
+            if name in names:
+                code = args.baseline if name == "baseline" else None
+                server = start(workdir, name, args, code)
+                started[name] = stack.enter_context(servers.running(server))
         time.sleep(SETTLE_S)
-        for name in names[1:]:
-            idle_memory(name, started[name])
+        for name in ("modelrt", "baseline"):
+            if name in names:
+                idle_memory(name, started[name])
         for round in range(args.rounds):
-            for name in names:
+            # The echo first, the others in turn reversed every other round: no server always
+            # runs right after a given one.
+            order = names if round % 2 == 0 else [names[0], *reversed(names[1:])]
+            for name in order:
                 own, below = measure(started[name], "echo" if name == "echo" else "predict", args)
                 rows[name].append((own, below))
                 print(f"[{round + 1}] {name:8} server {own:6.0f} µs/call  "
