@@ -120,13 +120,21 @@ def modelrt_command(
 
 
 def start_modelrt(
-    store: Path, workdir: Path, flags: Sequence[str] = (), profile: Path | None = None
+    store: Path,
+    workdir: Path,
+    flags: Sequence[str] = (),
+    profile: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
-    """Start ``modelrt serve`` on ``store`` and wait for health SERVING (every model loaded)."""
+    """Start ``modelrt serve`` on ``store`` and wait for health SERVING (every model loaded).
+
+    ``env``: the server's whole environment (default: this process's).
+    """
     port_file = workdir / f"port-{store.name}"
     port_file.unlink(missing_ok=True)
     command = modelrt_command(store, port_file, flags, profile)
-    server = launch(f"modelrt ({store.name})", command, workdir / f"modelrt-{store.name}.log")
+    log = workdir / f"modelrt-{store.name}.log"
+    server = launch(f"modelrt ({store.name})", command, log, env=env)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         _wait_port(server, port_file, deadline)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -36,6 +38,20 @@ def addresses(server: ModelServer) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def freeze_once_loaded(server: ModelServer) -> None:
+    """Once start-up loading has finished, take what start-up built out of the collector's way.
+
+    Modules, settings, the engine and the loaded models stay for the life of the process, yet
+    every full collection walks them all again: with one model loaded, two of them per 20,000
+    Predict calls held the event loop for about 70 ms each (7 us per call). Collected first, so
+    only live objects are frozen; refcounting still frees them if they ever go.
+    """
+    with contextlib.suppress(Exception):  # a failed start-up load is reported where it happens
+        await server.wait_loaded()
+    gc.collect()
+    gc.freeze()
+
+
 async def run_server(
     settings: ServerSettings, port_file: Path | None = None, http_port_file: Path | None = None
 ) -> None:
@@ -48,12 +64,14 @@ async def run_server(
         await asyncio.to_thread(http_port_file.write_text, f"{server.http_port}\n", "utf-8")
     if port_file is not None:
         await asyncio.to_thread(port_file.write_text, f"{port}\n", "utf-8")
+    freezing = asyncio.create_task(freeze_once_loaded(server))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     logger.info("signal received: draining for up to %.1fs", settings.grace_period_s)
+    freezing.cancel()
     await server.stop()
 
 

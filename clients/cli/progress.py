@@ -13,17 +13,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 BAR_WIDTH = 24
 LINE_EVERY_S = 2.0  # how often a non-terminal gets a line while sending
@@ -66,6 +59,17 @@ class _LiveView:
     """The terminal display: one rich task per phase, a spinner until it ends, then its time."""
 
     def __init__(self, stream: TextIO) -> None:
+        # Imported here, on a terminal only: every `modelrt` command imports this module, and
+        # `modelrt serve` would otherwise carry rich (about 5 MiB) for nothing.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         console = Console(file=stream, force_terminal=True)
         self._progress = Progress(
             SpinnerColumn(finished_text="[green]done"),

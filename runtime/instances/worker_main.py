@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -163,6 +164,10 @@ class WorkerServer:
             return
         self.send(Kind.READY, 0, loaded)
         self.serving = True
+        # The model and everything imported to load it live as long as this process: keep full
+        # collections from walking them all again while it serves (see runtime/cli.py).
+        gc.collect()
+        gc.freeze()
         if self.executor.sync_unary:
             if self.executor.hooks.isdisjoint(("generate", "stream")):
                 self.inline_unary = True

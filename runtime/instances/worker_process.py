@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 import threading
 import time
+import types
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import spawn
 from typing import Any
@@ -60,14 +64,37 @@ def instance_down(text: str, model: str) -> WorkerError:
     return error_from(envelope(InstanceDownError(text, metadata={"model": model})))
 
 
+@contextmanager
+def _no_main_module() -> Iterator[None]:
+    """Let spawn see no main module while it describes this process to a child.
+
+    spawn re-runs the parent's main module in the child (as ``__mp_main__``) so that whatever
+    was defined there unpickles. Under ``modelrt serve`` that module is the console script,
+    which imports the whole CLI and client (click, rich, grpc: about 20 MiB) into every worker
+    for nothing: a worker's target and arguments live in importable modules. A bare module with
+    neither a file nor a spec tells spawn there is nothing to re-run. Callers hold _SPAWN_LOCK.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def start_process(process: Any, python: str | None = None) -> None:
-    """Start a spawn-context process, under the interpreter ``python`` when given (a venv's)."""
+    """Start a spawn-context process, under the interpreter ``python`` when given (a venv's).
+
+    The target and arguments must not come from the main module (see _no_main_module).
+    """
     with _SPAWN_LOCK:  # the spawn executable is process-wide: set it only around start()
         previous = spawn.get_executable()
         if python:
             spawn.set_executable(python)
         try:
-            process.start()
+            with _no_main_module():
+                process.start()
         finally:
             spawn.set_executable(previous)
 
