@@ -19,35 +19,8 @@ from modelrt.oip import grpc_service_pb2_grpc as oip_grpc
 from modelrt.oip import model_config_pb2 as mc
 from tests.bundle_factory import write_bundle
 from tests.integration.status_details import error_info
+from tests.oip_bundles import ECHO, SCORED
 
-ECHO = """
-    import numpy as np
-    from registry import ModelRunner, register
-
-    @register("{name}")
-    class Echo(ModelRunner):
-        def predict(self, request):
-            out = {{name: value for name, value in request.inputs.items()}}
-            if "x" in out and isinstance(out["x"], np.ndarray):
-                out["doubled"] = out["x"] * 2
-            if request.parameters:
-                out["params"] = dict(request.parameters)
-            return out
-"""
-SCORED = """
-    import pydantic
-    from registry import ModelRunner, register, outschema
-
-    @outschema("scored")
-    class Scored(pydantic.BaseModel):
-        label: str
-        score: float
-
-    @register("scored")
-    class Model(ModelRunner):
-        def predict(self, request):
-            return {"label": request["text"].upper(), "score": 0.5}
-"""
 TOKENS = """
     import time
 

@@ -12,36 +12,9 @@ import numpy as np
 import pytest
 
 from tests.bundle_factory import write_bundle
+from tests.oip_bundles import ECHO, SCORED
 
 ADMIN = "admin-secret"
-ECHO = """
-    import numpy as np
-    from registry import ModelRunner, register
-
-    @register("{name}")
-    class Echo(ModelRunner):
-        def predict(self, request):
-            out = {{name: value for name, value in request.inputs.items()}}
-            if "x" in out and isinstance(out["x"], np.ndarray):
-                out["doubled"] = out["x"] * 2
-            if request.parameters:
-                out["params"] = dict(request.parameters)
-            return out
-"""
-SCORED = """
-    import pydantic
-    from registry import ModelRunner, register, outschema
-
-    @outschema("scored")
-    class Scored(pydantic.BaseModel):
-        label: str
-        score: float
-
-    @register("scored")
-    class Model(ModelRunner):
-        def predict(self, request):
-            return {"label": request["text"].upper(), "score": 0.5}
-"""
 TOKENS = """
     import time
     from pathlib import Path
@@ -97,10 +70,14 @@ def _outputs(answer: dict) -> dict[str, dict]:
 
 
 def test_health_readiness_and_server_metadata(http: httpx.Client) -> None:
-    assert http.get("/v2/health/live").json() == {"live": True}
-    assert http.get("/v2/health/ready").status_code == 200
-    assert http.get("/v2/models/echo/ready").json() == {"name": "echo", "ready": True}
-    assert http.get("/v2/models/echo/versions/1/ready").status_code == 200
+    live = http.get("/v2/health/live")
+    assert live.json() == {"live": True}, live.text
+    ready = http.get("/v2/health/ready")
+    assert ready.status_code == 200, ready.text
+    model = http.get("/v2/models/echo/ready")
+    assert model.json() == {"name": "echo", "ready": True}, model.text
+    version = http.get("/v2/models/echo/versions/1/ready")
+    assert version.status_code == 200, version.text
     missing = http.get("/v2/models/nope/ready")
     assert (missing.status_code, missing.json()["ready"]) == (503, False)
     assert http.get("/v2/models/echo/versions/9/ready").status_code == 503
