@@ -186,6 +186,7 @@ class ModelServer:
             inference=inference,
             max_body_bytes=settings.max_message_bytes,
             max_upload_bytes=settings.max_upload_bytes,
+            spool_dir=settings.unpack_dir,
         )
         try:
             await self._start_http(http_context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -254,3 +255,18 @@ def test_an_upload_cut_short_leaves_nothing_behind(server, tmp_path) -> None:
             headers={"content-type": "application/zip"},
         )
     assert retry.status_code == 201
+
+
+def test_an_unannounced_raw_upload_spools_next_to_the_store_not_in_tmp(
+    server, tmp_path, monkeypatch
+) -> None:
+    # The server runs in this process: a system temp folder that does not exist makes any
+    # spooling there fail, so this upload succeeds only if it spools in the server's folder.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))
+    bundle = _zip(tmp_path, "doubler")
+    chunks = [bundle[i : i + 1000] for i in range(0, len(bundle), 1000)]
+    with _client(server) as http:
+        sent = http.post(
+            "/uploads", content=iter(chunks), headers={"content-type": "application/zip"}
+        )
+    assert sent.status_code == 201, sent.text

@@ -8,6 +8,7 @@ side decides, from the ``Authorization: Bearer <token>`` header.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -38,6 +39,9 @@ class HttpContext:
     inference: InferenceServicer
     max_body_bytes: int
     max_upload_bytes: int
+    #: Where an upload whose size or sha256 is not known up front is spooled (an anonymous file,
+    #: next to the store rather than in a /tmp that may live in RAM); None: the system's.
+    spool_dir: Path | None = None
 
 
 def context(request: Request) -> HttpContext:

@@ -3,7 +3,9 @@
 An upload goes through the same Uploads use case as the Upload RPC: the size cap, the sha256
 check, staging that vanishes whatever happens. The body is streamed in chunks, never held
 whole: a raw body that announces its size and sha256 goes straight to staging; otherwise (and
-for a multipart form) it is first spooled to an anonymous temporary file that hashes it.
+for a multipart form) it is first spooled to an anonymous temporary file that hashes it (for a
+raw body, in the server's unpack folder, next to the store; a multipart form's file is spooled
+where Starlette's form parser puts it, the system's temp folder).
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ async def _raw(ctx: Ctx, request: Request) -> ModelRecord:
     logger.info("upload of %s over HTTP", fields.get("filename") or "a bundle")
     if length.isdigit() and sha256:  # size and digest known up front: straight to staging
         return await _receive(ctx.uploads, _header(fields, int(length), sha256), request.stream())
-    with tempfile.TemporaryFile() as spooled:
+    if ctx.spool_dir is not None:
+        await asyncio.to_thread(ctx.spool_dir.mkdir, parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=ctx.spool_dir) as spooled:
         size, digest = await _spool(request.stream(), spooled)
         header = _header(fields, size, sha256 or digest)
         return await _receive(ctx.uploads, header, _file_chunks(spooled))
