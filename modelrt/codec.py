@@ -2,41 +2,66 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from modelrt import contents
 from modelrt.v1 import value_pb2
 
+if TYPE_CHECKING:
+    import numpy as np
+
 DataType = value_pb2.DataType
 
-_NUMERIC: dict[int, np.dtype[Any]] = {
-    value_pb2.DATA_TYPE_BOOL: np.dtype("bool"),
-    value_pb2.DATA_TYPE_INT8: np.dtype("<i1"),
-    value_pb2.DATA_TYPE_INT16: np.dtype("<i2"),
-    value_pb2.DATA_TYPE_INT32: np.dtype("<i4"),
-    value_pb2.DATA_TYPE_INT64: np.dtype("<i8"),
-    value_pb2.DATA_TYPE_UINT8: np.dtype("<u1"),
-    value_pb2.DATA_TYPE_UINT16: np.dtype("<u2"),
-    value_pb2.DATA_TYPE_UINT32: np.dtype("<u4"),
-    value_pb2.DATA_TYPE_UINT64: np.dtype("<u8"),
-    value_pb2.DATA_TYPE_FLOAT16: np.dtype("<f2"),
-    value_pb2.DATA_TYPE_FLOAT32: np.dtype("<f4"),
-    value_pb2.DATA_TYPE_FLOAT64: np.dtype("<f8"),
+#: DataType -> the (little-endian) numpy dtype of each numeric type, by name: numpy is imported
+#: on the first conversion, not with this module (a server that only passes bytes never needs it).
+_NUMERIC_NAMES: dict[int, str] = {
+    value_pb2.DATA_TYPE_BOOL: "bool",
+    value_pb2.DATA_TYPE_INT8: "<i1",
+    value_pb2.DATA_TYPE_INT16: "<i2",
+    value_pb2.DATA_TYPE_INT32: "<i4",
+    value_pb2.DATA_TYPE_INT64: "<i8",
+    value_pb2.DATA_TYPE_UINT8: "<u1",
+    value_pb2.DATA_TYPE_UINT16: "<u2",
+    value_pb2.DATA_TYPE_UINT32: "<u4",
+    value_pb2.DATA_TYPE_UINT64: "<u8",
+    value_pb2.DATA_TYPE_FLOAT16: "<f2",
+    value_pb2.DATA_TYPE_FLOAT32: "<f4",
+    value_pb2.DATA_TYPE_FLOAT64: "<f8",
 }
-_BY_NUMPY = {dtype.newbyteorder("="): code for code, dtype in _NUMERIC.items()}
 #: Most elements a tensor may have, counting its non-zero dimensions only (so [0, 2**62, 2**62]
 #: is refused too: numpy would refuse to build it).
 MAX_ELEMENTS = 2**40
-#: Most dimensions a tensor may have: numpy's own limit (64 since numpy 2, 32 before).
-MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
 #: A STRING tensor decodes to a fixed-width array padded to its longest element (4 bytes per
 #: character): it may take at most this many bytes, plus 8 times the bytes sent.
 STRING_PADDING_ALLOWANCE = 64 << 20
+
+
+@functools.cache
+def _numeric() -> dict[int, np.dtype[Any]]:
+    """DataType -> numpy dtype of the numeric types (built once, on the first conversion)."""
+    import numpy as np
+
+    return {code: np.dtype(name) for code, name in _NUMERIC_NAMES.items()}
+
+
+@functools.cache
+def _by_numpy() -> dict[np.dtype[Any], int]:
+    """Native-order numpy dtype -> DataType of the numeric types."""
+    return {dtype.newbyteorder("="): code for code, dtype in _numeric().items()}
+
+
+@functools.cache
+def max_dims() -> int:
+    """Most dimensions a tensor may have: numpy's own limit (64 since numpy 2, 32 before)."""
+    import numpy as np
+
+    return 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+
 
 #: dtype names as people write them in configs and on the command line -> DataType.
 DTYPE_NAMES: dict[str, int] = {
@@ -66,14 +91,14 @@ def _shape_text(shape: list[int]) -> str:
 def element_count(shape: list[int]) -> int:
     """The number of elements a tensor of ``shape`` holds; CodecError when no array can have it.
 
-    Checked in Python integers before numpy sees the shape: at most MAX_DIMS dimensions, none
+    Checked in Python integers before numpy sees the shape: at most max_dims() dimensions, none
     negative, and at most MAX_ELEMENTS elements counting the non-zero dimensions only.
 
     >>> element_count([2, 3])
     6
     """
-    if len(shape) > MAX_DIMS:
-        raise CodecError(f"shape has {len(shape)} dimensions; at most {MAX_DIMS} are supported")
+    if len(shape) > max_dims():
+        raise CodecError(f"shape has {len(shape)} dimensions; at most {max_dims()} are supported")
     count = 1
     extent = 1  # the product of the non-zero dimensions
     for dim in shape:
@@ -94,13 +119,15 @@ def tensor_to_array(tensor: value_pb2.Tensor) -> np.ndarray[Any, Any]:
     >>> tensor_to_array(array_to_tensor(np.arange(3, dtype=np.int32))).tolist()
     [0, 1, 2]
     """
+    import numpy as np
+
     shape = tensor.shape[:]  # a list; cheaper than list() over the repeated field
     count = element_count(shape)
     dtype = tensor.dtype
     typed = contents.set_fields(tensor)
     if typed:
         return _typed_to_array(tensor, typed, shape, count)
-    np_dtype = _NUMERIC.get(dtype)
+    np_dtype = _numeric().get(dtype)
     if np_dtype is not None:  # the common case first
         raw = tensor.raw_data  # each read of a bytes field makes a new bytes object: read it once
         if len(raw) != count * np_dtype.itemsize:
@@ -136,6 +163,8 @@ def _typed_to_array(
     tensor: value_pb2.Tensor, typed: list[str], shape: list[int], count: int
 ) -> np.ndarray[Any, Any]:
     """Decode a tensor in the typed form (its elements in a ``*_contents`` field)."""
+    import numpy as np
+
     dtype = tensor.dtype
     name = dtype_name(dtype) if dtype in DTYPE_NAMES.values() else str(dtype)
     field = contents.FIELD.get(dtype)
@@ -156,7 +185,7 @@ def _typed_to_array(
         )
     if dtype == value_pb2.DATA_TYPE_STRING:
         return _string_array([item.encode("utf-8") for item in tensor.string_contents], shape)
-    target = np.dtype(np.float32) if dtype == value_pb2.DATA_TYPE_BFLOAT16 else _NUMERIC[dtype]
+    target = np.dtype(np.float32) if dtype == value_pb2.DATA_TYPE_BFLOAT16 else _numeric()[dtype]
     try:
         flat = contents.read(tensor, field, target)
     except ValueError as exc:
@@ -166,6 +195,8 @@ def _typed_to_array(
 
 def _string_array(data: list[bytes], shape: list[int]) -> np.ndarray[Any, Any]:
     """UTF-8 elements as a fixed-width str array, refused when padding would blow it up."""
+    import numpy as np
+
     try:
         items = [item.decode("utf-8") for item in data]
     except UnicodeDecodeError as exc:
@@ -229,9 +260,11 @@ def to_typed(tensor: value_pb2.Tensor) -> None:
 def _write_raw(
     tensor: value_pb2.Tensor, array: np.ndarray[Any, Any], dtype: int | None = None
 ) -> None:
+    import numpy as np
+
     array = np.asarray(array)
-    code = _BY_NUMPY.get(array.dtype)  # a native numeric dtype: the common case first
-    if code is not None and (dtype is None or dtype == code) and array.dtype == _NUMERIC[code]:
+    code = _by_numpy().get(array.dtype)  # a native numeric dtype: the common case first
+    if code is not None and (dtype is None or dtype == code) and array.dtype == _numeric()[code]:
         _fill(tensor, code, array.shape, raw=array)
         return
     if dtype == value_pb2.DATA_TYPE_BFLOAT16:
@@ -255,14 +288,14 @@ def _write_raw(
             ) from None
         _fill(tensor, value_pb2.DATA_TYPE_BYTES, array.shape, strings=data)
         return
-    code = _BY_NUMPY.get(array.dtype) if array.dtype.isnative else None
+    code = _by_numpy().get(array.dtype) if array.dtype.isnative else None
     if code is None:
-        code = _BY_NUMPY.get(array.dtype.newbyteorder("="))
+        code = _by_numpy().get(array.dtype.newbyteorder("="))
     if code is None:
         raise CodecError(f"numpy dtype {array.dtype} has no wire dtype")
     if dtype is not None and dtype != code:
         raise CodecError(f"array of {array.dtype} cannot be sent as {dtype_name(dtype)}")
-    _fill(tensor, code, array.shape, raw=np.asarray(array, dtype=_NUMERIC[code]))
+    _fill(tensor, code, array.shape, raw=np.asarray(array, dtype=_numeric()[code]))
 
 
 def _fill(
@@ -318,17 +351,22 @@ def python_to_json(obj: Any) -> struct_pb2.Value:
 
 
 def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        raise CodecError(f"{obj} is not a JSON number")
-    return obj
+    import numpy as np
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, Mapping):
+            return {str(k): plain(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [plain(v) for v in item]
+        if isinstance(item, np.ndarray):
+            return item.tolist()
+        if isinstance(item, np.generic):
+            item = item.item()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise CodecError(f"{item} is not a JSON number")
+        return item
+
+    return plain(obj)
 
 
 def value_to_python(value: value_pb2.Value) -> Any:
@@ -361,6 +399,8 @@ def write_value(value: value_pb2.Value, obj: Any, *, typed: bool = False) -> Non
     >>> response = runtime_pb2.PredictResponse()  # doctest: +SKIP
     >>> write_value(response.outputs["y"], np.zeros(3))  # doctest: +SKIP
     """
+    import numpy as np
+
     if isinstance(obj, np.ndarray):
         write_tensor(value.tensor, obj, typed=typed)
     elif isinstance(obj, bytes | bytearray | memoryview):

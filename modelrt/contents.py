@@ -6,11 +6,12 @@ encoded when a caller asks for its response tensors as TENSOR_FORM_TYPED.
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from modelrt.v1 import value_pb2
+
+if TYPE_CHECKING:
+    import numpy as np
 
 V = value_pb2
 #: dtype -> the contents field carrying its elements in the typed form.
@@ -33,13 +34,13 @@ FIELD: dict[int, str] = {
 FIELDS = tuple(dict.fromkeys(FIELD.values()))
 #: The numpy dtype a contents field's elements are read as before they are cast to the dtype.
 _READ_AS = {
-    "bool_contents": np.dtype(bool),
-    "int_contents": np.dtype(np.int64),
-    "int64_contents": np.dtype(np.int64),
-    "uint_contents": np.dtype(np.uint64),
-    "uint64_contents": np.dtype(np.uint64),
-    "fp32_contents": np.dtype(np.float32),
-    "fp64_contents": np.dtype(np.float64),
+    "bool_contents": "bool",
+    "int_contents": "int64",
+    "int64_contents": "int64",
+    "uint_contents": "uint64",
+    "uint64_contents": "uint64",
+    "fp32_contents": "float32",
+    "fp64_contents": "float64",
 }
 
 
@@ -55,6 +56,8 @@ def read(
 
     Raises ValueError naming an element that does not fit ``target`` (an int8 of 300, say).
     """
+    import numpy as np
+
     items = getattr(tensor, field)
     if target is None:
         array = np.empty(len(items), dtype=object)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from modelrt.codec import DTYPE_NAMES, CodecError, array_to_tensor, python_to_json
 from modelrt.v1 import value_pb2
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _NPY_MAGIC = b"\x93NUMPY"
 _VALUE_KINDS = ("text", "json")
@@ -62,6 +63,8 @@ def _decode_text(name: str, data: bytes) -> str:
 
 
 def _numeric(name: str, dtype: str, data: Any) -> np.ndarray[Any, Any]:
+    import numpy as np
+
     target = np.dtype(dtype)
     try:
         array = np.asarray(data)
@@ -79,6 +82,8 @@ def _numeric(name: str, dtype: str, data: Any) -> np.ndarray[Any, Any]:
 
 
 def _strings(name: str, dtype: str, data: Any) -> np.ndarray[Any, Any]:
+    import numpy as np
+
     array = np.asarray(data, dtype=object) if not isinstance(data, np.ndarray) else data
     items = list(array.flat)
     if dtype == "string":
@@ -121,6 +126,8 @@ def json_value(name: str, data: Any) -> value_pb2.Value:
 
 
 def _tensor_from_file(name: str, dtype: str, data: bytes) -> value_pb2.Value:
+    import numpy as np
+
     if data.startswith(_NPY_MAGIC):
         try:
             array = np.load(io.BytesIO(data), allow_pickle=False)

@@ -6,12 +6,13 @@ import base64
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from clients.errors import ItemError
 from clients.types import ModelInfo, Prediction, StreamItem
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _PREVIEW_CHARS = 40
 _NONE = "-"
@@ -23,6 +24,8 @@ def output_kind(value: Any) -> str:
     >>> output_kind(b"\\x89PNG")
     'bytes'
     """
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         return "tensor"
     if isinstance(value, bytes):
@@ -37,6 +40,8 @@ def _b64(data: bytes) -> str:
 
 
 def _tensor_data(array: np.ndarray[Any, Any]) -> Any:
+    import numpy as np
+
     if array.dtype.kind in "OS":
         flat = [_b64(bytes(item)) for item in array.flat]
         return np.asarray(flat, dtype=object).reshape(array.shape).tolist()
@@ -160,6 +165,8 @@ def _shorten(text: str) -> str:
 
 
 def _output_row(name: str, value: Any) -> list[str]:
+    import numpy as np
+
     kind = output_kind(value)
     if kind == "tensor":
         shape = "x".join(str(dim) for dim in value.shape) or "scalar"

@@ -13,8 +13,6 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, get_args, get_origin
 
-import numpy as np
-
 from loader.clarifai.signatures import METHOD_PARAMETER, Argument, MethodSpec
 from loader.clarifai.types import (
     MEDIA_TYPES,
@@ -32,6 +30,8 @@ class _MismatchError(Exception):
 
 
 def _kind(value: Any) -> str:
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} tensor"
     if isinstance(value, bytes | str):
@@ -41,12 +41,15 @@ def _kind(value: Any) -> str:
 
 def _scalar(value: Any) -> Any:
     """A one-element tensor as its Python value (numbers often arrive as tensors)."""
+    import numpy as np
+
     if isinstance(value, np.ndarray) and value.size == 1:
         return value.reshape(()).item()
     return value
 
 
 def _pil(value: Any) -> Any:
+    import numpy as np
     from PIL import Image as PILImage
 
     if isinstance(value, np.ndarray):
@@ -58,6 +61,8 @@ def _pil(value: Any) -> Any:
 
 
 def _platform(value: Any, annotation: Any, name: str) -> Any:
+    import numpy as np
+
     if name in MEDIA_TYPES:
         if isinstance(value, bytes):
             return annotation(bytes=value)
@@ -110,6 +115,8 @@ def _concept_type(region_type: Any) -> Any:
 
 
 def _builtin(value: Any, annotation: Any) -> Any:
+    import numpy as np
+
     value = _scalar(value) if annotation in (str, int, float, bool) else value
     if annotation is str and isinstance(value, str):
         return value
@@ -142,6 +149,8 @@ def convert(value: Any, annotation: Any) -> Any:
             except _MismatchError:
                 continue
         raise _MismatchError(f"cannot convert {_kind(value)} to {type_name(annotation)}")
+    import numpy as np
+
     origin, args = get_origin(annotation), get_args(annotation)
     origin = {Sequence: list, Mapping: dict}.get(origin, origin)
     if origin in (list, tuple) and isinstance(value, list | np.ndarray):

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
 from loader.errors import BundleError
 from registry.runner import Request
 
@@ -48,6 +46,8 @@ def grpc_messages() -> SimpleNamespace:
 
 
 def _slot(name: str, value: Any) -> str:
+    import numpy as np
+
     if isinstance(value, str):
         return "text"
     if isinstance(value, bytes):
@@ -59,6 +59,8 @@ def _slot(name: str, value: Any) -> str:
 
 
 def _put(data: Any, slot: str, name: str, value: Any) -> None:
+    import numpy as np
+
     if slot == "text":
         data.text.raw = value
     elif slot in _BLOBS:
@@ -163,6 +165,8 @@ class ProtoCodec:
 
     def data(self, data: Any) -> dict[str, Any]:
         """A Data message as a dict: JSON fields, and bytes/arrays to send as named outputs."""
+        import numpy as np
+
         result: dict[str, Any] = {}
         if data.text.raw or data.text.url:
             result["text"] = data.text.raw
@@ -216,6 +220,8 @@ class ProtoCodec:
 
 def _json_only(item: Mapping[str, Any]) -> dict[str, Any]:
     """Bytes as base64 text and arrays as lists, for values nested inside JSON."""
+    import numpy as np
+
     plain: dict[str, Any] = {}
     for key, value in item.items():
         if isinstance(value, bytes):

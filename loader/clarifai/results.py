@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from loader.clarifai.types import MEDIA_TYPES, is_pil_image, platform_name
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _png(image: Any) -> bytes:
@@ -84,6 +85,8 @@ def to_json(value: Any) -> Any:
     name = platform_name(value)
     if name is not None:
         return _platform_json(value, name)
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -101,6 +104,8 @@ def to_json(value: Any) -> Any:
 
 def _blob(value: Any) -> bytes | np.ndarray[Any, Any] | None:
     """The bytes or array a value is sent as a named output, or None for a JSON value."""
+    import numpy as np
+
     name = platform_name(value)
     if name in MEDIA_TYPES and value.bytes:
         return bytes(value.bytes)
@@ -117,6 +122,8 @@ def to_output(value: Any) -> Any:
     >>> to_output(["a", 1])
     ['a', 1]
     """
+    import numpy as np
+
     name = platform_name(value)
     if name in MEDIA_TYPES and value.bytes:
         output: dict[str, Any] = {name.lower(): bytes(value.bytes)}

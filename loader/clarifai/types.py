@@ -7,8 +7,6 @@ import types
 import typing
 from typing import Any, get_args, get_origin
 
-import numpy as np
-
 #: Modules the platform's classes come from: the real SDK, or the stand-in (loader.clarifai.sdk).
 _PLATFORM_PREFIXES = ("clarifai.", "loader.clarifai.sdk.")
 #: The SDK classes modelrt converts to and from, by name.
@@ -90,6 +88,8 @@ def unsupported(annotation: Any) -> Any | None:
     >>> unsupported(list[int]), unsupported(dict[str, float]), unsupported(complex)
     (None, None, <class 'complex'>)
     """
+    import numpy as np
+
     if annotation is Any or annotation in _SCALARS or annotation is np.ndarray:
         return None
     if platform_name(annotation) == "NamedFields":

@@ -8,13 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loader.errors import BundleError
 
-Array = np.ndarray[Any, Any]
+if TYPE_CHECKING:
+    import numpy as np
+
+    Array = np.ndarray[Any, Any]
 
 
 class WeightsLoader(Protocol):
@@ -44,7 +45,7 @@ class OutputBinding:
 
 
 #: Runs a loaded model on named input arrays (in declaration order); returns named outputs.
-Predictor = Callable[[Mapping[str, Array]], dict[str, Array]]
+Predictor = Callable[[Mapping[str, "Array"]], dict[str, "Array"]]
 
 
 @dataclass(frozen=True)

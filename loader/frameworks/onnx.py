@@ -4,33 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from loader.errors import BundleError
 from loader.frameworks.contract import (
-    Array,
     FrameworkSupport,
     OutputBinding,
     Predictor,
     import_framework,
 )
 
-#: onnxruntime's element type names -> numpy dtypes, to cast inputs the graph expects.
-_ORT_TYPES: dict[str, type] = {
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(float16)": np.float16,
-    "tensor(int8)": np.int8,
-    "tensor(int16)": np.int16,
-    "tensor(int32)": np.int32,
-    "tensor(int64)": np.int64,
-    "tensor(uint8)": np.uint8,
-    "tensor(uint16)": np.uint16,
-    "tensor(uint32)": np.uint32,
-    "tensor(uint64)": np.uint64,
-    "tensor(bool)": np.bool_,
+if TYPE_CHECKING:
+    from loader.frameworks.contract import Array
+
+#: onnxruntime's element type names -> numpy dtype names, to cast inputs the graph expects.
+_ORT_TYPES: dict[str, str] = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int8)": "int8",
+    "tensor(int16)": "int16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(uint8)": "uint8",
+    "tensor(uint16)": "uint16",
+    "tensor(uint32)": "uint32",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
 }
 
 
@@ -62,6 +62,8 @@ def load(
 
 def predictor(session: Any, outputs: Sequence[OutputBinding] | None, device: str) -> Predictor:
     """Feed named inputs (by graph name, else in graph order) and return the bound outputs."""
+    import numpy as np
+
     graph_inputs = session.get_inputs()
     graph_outputs = [node.name for node in session.get_outputs()]
     bindings = list(outputs) if outputs else [OutputBinding(name) for name in graph_outputs]

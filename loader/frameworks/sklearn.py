@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from loader.errors import BundleError
 from loader.frameworks.contract import (
-    Array,
     FrameworkSupport,
     OutputBinding,
     Predictor,
     import_framework,
 )
+
+if TYPE_CHECKING:
+    from loader.frameworks.contract import Array
 
 #: Output names a no-code bundle gets by default, and the estimator method behind each name.
 DEFAULT_METHODS = {
@@ -45,6 +45,8 @@ def load(
 def predictor(estimator: Any, outputs: Sequence[OutputBinding] | None, device: str) -> Predictor:
     """``label`` from predict and ``probabilities`` from predict_proba (when the estimator has
     it), or the declared outputs, each naming its method by ``source`` or by a default name."""
+    import numpy as np
+
     if outputs:
         methods = {b.name: b.source or DEFAULT_METHODS.get(b.name, b.name) for b in outputs}
     else:

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from loader.frameworks.contract import (
-    Array,
     FrameworkSupport,
     OutputBinding,
     Predictor,
@@ -23,6 +20,9 @@ from loader.frameworks.contract import (
     positional,
 )
 from loader.frameworks.kinds import is_saved_model
+
+if TYPE_CHECKING:
+    from loader.frameworks.contract import Array
 
 SERVING_SIGNATURE = "serving_default"
 
@@ -44,6 +44,8 @@ def load(
 
 def predictor(model: Any, outputs: Sequence[OutputBinding] | None, device: str) -> Predictor:
     """Call the SavedModel's serving signature by input name, else call the model itself."""
+    import numpy as np
+
     signatures = getattr(model, "signatures", None)
     if signatures is not None and SERVING_SIGNATURE in signatures:
         return _signature_predictor(signatures[SERVING_SIGNATURE], outputs)
@@ -63,6 +65,8 @@ def predictor(model: Any, outputs: Sequence[OutputBinding] | None, device: str) 
 
 
 def _signature_predictor(signature: Any, outputs: Sequence[OutputBinding] | None) -> Predictor:
+    import numpy as np
+
     specs: dict[str, Any] = dict(signature.structured_input_signature[1])
 
     def run(inputs: Mapping[str, Array]) -> dict[str, Array]:

@@ -6,13 +6,10 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from loader.errors import BundleError
 from loader.frameworks.contract import (
-    Array,
     FrameworkSupport,
     OutputBinding,
     Predictor,
@@ -20,6 +17,9 @@ from loader.frameworks.contract import (
     import_framework,
     positional,
 )
+
+if TYPE_CHECKING:
+    from loader.frameworks.contract import Array
 
 #: Keys under which training checkpoints commonly keep the state dict.
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
@@ -104,6 +104,8 @@ def _from_state_dict(
 
 def predictor(model: Any, outputs: Sequence[OutputBinding] | None, device: str) -> Predictor:
     """Call ``model(*inputs)`` without gradients; a tensor, tuple or dict result is named."""
+    import numpy as np
+
     torch = import_framework("torch", "torch")
 
     def run(inputs: Mapping[str, Array]) -> dict[str, Array]:
@@ -120,6 +122,8 @@ def predictor(model: Any, outputs: Sequence[OutputBinding] | None, device: str) 
 
 
 def _numpy(tensor: Any) -> Array:
+    import numpy as np
+
     return np.asarray(tensor.detach().cpu().numpy())
 
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from loader.frameworks import import_framework, load_weights
 
 
@@ -59,6 +57,8 @@ class PytorchModel(PlatformModel):
     framework = "pytorch"
 
     def predict(self, input: Any) -> Any:
+        import numpy as np
+
         torch = import_framework("torch", "torch")
         if isinstance(input, np.ndarray):
             input = torch.from_numpy(np.ascontiguousarray(input))
@@ -74,6 +74,8 @@ class OnnxModel(PlatformModel):
     framework = "onnx"
 
     def predict(self, input: Any) -> Any:
+        import numpy as np
+
         session = self.model
         if isinstance(input, dict):
             feed = {name: np.asarray(value) for name, value in input.items()}

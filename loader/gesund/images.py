@@ -9,12 +9,13 @@ a tensor that is no image are INVALID_ARGUMENT. Other models get those values un
 from __future__ import annotations
 
 import io
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from registry.errors import InvalidInputError
 from registry.runner import Request
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Input names picked, in order, when a request carries several inputs.
 PREFERRED_INPUTS = ("image", "input")
@@ -36,6 +37,7 @@ def decode_image(name: str, data: bytes) -> np.ndarray[Any, Any]:
     >>> decode_image("image", open("cat.png", "rb").read()).shape  # doctest: +SKIP
     (32, 48, 3)
     """
+    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -57,6 +59,8 @@ def model_input(request: Request, *, image_model: bool = False) -> Any:
     >>> model_input(Request(inputs={"text": "hi"}))
     'hi'
     """
+    import numpy as np
+
     name, value = _one_input(request)
     if isinstance(value, bytes) and is_image(value):
         return decode_image(name, value)

@@ -18,8 +18,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from loader.errors import BundleError
 from loader.gesund.base_models import bound_to
 from loader.gesund.registries import ModuleRegistry, model_registry, schema_registry
@@ -107,6 +105,8 @@ class GesundPlatform:
 
     def fallback_names(self) -> dict[str, Any]:
         """Names bundle modules may use without importing them."""
+        import numpy as np
+
         return {"AppLogger": AppLogger, "np": np}
 
 

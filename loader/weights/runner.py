@@ -8,13 +8,14 @@ its requests stack along the first dimension, else request by request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from loader.frameworks import framework_support
-from loader.frameworks.contract import Array, OutputBinding, Predictor
+from loader.frameworks.contract import OutputBinding, Predictor
 from registry.runner import ModelRunner, Request
+
+if TYPE_CHECKING:
+    from loader.frameworks.contract import Array
 
 
 class WeightsModel(ModelRunner):
@@ -46,6 +47,8 @@ class WeightsModel(ModelRunner):
         )
 
     def _inputs(self, request: Request) -> dict[str, Array]:
+        import numpy as np
+
         names = self.input_names or sorted(request.inputs)
         return {name: np.asarray(request[name]) for name in names if name in request.inputs}
 
@@ -53,6 +56,8 @@ class WeightsModel(ModelRunner):
         return self.predictor(self._inputs(request))
 
     def predict_batch(self, requests: list[Request]) -> list[dict[str, Array]]:
+        import numpy as np
+
         feeds = [self._inputs(request) for request in requests]
         rows = _rows(feeds)
         if len(feeds) == 1 or rows is None:

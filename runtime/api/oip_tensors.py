@@ -11,9 +11,8 @@ tensors (bytes, text, JSON) and the structured output travel as BYTES tensors of
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from loader.config import InputSpec
@@ -22,6 +21,9 @@ from modelrt.oip import grpc_service_pb2 as oip
 from modelrt.v1 import runtime_pb2, value_pb2
 from registry.errors import InvalidInputError
 from runtime.errors import BadRequestError
+
+if TYPE_CHECKING:
+    pass
 
 #: The name of the BYTES output that carries a model's structured (JSON) output.
 STRUCTURED_OUTPUT = "structured"
@@ -59,20 +61,21 @@ CONTENTS_FIELDS = {
     "FP64": "fp64_contents",
     "BYTES": "bytes_contents",
 }
-NUMPY_DTYPES = {
-    "BOOL": np.dtype("bool"),
-    "UINT8": np.dtype("<u1"),
-    "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"),
-    "INT8": np.dtype("<i1"),
-    "INT16": np.dtype("<i2"),
-    "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"),
-    "FP16": np.dtype("<f2"),
-    "BF16": np.dtype("<u2"),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
+#: v2 datatype -> numpy dtype name of its raw bytes.
+NUMPY_DTYPES: dict[str, str] = {
+    "BOOL": "bool",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "FP16": "<f2",
+    "BF16": "<u2",
+    "FP32": "<f4",
+    "FP64": "<f8",
 }
 
 
@@ -115,6 +118,8 @@ def split_bytes(raw: bytes, name: str) -> list[bytes]:
 
 def _typed_raw(tensor: Any, datatype: str) -> bytes:
     """Numeric typed contents as little-endian raw bytes, counted against the shape."""
+    import numpy as np
+
     name = tensor.name
     field = CONTENTS_FIELDS.get(datatype)
     if field is None:
@@ -274,6 +279,8 @@ def _json_text(value: struct_pb2.Value) -> bytes:
 
 def write_output(output: Any, value: value_pb2.Value, raw: bool) -> bytes | None:
     """Fill the v2 output tensor ``output`` from ``value``; its raw contents when ``raw``."""
+    import numpy as np
+
     kind = value.WhichOneof("kind")
     if kind == "data":
         return _one_bytes(output, value.data, raw)

@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from loader.config import InputSpec
 from registry.errors import InvalidInputError
 
-_NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
-    name: np.dtype(numpy_name)
-    for name, numpy_name in {
-        "bool": "bool", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
-        "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
-        "float16": "float16", "float32": "float32", "float64": "float64",
-        # bfloat16 tensors arrive decoded to float32.
-        "bfloat16": "float32",
-    }.items()
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Declared input dtype -> numpy dtype name (bfloat16 tensors arrive decoded to float32).
+_DTYPE_NAMES = {
+    "bool": "bool", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+    "float16": "float16", "float32": "float32", "float64": "float64", "bfloat16": "float32",
 }  # fmt: skip
 
 
+@functools.cache
+def _numpy_dtypes() -> dict[str, np.dtype[Any]]:
+    """Declared input dtype -> numpy dtype, built on the first check (numpy is not imported
+    with this module: the server, which only passes requests on, never needs it)."""
+    import numpy as np
+
+    return {name: np.dtype(numpy_name) for name, numpy_name in _DTYPE_NAMES.items()}
+
+
 def _kind_of(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return "tensor"
     if isinstance(value, bytes):
         return "bytes"
     if isinstance(value, str):
         return "text"
-    return "json"
+    import numpy as np
+
+    return "tensor" if isinstance(value, np.ndarray) else "json"
 
 
 def _dtype_matches(array: np.ndarray[Any, Any], dtype: str) -> bool:
@@ -37,7 +44,7 @@ def _dtype_matches(array: np.ndarray[Any, Any], dtype: str) -> bool:
         return bool(array.dtype.kind == "U")
     if dtype == "bytes":
         return bool(array.dtype.kind in "OS")
-    return bool(array.dtype == _NUMPY_DTYPES[dtype])
+    return bool(array.dtype == _numpy_dtypes()[dtype])
 
 
 def _shape_matches(shape: tuple[int, ...], expected: tuple[int, ...]) -> bool:
@@ -54,7 +61,7 @@ def _check_one(spec: InputSpec, value: Any) -> None:
         raise InvalidInputError(
             f"input {spec.name!r} must be {spec.kind}, got {kind}", metadata={"input": spec.name}
         )
-    if not isinstance(value, np.ndarray):
+    if kind != "tensor":
         return
     if spec.dtype and not _dtype_matches(value, spec.dtype):
         raise InvalidInputError(

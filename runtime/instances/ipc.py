@@ -18,12 +18,15 @@ import io
 import os
 import pickle
 import struct
+import sys
 import threading
 from multiprocessing import resource_tracker, shared_memory
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 SHM_THRESHOLD = 1 << 20
 PIPE_BYTES = 1 << 20  # asked for each pipe (Linux caps it at /proc/sys/fs/pipe-max-size)
@@ -34,6 +37,8 @@ _HEADER = struct.Struct("<QI")
 
 
 def _rebuild_array(data: Any, dtype: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+    import numpy as np
+
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
@@ -49,11 +54,23 @@ def _reduce_array(array: np.ndarray[Any, Any]) -> Any:
     ):
         return array.__reduce_ex__(5)  # numpy's own pickling handles these
     if not array.flags.c_contiguous:
+        import numpy as np
+
         array = np.ascontiguousarray(array)
     return _rebuild_array, (pickle.PickleBuffer(array), dtype.str, array.shape)  # type: ignore[arg-type]
 
 
-_REDUCERS: dict[type, Any] = {np.ndarray: _reduce_array}
+_REDUCERS: dict[type, Any] = {}
+
+
+def _reducers() -> dict[type, Any]:
+    """The compact array reduction, once numpy is loaded: no array can be sent before that, and
+    a server that only passes serialized requests on never loads it."""
+    if not _REDUCERS:
+        ndarray = getattr(sys.modules.get("numpy"), "ndarray", None)
+        if ndarray is not None:
+            _REDUCERS[ndarray] = _reduce_array
+    return _REDUCERS
 
 
 def is_large(data: Any) -> bool:
@@ -73,7 +90,7 @@ def dumps(message: Any, buffer_callback: Any = None) -> bytes:
     """Pickle ``message`` (protocol 5) with the compact array reduction."""
     out = io.BytesIO()
     pickler = pickle.Pickler(out, protocol=5, buffer_callback=buffer_callback)
-    pickler.dispatch_table = _REDUCERS
+    pickler.dispatch_table = _reducers()
     pickler.dump(message)
     return out.getvalue()
 

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from runtime.errors import ModelExecutionError, OutputSchemaError
 
 logger = logging.getLogger(__name__)
@@ -70,6 +68,8 @@ def _jsonable(value: Any, model: str) -> Any:
 
 
 def _convert(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         item = value.item()
         if isinstance(item, float) and not math.isfinite(item):
@@ -95,6 +95,8 @@ def shape_output(result: Any, schema: type | None, model: str) -> ModelOutput:
         return _shape_mapping(result, schema, model)
     if result is None:
         return ModelOutput()
+    import numpy as np
+
     if isinstance(result, np.ndarray | bytes | bytearray):
         return ModelOutput(outputs={"output": result})
     if _is_pydantic_instance(result):
@@ -110,6 +112,8 @@ def shape_output(result: Any, schema: type | None, model: str) -> ModelOutput:
 
 def _shape_mapping(result: Mapping[Any, Any], schema: type | None, model: str) -> ModelOutput:
     """Arrays and blobs become named outputs; the other keys the structured JSON."""
+    import numpy as np
+
     named = {k: v for k, v in result.items() if isinstance(v, np.ndarray | bytes | bytearray)}
     if len(named) == len(result) and schema is None:
         return ModelOutput(outputs=named)

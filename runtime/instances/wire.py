@@ -19,7 +19,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
@@ -99,6 +98,8 @@ def decode_request(wire: WireRequest, specs: Sequence[InputSpec]) -> Request:
 
 def decode_request_form(wire: WireRequest, specs: Sequence[InputSpec]) -> tuple[Request, bool]:
     """decode_request, and whether the caller asked for its output tensors in the typed form."""
+    import numpy as np
+
     data, request_id = wire
     try:
         # Generate and Stream requests share PredictRequest's input fields (numbers and types;

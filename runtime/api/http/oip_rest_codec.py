@@ -20,8 +20,6 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from modelrt import codec
 from modelrt.oip import grpc_service_pb2 as oip
 from registry.errors import InvalidInputError
@@ -128,9 +126,9 @@ def parameters_json(parameters: Mapping[str, oip.InferParameter]) -> dict[str, A
 def _flatten(data: Any, name: str, depth: int = 0) -> list[Any]:
     if not isinstance(data, list):
         return [data]
-    if depth >= codec.MAX_DIMS:
+    if depth >= codec.max_dims():
         raise InvalidInputError(
-            f"input {name!r}: data is nested deeper than {codec.MAX_DIMS} levels",
+            f"input {name!r}: data is nested deeper than {codec.max_dims()} levels",
             metadata={"input": name},
         )
     flat: list[Any] = []
@@ -141,6 +139,8 @@ def _flatten(data: Any, name: str, depth: int = 0) -> list[Any]:
 
 def tensor_raw(name: str, datatype: str, shape: list[int], data: Any) -> bytes:
     """JSON ``data`` (flat or nested) of a ``datatype`` tensor as its binary form."""
+    import numpy as np
+
     if datatype not in DATATYPES:
         known = ", ".join(DATATYPES)
         raise InvalidInputError(
@@ -179,6 +179,8 @@ def tensor_raw(name: str, datatype: str, shape: list[int], data: Any) -> bytes:
 
 def tensor_values(name: str, datatype: str, raw: bytes) -> list[Any]:
     """A tensor's binary form as flat JSON values (BYTES as UTF-8 text)."""
+    import numpy as np
+
     if datatype == "BYTES":
         items = split_bytes(raw, name)
         try:

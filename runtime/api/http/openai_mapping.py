@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from loader.config import InputSpec
@@ -225,6 +224,8 @@ def generate_request(
 
 
 def _as_text(value: Any) -> str | None:
+    import numpy as np
+
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, np.ndarray) and value.dtype.kind in "USO":
