@@ -211,11 +211,14 @@ class BundlePackage:
     def modules(self) -> list[ModuleType]:
         """Every module of this bundle imported so far."""
         prefix = self.name + "."
-        return [m for key, m in list(sys.modules.items()) if key.startswith(prefix)]
+        # copy() is one C call: another thread importing cannot change the dict under it
+        return [m for key, m in sys.modules.copy().items() if key.startswith(prefix)]
 
     def unmount(self) -> None:
         """Forget the bundle's modules and stop resolving its package name."""
         if self._finder in sys.meta_path:
             sys.meta_path.remove(self._finder)
-        for key in [k for k in sys.modules if k == self.name or k.startswith(self.name + ".")]:
+        for key in [
+            k for k in sys.modules.copy() if k == self.name or k.startswith(self.name + ".")
+        ]:
             del sys.modules[key]

@@ -387,8 +387,9 @@ def test_json_api_is_served_over_tls(start_server, tmp_path: Path) -> None:
         base_url=base, verify=ssl.create_default_context(cafile=ca.issued.cert_file), timeout=30
     ) as http:
         deadline = time.monotonic() + 30
-        while http.get("/api/v1/models/echo").json()["state"] != "READY":
-            assert time.monotonic() < deadline
+        # wait=False (the gRPC readiness probe speaks plaintext): the card is 404 until found
+        while (card := http.get("/api/v1/models/echo")).json().get("state") != "READY":
+            assert time.monotonic() < deadline, card.text
             time.sleep(0.1)
         reply = http.post("/api/v1/models/echo/predict", json={"inputs": {"a": "b"}})
     assert reply.json()["structured"]["a"] == "b"
