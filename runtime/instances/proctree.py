@@ -35,15 +35,16 @@ class ProcessInfo:
 
 
 def lead_own_group() -> None:
-    """Make the calling process the leader of a new session and process group.
+    """Make the calling process the leader of a new process group, in the caller's session.
 
     A worker calls this first thing, so the server's group (and a terminal's) is never its own.
+    Not a new session (``setsid``): with Linux's scheduler autogroups, on by default, each
+    session is scheduled as a unit of its own, and a worker in a session apart from its server
+    made every Predict cost the server and the worker about a quarter more CPU in wake-ups
+    (benchmarks/results-percall.md).
     """
-    try:
-        os.setsid()
-    except OSError:  # already a group leader: a group of its own at least
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
+    with contextlib.suppress(OSError):  # already a group leader: that group is its own
+        os.setpgid(0, 0)
 
 
 def read_stat(pid: int, page_size: int) -> ProcessInfo | None:

@@ -116,6 +116,8 @@ def test_unload_ends_every_process_model_code_started(start_server, spawner_stor
         # The worker leads a group of its own: ending it can never reach the server's group.
         assert os.getpgid(worker) == worker != os.getpgrp()
         assert all(os.getpgid(pid) == worker for pid in children)
+        # ...in the server's session: a session apart is scheduled apart (autogroups)
+        assert os.getsid(worker) == os.getsid(0)
         stub.UnloadModel(runtime_pb2.UnloadModelRequest(name="spawner"), timeout=30)
         _wait_until(lambda: all(_gone(pid) for pid in [worker, *children]), seconds=15)
     finally:
