@@ -89,6 +89,13 @@ class AuthenticationError(ModelrtError):
     reason = "INVALID_TOKEN"
 
 
+class AdminTokenRequiredError(ModelrtError):
+    """A management call carries the inference token: who sent it is known, but may not manage."""
+
+    code = ErrorCode.PERMISSION_DENIED
+    reason = "ADMIN_TOKEN_REQUIRED"
+
+
 class ManagementDisabledError(ModelrtError):
     """A management RPC on a non-loopback bind while no admin token is configured."""
 

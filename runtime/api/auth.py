@@ -18,7 +18,7 @@ import grpc
 
 from registry.errors import ModelrtError
 from runtime.api.status import grpc_status_of
-from runtime.errors import AuthenticationError, ManagementDisabledError
+from runtime.errors import AdminTokenRequiredError, AuthenticationError, ManagementDisabledError
 from runtime.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,9 @@ class AccessPolicy:
                     "an admin token; set MODELRT_ADMIN_TOKEN",
                     metadata={"method": rpc},
                 )
+            refused = self._inference_token_on_management(metadata, rpc, carrier)
+            if refused is not None:
+                return refused
             accepted: tuple[str, ...] = (self.admin_token,)
             needed = "the admin token"
         else:
@@ -179,6 +182,31 @@ class AccessPolicy:
                 accepted += (self.admin_token,)
                 needed = "the inference or admin token"
         return _token_error(_bearer_token(metadata), accepted, needed, rpc, carrier)
+
+    def _inference_token_on_management(
+        self, metadata: Sequence[tuple[str, str | bytes]] | None, rpc: str, carrier: str
+    ) -> AdminTokenRequiredError | None:
+        """PERMISSION_DENIED for a management call that carries the inference token: the
+        caller is known (not UNAUTHENTICATED), it is only not allowed to manage."""
+        sent = _sent_token(metadata)
+        if sent is None or self.inference_token is None or self.admin_token is None:
+            return None
+        inference = hmac.compare_digest(sent, self.inference_token.encode())
+        admin = hmac.compare_digest(sent, self.admin_token.encode())
+        if not inference or admin:
+            return None
+        return AdminTokenRequiredError(
+            f"{rpc} manages models: it needs the admin token, and the {carrier} carries the "
+            "inference token",
+            metadata={"method": rpc},
+        )
+
+
+def _sent_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> bytes | None:
+    header = _bearer_token(metadata)
+    if header is None or header[: len(_BEARER)].lower() != _BEARER:
+        return None
+    return header[len(_BEARER) :].strip().encode()
 
 
 def _token_error(

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from clients import AsyncClient, Client, UnauthenticatedError
+from clients import AsyncClient, Client, PermissionDeniedError, UnauthenticatedError
 from clients.cli.commands import cli
 from modelrt.v1 import runtime_pb2, value_pb2
 from tests.bundle_factory import write_bundle, zip_folder
@@ -192,11 +192,23 @@ def test_inference_or_admin_token_opens_every_inference_rpc(guarded_server, toke
         assert len(client.list_models()) == 3
 
 
-def test_inference_token_does_not_open_management_rpcs(guarded_server) -> None:
+def test_inference_token_does_not_open_management_rpcs(guarded_server, tmp_path) -> None:
+    # The caller is known, only not allowed to manage: PERMISSION_DENIED, not UNAUTHENTICATED
+    for name, call in _management_calls(guarded_server.stub(), tmp_path).items():
+        error = _refusal(call, _metadata(INFERENCE))
+        assert error.code() is grpc.StatusCode.PERMISSION_DENIED, name
+        assert error_info(error).reason == "ADMIN_TOKEN_REQUIRED"
+        assert "admin token" in (error.details() or "")
+        assert INFERENCE not in (error.details() or "")
     with Client(guarded_server.address, timeout=10, token=INFERENCE) as client:
-        with pytest.raises(UnauthenticatedError, match="INVALID_TOKEN"):
+        with pytest.raises(PermissionDeniedError, match="ADMIN_TOKEN_REQUIRED"):
             client.unload_model("echo")
         assert client.get_model("echo").state == "READY"
+    with (
+        Client(guarded_server.address, timeout=10, token="neither") as client,
+        pytest.raises(UnauthenticatedError, match="INVALID_TOKEN"),
+    ):
+        client.unload_model("echo")
 
 
 def test_health_and_reflection_need_no_token(guarded_server) -> None:

@@ -152,7 +152,13 @@ def test_inference_token_does_not_open_management_rpcs() -> None:
     policy = AccessPolicy(admin_token=ADMIN, inference_token=INFERENCE, host="127.0.0.1")
     error = policy.check(RPC + "UnloadModel", bearer(INFERENCE))
     assert error is not None
-    assert error.reason == "INVALID_TOKEN"
+    assert (error.code, error.reason) == (ErrorCode.PERMISSION_DENIED, "ADMIN_TOKEN_REQUIRED")
+    assert policy.check(RPC + "UnloadModel", bearer(ADMIN)) is None
+
+
+def test_one_token_for_both_roles_opens_management_too() -> None:
+    policy = AccessPolicy(admin_token=ADMIN, inference_token=ADMIN, host="127.0.0.1")
+    assert policy.check(RPC + "UnloadModel", bearer(ADMIN)) is None
 
 
 def test_policy_reads_the_secret_tokens_and_host_from_settings() -> None:
