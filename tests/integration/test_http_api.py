@@ -19,11 +19,14 @@ from tests.tls_factory import CertificateAuthority
 pytestmark = pytest.mark.timeout(120)
 
 ECHO = """
+    import time
+
     from registry import ModelRunner, register
 
     @register("echo")
     class Echo(ModelRunner):
         def predict(self, request):
+            time.sleep(request.param("sleep_s", 0))
             if request.param("fail", "") == "crash":
                 raise ZeroDivisionError("secret internal detail")
             out = dict(request.inputs)
@@ -294,6 +297,32 @@ def test_model_crash_is_500_with_an_error_id_and_no_traceback(server) -> None:
     assert answer["metadata"]["error_id"]
     assert "Traceback" not in reply.text
     assert "secret internal detail" not in reply.text
+
+
+def test_request_timeout_header_bounds_a_predict(server) -> None:
+    slow = {"inputs": {"a": "b"}, "parameters": {"sleep_s": 5}}
+    with _client(server) as http:
+        started = time.monotonic()
+        late = http.post(
+            "/api/v1/models/echo/predict", json=slow, headers={"Request-Timeout": "0.3"}
+        )
+        waited = time.monotonic() - started
+        body = _assert_error(late, 504, "REQUEST_TIMEOUT")
+        assert "echo" in body["error"]
+        assert "Request-Timeout" in body["error"]
+        assert waited < 4.5  # answered at its deadline, not when the model finished
+        for bad in ("soon", "0", "-1", "nan", "1e9"):
+            reply = http.post(
+                "/api/v1/models/echo/predict", json={}, headers={"Request-Timeout": bad}
+            )
+            assert "Request-Timeout" in _assert_error(reply, 400, "INVALID_REQUEST")["error"]
+        fine = http.post(
+            "/api/v1/models/echo/predict",
+            json={"inputs": {"a": "b"}},
+            headers={"Request-Timeout": "30"},
+        )
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["structured"]["a"] == "b"
 
 
 # --- cross-cutting -------------------------------------------------------------------------------

@@ -88,6 +88,15 @@ def test_health_readiness_and_server_metadata(http: httpx.Client) -> None:
     assert {"binary_tensor_data", "model_repository", "generate"} <= set(server["extensions"])
 
 
+def test_infer_takes_a_request_timeout_header(http: httpx.Client) -> None:
+    body = {"inputs": [{"name": "s", "datatype": "BYTES", "shape": [1], "data": ["hi"]}]}
+    fine = http.post("/v2/models/echo/infer", json=body, headers={"Request-Timeout": "30"})
+    assert fine.status_code == 200, fine.text
+    bad = http.post("/v2/models/echo/infer", json=body, headers={"Request-Timeout": "later"})
+    assert bad.status_code == 400, bad.text
+    assert "Request-Timeout" in bad.json()["error"]
+
+
 def test_model_metadata_describes_declared_inputs(http: httpx.Client) -> None:
     for path in ("/v2/models/echo", "/v2/models/echo/versions/1"):
         meta = http.get(path).json()

@@ -12,12 +12,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrt.v1 import runtime_pb2
 from runtime.api.http.context import Ctx, inference_access
+from runtime.api.http.deadline import seconds_of, within
 from runtime.api.http.json_values import error_json, item_json, outputs_json, request_from_json
 from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.origin import same_site
@@ -44,14 +45,17 @@ _EXAMPLE = {"inputs": {"prompt": {"text": "hi"}}, "parameters": {}}
 Predict = Annotated[PredictBody, Body(openapi_examples={"text": {"value": _EXAMPLE}})]
 
 
-async def _predict(ctx: Ctx, name: str, version: str, body: PredictBody) -> dict[str, Any]:
+async def _predict(
+    ctx: Ctx, name: str, version: str, body: PredictBody, seconds: float | None
+) -> dict[str, Any]:
     check_model_ref(name, version)
     record = ctx.engine.resolve(name, version, "predict")
     message = request_from_json(runtime_pb2.PredictRequest, body.model_dump())
     rid = request_id(message.request_id)
     call = ModelCall(ctx.metrics, record.name, "HttpPredict")
     try:
-        answer = await ctx.engine.predict(record, (message.SerializeToString(), rid), None)
+        wired = (message.SerializeToString(), rid)
+        answer = await within(ctx.engine.predict(record, wired, seconds), seconds, record.name)
     except BaseException as exc:
         call.finish(exc)
         raise
@@ -64,13 +68,15 @@ async def _predict(ctx: Ctx, name: str, version: str, body: PredictBody) -> dict
 
 
 @router.post("/models/{name}/predict", summary="Predict with the model's newest READY version")
-async def predict(name: str, ctx: Ctx, body: Predict) -> dict[str, Any]:
-    return await _predict(ctx, name, "", body)
+async def predict(name: str, request: Request, ctx: Ctx, body: Predict) -> dict[str, Any]:
+    return await _predict(ctx, name, "", body, seconds_of(request))
 
 
 @router.post("/models/{name}/versions/{version}/predict", summary="Predict with one version")
-async def predict_version(name: str, version: str, ctx: Ctx, body: Predict) -> dict[str, Any]:
-    return await _predict(ctx, name, version, body)
+async def predict_version(
+    name: str, version: str, request: Request, ctx: Ctx, body: Predict
+) -> dict[str, Any]:
+    return await _predict(ctx, name, version, body, seconds_of(request))
 
 
 # -- Generate as Server-Sent Events ---------------------------------------------------------------

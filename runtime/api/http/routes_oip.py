@@ -24,6 +24,7 @@ from runtime.api.http import oip_rest_codec as codec
 from runtime.api.http import oip_rest_describe as describe
 from runtime.api.http import oip_rest_generate as generate_codec
 from runtime.api.http.context import Ctx, inference_access, management_access
+from runtime.api.http.deadline import seconds_of, within
 from runtime.api.http.errors import error_body, internal_error
 from runtime.api.http.model_calls import ModelCall, counted_call
 from runtime.api.http.origin import same_site
@@ -127,9 +128,10 @@ async def infer(name: str, request: Request, ctx: Ctx, version: str = "") -> Res
     body = await _body(request, ctx)
     header_length = request.headers.get(codec.HEADER_LENGTH)
     message, form = codec.read_infer(body, header_length, name, version)
+    seconds = seconds_of(request)
     call = _call(ctx, name, "HttpModelInfer")
     try:
-        response = await _plane(ctx).infer(message, None)
+        response = await within(_plane(ctx).infer(message, seconds), seconds, name)
     except BaseException as exc:
         call.finish(exc)
         raise

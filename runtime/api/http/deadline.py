@@ -1,0 +1,69 @@
+"""A deadline for an HTTP model call, from the ``Request-Timeout`` header (seconds).
+
+gRPC callers send a deadline with every call; HTTP has no standard header for one, so modelrt
+reads ``Request-Timeout: 2.5``. The seconds reach the model's queue as a gRPC deadline does (a
+request still queued when they have passed is dropped unrun, DEADLINE_EXPIRED_IN_QUEUE), and
+the route stops waiting when they run out: 504 DEADLINE_EXCEEDED, the model's late answer
+dropped. Without the header a call waits as long as the model takes (hang_timeout_s bounds a
+worker that stops answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from fastapi import Request
+
+from registry.errors import ErrorCode, ModelrtError
+from runtime.errors import BadRequestError
+
+HEADER = "Request-Timeout"
+#: The most a caller may ask for: a day (a bigger value is a mistake, not a deadline).
+MAX_SECONDS = 86_400.0
+T = TypeVar("T")
+
+
+class RequestTimeoutError(ModelrtError):
+    """The HTTP call's Request-Timeout passed before the model answered."""
+
+    code = ErrorCode.DEADLINE_EXCEEDED
+    reason = "REQUEST_TIMEOUT"
+
+
+def seconds_of(request: Request) -> float | None:
+    """The seconds the caller gives the call (None: no header); a bad value is INVALID_ARGUMENT.
+
+    >>> from starlette.requests import Request
+    >>> seconds_of(Request({"type": "http", "headers": [(b"request-timeout", b"2.5")]}))
+    2.5
+    """
+    sent = request.headers.get(HEADER)
+    if sent is None:
+        return None
+    try:
+        seconds = float(sent)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_SECONDS:  # NaN fails this too
+        raise BadRequestError(
+            f"header {HEADER} must be a number of seconds above 0 and at most {MAX_SECONDS:g}, "
+            f"not {sent[:40]!r}",
+            metadata={"header": HEADER},
+        )
+    return seconds
+
+
+async def within(call: Awaitable[T], seconds: float | None, model: str) -> T:
+    """``await call``, giving up after ``seconds`` (None: no limit) with RequestTimeoutError."""
+    if seconds is None:
+        return await call
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError:
+        raise RequestTimeoutError(
+            f"model {model!r} did not answer within the {seconds:g}s of {HEADER}",
+            metadata={"model": model},
+        ) from None
