@@ -9,6 +9,7 @@ from runtime.api.http import (
     errors,
     limits,
     measure,
+    openapi_errors,
     routes_infer,
     routes_manage,
     routes_models,
@@ -49,6 +50,7 @@ def build_app(context: HttpContext, cors_origins: list[str]) -> FastAPI:
         routes_playground.router,
     ):
         app.include_router(router)
+    openapi_errors.install(app)
     app.add_middleware(
         limits.LimitBody,
         max_bytes=context.max_body_bytes,

@@ -75,3 +75,17 @@ def test_the_openapi_document_describes_the_json_api() -> None:
         "text/event-stream"
         in paths["/api/v1/models/{name}/generate"]["post"]["responses"]["200"]["content"]
     )
+
+
+def test_the_openapi_document_shows_modelrts_errors_not_fastapis_422() -> None:
+    document = _client(None, "127.0.0.1").get("/openapi.json").json()
+    operations = [op for ops in document["paths"].values() for op in ops.values()]
+    assert all("422" not in op["responses"] for op in operations)
+    predict = document["paths"]["/api/v1/models/{name}/predict"]["post"]["responses"]
+    schema = predict["400"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Error"}
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Error"]["required"]) == {"error", "code", "reason"}
+    assert "HTTPValidationError" not in schemas
+    chat = document["paths"]["/v1/chat/completions"]["post"]["responses"]["400"]
+    assert chat["content"]["application/json"]["schema"]["$ref"].endswith("/OpenAIError")
