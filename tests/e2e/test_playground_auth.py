@@ -50,4 +50,5 @@ def test_the_token_typed_into_the_page_reaches_every_call(page: Any, tmp_path: P
     page.click("#upload-submit")
     status = page.locator("#upload-status.error")
     status.wait_for()
-    assert "the admin token is needed" in status.inner_text()
+    assert "needs the admin token" in status.inner_text()
+    assert "403 ADMIN_TOKEN_REQUIRED" in status.inner_text()
