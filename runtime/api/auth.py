@@ -168,42 +168,34 @@ class AccessPolicy:
                     "an admin token; set MODELRT_ADMIN_TOKEN",
                     metadata={"method": rpc},
                 )
-            refused = self._inference_token_on_management(metadata, rpc, carrier)
-            if refused is not None:
-                return refused
-            accepted: tuple[str, ...] = (self.admin_token,)
-            needed = "the admin token"
-        else:
-            if self.inference_token is None:
-                return None
-            accepted = (self.inference_token,)
-            needed = "the inference token"
-            if self.admin_token is not None:
-                accepted += (self.admin_token,)
-                needed = "the inference or admin token"
+            header = _bearer_token(metadata)
+            error = _token_error(header, (self.admin_token,), "the admin token", rpc, carrier)
+            if error is not None and error.reason == "INVALID_TOKEN" and self._is_inference(header):
+                # The caller is known (not UNAUTHENTICATED), it may only not manage.
+                return AdminTokenRequiredError(
+                    f"{rpc} manages models: it needs the admin token, and the {carrier} "
+                    "carries the inference token",
+                    metadata={"method": rpc},
+                )
+            return error
+        if self.inference_token is None:
+            return None
+        accepted: tuple[str, ...] = (self.inference_token,)
+        needed = "the inference token"
+        if self.admin_token is not None:
+            accepted += (self.admin_token,)
+            needed = "the inference or admin token"
         return _token_error(_bearer_token(metadata), accepted, needed, rpc, carrier)
 
-    def _inference_token_on_management(
-        self, metadata: Sequence[tuple[str, str | bytes]] | None, rpc: str, carrier: str
-    ) -> AdminTokenRequiredError | None:
-        """PERMISSION_DENIED for a management call that carries the inference token: the
-        caller is known (not UNAUTHENTICATED), it is only not allowed to manage."""
-        sent = _sent_token(metadata)
-        if sent is None or self.inference_token is None or self.admin_token is None:
-            return None
-        inference = hmac.compare_digest(sent, self.inference_token.encode())
-        admin = hmac.compare_digest(sent, self.admin_token.encode())
-        if not inference or admin:
-            return None
-        return AdminTokenRequiredError(
-            f"{rpc} manages models: it needs the admin token, and the {carrier} carries the "
-            "inference token",
-            metadata={"method": rpc},
-        )
+    def _is_inference(self, header: str | None) -> bool:
+        """Whether ``header`` carries the inference token (compared in constant time)."""
+        sent = _bearer_value(header)
+        token = self.inference_token
+        return sent is not None and token is not None and hmac.compare_digest(sent, token.encode())
 
 
-def _sent_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> bytes | None:
-    header = _bearer_token(metadata)
+def _bearer_value(header: str | None) -> bytes | None:
+    """The token of an ``authorization: Bearer <token>`` value; None if absent or malformed."""
     if header is None or header[: len(_BEARER)].lower() != _BEARER:
         return None
     return header[len(_BEARER) :].strip().encode()
@@ -218,13 +210,13 @@ def _token_error(
             reason="MISSING_TOKEN",
             metadata={"method": rpc},
         )
-    if header[: len(_BEARER)].lower() != _BEARER:
+    sent = _bearer_value(header)
+    if sent is None:
         return AuthenticationError(
             f"{rpc}: the authorization {carrier} is not of the form 'Bearer <token>'",
             reason="MALFORMED_TOKEN",
             metadata={"method": rpc},
         )
-    sent = header[len(_BEARER) :].strip().encode()
     # Compare with every accepted token, without stopping early, in constant time each.
     matches = [hmac.compare_digest(sent, token.encode()) for token in accepted]
     if any(matches):
