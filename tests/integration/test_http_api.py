@@ -4,6 +4,7 @@ the front door's cross-cutting rules (errors, auth, limits, CORS, TLS, metrics).
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 import time
 import urllib.request
@@ -323,6 +324,66 @@ def test_request_timeout_header_bounds_a_predict(server) -> None:
         )
     assert fine.status_code == 200, fine.text
     assert fine.json()["structured"]["a"] == "b"
+
+
+NON_FINITE = """
+    import numpy as np
+    from registry import ModelRunner, register
+
+    def scaled(request):
+        with np.errstate(over="ignore"):  # 3e38 * 2 is meant to overflow to infinity
+            return {"y": request["x"] * np.float32(request.param("by", 1.0))}
+
+    @register("scaler")
+    class Scaler(ModelRunner):
+        def predict(self, request):
+            return scaled(request)
+
+        def generate(self, request):
+            yield scaled(request)
+
+        def stream(self, requests):
+            for request in requests:
+                yield scaled(request)
+"""
+
+
+def _strict_json(text: str) -> dict:
+    """Parse as a browser's JSON.parse would: no bare NaN or Infinity tokens."""
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON: {text[:200]}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_floats_cross_every_json_door_as_strings(start_server, tmp_path: Path) -> None:
+    from websockets.sync.client import connect
+
+    store = tmp_path / "store"
+    write_bundle(store, "scaler", NON_FINITE, config={"inputs": SCORED_INPUTS})
+    running = start_server(store, execution="inprocess")
+    sent = {"tensor": {"dtype": "FP32", "contents": [[1, "NaN"], ["Infinity", "-Infinity"]]}}
+    body = {"inputs": {"x": sent}, "parameters": {"by": 2.0}}
+    want = [2.0, "NaN", "Infinity", "-Infinity"]
+    with _client(running) as http:
+        reply = http.post("/api/v1/models/scaler/predict", json=body)
+        assert reply.status_code == 200, reply.text
+        assert _strict_json(reply.text)["outputs"]["y"]["tensor"]["contents"] == want
+        events = http.post("/api/v1/models/scaler/generate", json=body).text
+        data = [line[6:] for line in events.splitlines() if line.startswith("data: {")]
+        assert _strict_json(data[0])["outputs"]["y"]["tensor"]["contents"] == want
+        overflow = {"inputs": {"x": {"tensor": {"dtype": "FP32", "contents": [[3e38, 1]]}}}}
+        reply = http.post(
+            "/api/v1/models/scaler/predict", json=overflow | {"parameters": body["parameters"]}
+        )
+        assert _strict_json(reply.text)["outputs"]["y"]["tensor"]["contents"] == ["Infinity", 2.0]
+    url = f"ws://127.0.0.1:{running.server.http_port}/api/v1/models/scaler/stream"
+    with connect(url) as socket:
+        socket.send(json.dumps(body))
+        assert (
+            _strict_json(str(socket.recv(timeout=30)))["outputs"]["y"]["tensor"]["contents"] == want
+        )
 
 
 # --- cross-cutting -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """modelrt's JSON value forms <-> modelrt.v1 Values, for the JSON routes under /api/v1.
 
 A value is one of ``{"text": str}``, ``{"bytes_b64": str}``, ``{"json": any}`` or
-``{"tensor": {"dtype", "shape", "contents"}}`` (``contents_b64`` for BYTES elements); a plain
+``{"tensor": {"dtype", "shape", "contents"}}`` (``contents_b64`` for BYTES elements; float
+elements may be ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``, and are written so); a plain
 string is text, any other plain JSON value is json. Requests become the proto messages the
 instance decodes (the one payload boundary); nothing here turns a payload into arrays.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -38,6 +40,10 @@ RequestMessage = TypeVar(
 #: The dtype names a JSON tensor may give: the Open Inference Protocol's ("FP32") or modelrt's.
 DTYPES: dict[str, int] = {**{k.lower(): v for k, v in DATATYPES.items()}, **codec.DTYPE_NAMES}
 _FORMS = ("text", "bytes_b64", "json", "tensor")
+#: JSON has no literal for NaN and the infinities (a bare ``NaN`` token breaks a browser's
+#: JSON.parse), so float tensor elements spell them as protobuf's JSON mapping does.
+_SPELLED = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_FLOAT_FIELDS = ("fp32_contents", "fp64_contents")
 
 
 def _bad(name: str, problem: str) -> InvalidInputError:
@@ -76,7 +82,10 @@ def _tensor(name: str, spec: Any) -> value_pb2.Tensor:
         if "contents_b64" in spec or dtype == value_pb2.DATA_TYPE_BYTES:
             tensor.string_data.extend(_element_bytes(x, "contents_b64" in spec) for x in elements)
         else:
-            getattr(tensor, contents.FIELD[dtype]).extend(elements)
+            field = contents.FIELD[dtype]
+            if field in _FLOAT_FIELDS:
+                elements = [_SPELLED.get(x, x) if isinstance(x, str) else x for x in elements]
+            getattr(tensor, field).extend(elements)
     except (TypeError, ValueError, binascii.Error) as exc:
         problem = f"tensor contents do not fit dtype {codec.dtype_name(dtype)}: {exc}"
         raise _bad(name, problem) from None
@@ -150,10 +159,19 @@ def _tensor_json(tensor: value_pb2.Tensor) -> dict[str, Any]:
         return out
     field = contents.FIELD.get(tensor.dtype, "")
     if field and (len(getattr(tensor, field)) or not len(tensor.raw_data)):
-        out["contents"] = list(getattr(tensor, field))
+        elements = list(getattr(tensor, field))
     else:  # a raw tensor (a model's output the typed form could not hold)
-        out["contents"] = codec.tensor_to_array(tensor).ravel().tolist()
+        elements = codec.tensor_to_array(tensor).ravel().tolist()
+    if field in _FLOAT_FIELDS:
+        elements = [x if math.isfinite(x) else _spelling(x) for x in elements]
+    out["contents"] = elements
     return out
+
+
+def _spelling(x: float) -> str:
+    if math.isnan(x):
+        return "NaN"
+    return "Infinity" if x > 0 else "-Infinity"
 
 
 def value_to_json(value: value_pb2.Value) -> dict[str, Any]:

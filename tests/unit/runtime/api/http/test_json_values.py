@@ -87,3 +87,25 @@ def test_a_body_becomes_the_request_message_asking_for_typed_tensors() -> None:
     assert message.output_form == value_pb2.TENSOR_FORM_TYPED
     with pytest.raises(InvalidInputError):
         request_from_json(runtime_pb2.StreamRequest, {"inputs": ["not", "named"]})
+
+
+@pytest.mark.parametrize("typed", [True, False])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_non_finite_floats_are_spelled_as_strings_both_ways(typed, dtype) -> None:
+    array = np.array([1.5, np.nan, np.inf, -np.inf], dtype)
+    contents = value_to_json(codec.python_to_value(array, typed=typed))["tensor"]["contents"]
+    assert contents == [1.5, "NaN", "Infinity", "-Infinity"]
+    name = {np.float16: "FP16", np.float32: "FP32", np.float64: "FP64"}[dtype]
+    back = codec.value_to_python(
+        value_from_json("x", {"tensor": {"dtype": name, "contents": contents}})
+    )
+    np.testing.assert_array_equal(back, array)  # NaN compares equal to NaN here
+    assert back.dtype == dtype
+
+
+def test_only_the_three_spellings_pass_as_floats() -> None:
+    for word in ("nan", "inf", "Inf", "-inf", "1.5"):
+        with pytest.raises(InvalidInputError, match="do not fit dtype"):
+            value_from_json("x", {"tensor": {"dtype": "FP32", "contents": [word]}})
+    with pytest.raises(InvalidInputError):  # not for integers
+        value_from_json("x", {"tensor": {"dtype": "INT32", "contents": ["NaN"]}})
