@@ -4,6 +4,7 @@ chunked) bodies through the same checks as the Upload RPC, and the admin token's
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import tempfile
 import time
@@ -270,3 +271,67 @@ def test_an_unannounced_raw_upload_spools_next_to_the_store_not_in_tmp(
             "/uploads", content=iter(chunks), headers={"content-type": "application/zip"}
         )
     assert sent.status_code == 201, sent.text
+
+
+def test_a_multipart_upload_streams_next_to_the_store_not_in_tmp(
+    server, tmp_path, monkeypatch
+) -> None:
+    # As above: with no system temp folder, only spooling in the server's own folder works.
+    # The bundle is over the 1 MiB a form parser would keep in memory before going to disk.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))
+    folder = write_bundle(
+        tmp_path / "src",
+        "doubler",
+        DOUBLER.format(name="doubler", factor=2),
+        files={"weights.bin": os.urandom(3 << 20)},
+    )
+    bundle = zip_folder(folder, tmp_path / "big.zip").read_bytes()
+    with _client(server) as http:
+        sent = http.post(
+            "/uploads",
+            data={"version": "7", "sha256": hashlib.sha256(bundle).hexdigest()},
+            files={"bundle": ("doubler.zip", bundle, "application/zip")},
+        )
+        answer = http.post("/models/doubler/predict", json=X)
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["version"] == "7"
+    assert answer.json()["structured"] == {"y": 42}
+    assert _staging_is_empty(server.store)
+
+
+def _multipart(*parts: tuple[str, str | None, bytes], boundary: str = "b0und") -> bytes:
+    body = b""
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += content + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode()
+
+
+def test_hostile_multipart_bodies_are_400_naming_the_problem(server, tmp_path) -> None:
+    bundle = _zip(tmp_path, "doubler")
+    file = ("bundle", "a.zip", bundle)
+    whole = _multipart(file)
+    cases = {
+        "two files": (_multipart(file, ("bundle", "b.zip", bundle)), "twice"),
+        "other file": (_multipart(("weights", "w.bin", b"x")), "'weights'"),
+        "huge field": (_multipart(("namespace", None, b"n" * 5000), file), "'namespace'"),
+        "not utf-8": (_multipart(("version", None, b"\xff\xfe"), file), "UTF-8"),
+        "cut short": (whole[: len(whole) // 2], "closing boundary"),
+        "many parts": (_multipart(*[(f"f{i}", None, b"v") for i in range(40)]), "at most"),
+    }  # fmt: skip
+    kind = "multipart/form-data; boundary=b0und"
+    with _client(server) as http:
+        for case, (body, named) in cases.items():
+            reply = http.post("/uploads", content=body, headers={"content-type": kind})
+            assert reply.status_code == 400, (case, reply.text)
+            assert reply.json()["code"] == "INVALID_ARGUMENT", case
+            assert named in reply.json()["error"], (case, reply.text)
+        no_boundary = http.post(
+            "/uploads", content=whole, headers={"content-type": "multipart/form-data"}
+        )
+        assert "boundary" in no_boundary.json()["error"]
+        fine = http.post("/uploads", content=whole, headers={"content-type": kind})
+        assert fine.status_code == 201, fine.text
+        assert http.get("/models").json()["models"][0]["name"] == "doubler"
+    assert _staging_is_empty(server.store)

@@ -3,9 +3,9 @@
 An upload goes through the same Uploads use case as the Upload RPC: the size cap, the sha256
 check, staging that vanishes whatever happens. The body is streamed in chunks, never held
 whole: a raw body that announces its size and sha256 goes straight to staging; otherwise (and
-for a multipart form) it is first spooled to an anonymous temporary file that hashes it (for a
-raw body, in the server's unpack folder, next to the store; a multipart form's file is spooled
-where Starlette's form parser puts it, the system's temp folder).
+for a multipart form, whose file is read as it streams by multipart_upload) it is first spooled
+to an anonymous temporary file, hashed on the way, in the server's unpack folder next to the
+store (never the system's temp folder, often RAM).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
 
 from runtime.api.http.context import Ctx, management_access
+from runtime.api.http.multipart_upload import read_upload_form
 from runtime.api.http.origin import same_site
 from runtime.api.http.routes_models import card
 from runtime.engine.models import ModelRecord, check_model_ref
@@ -77,14 +77,6 @@ async def _spool(chunks: AsyncIterator[bytes], file: IO[bytes]) -> tuple[int, st
     return size, digest.hexdigest()
 
 
-async def _hash(file: IO[bytes]) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    async for chunk in _file_chunks(file):
-        size += len(chunk)
-        digest.update(chunk)
-    return size, digest.hexdigest()
-
-
 async def _raw(ctx: Ctx, request: Request) -> ModelRecord:
     fields = dict(request.query_params.items())
     length = request.headers.get("content-length", "")
@@ -92,24 +84,26 @@ async def _raw(ctx: Ctx, request: Request) -> ModelRecord:
     logger.info("upload of %s over HTTP", fields.get("filename") or "a bundle")
     if length.isdigit() and sha256:  # size and digest known up front: straight to staging
         return await _receive(ctx.uploads, _header(fields, int(length), sha256), request.stream())
-    if ctx.spool_dir is not None:
-        await asyncio.to_thread(ctx.spool_dir.mkdir, parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=ctx.spool_dir) as spooled:
+    with await _spool_file(ctx) as spooled:
         size, digest = await _spool(request.stream(), spooled)
         header = _header(fields, size, sha256 or digest)
         return await _receive(ctx.uploads, header, _file_chunks(spooled))
 
 
+async def _spool_file(ctx: Ctx) -> IO[bytes]:
+    """An anonymous file in the server's unpack folder (the system's temp folder without one)."""
+    if ctx.spool_dir is not None:
+        await asyncio.to_thread(ctx.spool_dir.mkdir, parents=True, exist_ok=True)
+    return await asyncio.to_thread(tempfile.TemporaryFile, dir=ctx.spool_dir)
+
+
 async def _multipart(ctx: Ctx, request: Request) -> ModelRecord:
-    async with request.form(max_files=1, max_fields=16) as form:
-        bundle = form.get("bundle")
-        if not isinstance(bundle, UploadFile):
-            raise BadRequestError("a multipart upload sends the bundle as the file field 'bundle'")
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        logger.info("upload of %s over HTTP", bundle.filename or "a bundle")
-        size, digest = await _hash(bundle.file)
-        header = _header(fields, size, fields.get("sha256") or digest)
-        return await _receive(ctx.uploads, header, _file_chunks(bundle.file))
+    with await _spool_file(ctx) as spooled:
+        content_type = request.headers.get("content-type", "")
+        form = await read_upload_form(content_type, request.stream(), spooled)
+        logger.info("upload of %s over HTTP", form.filename or "a bundle")
+        header = _header(form.fields, form.size, form.fields.get("sha256") or form.sha256)
+        return await _receive(ctx.uploads, header, _file_chunks(spooled))
 
 
 @router.post(
