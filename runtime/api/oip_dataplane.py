@@ -155,7 +155,8 @@ class OipDataPlane:
         """Run ``request`` once on ``record`` (resolved for predict)."""
         message = oip_tensors.to_predict_request(request, specs_of(record))
         wired = (message.SerializeToString(), request_id(request.id))
-        answer = await self.engine.predict(record, wired, seconds_left)
+        seconds = oip_tensors.queue_seconds(request.parameters, seconds_left)
+        answer = await self.engine.predict(record, wired, seconds)
         parsed = runtime_pb2.PredictResponse.FromString(answer)  # type: ignore[arg-type]
         return self.answer(request, record, parsed)
 

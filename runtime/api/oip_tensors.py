@@ -222,6 +222,36 @@ def parameter_value(parameter: oip.InferParameter) -> Any:
     return getattr(parameter, choice) if choice else None
 
 
+#: Triton's request parameter that bounds a request's wait in the queue, in microseconds.
+TIMEOUT = "timeout"
+
+
+def queue_seconds(
+    parameters: Mapping[str, oip.InferParameter], seconds_left: float | None
+) -> float | None:
+    """How long a request may wait in the model's queue: the call's own deadline, or Triton's
+    ``timeout`` parameter (microseconds, 0 for none) when that is sooner. A request still
+    queued then is dropped unrun, as under Triton's default queue policy.
+
+    >>> queue_seconds({"timeout": oip.InferParameter(int64_param=250_000)}, 2.0)
+    0.25
+    """
+    if TIMEOUT not in parameters:
+        return seconds_left
+    parameter = parameters[TIMEOUT]
+    kind = parameter.WhichOneof("parameter_choice")
+    micros: int = parameter_value(parameter)
+    if kind not in ("int64_param", "uint64_param") or micros < 0:
+        raise BadRequestError(
+            f"parameter {TIMEOUT!r} is the request's queue timeout in microseconds: an integer "
+            f">= 0, not {micros!r}",
+            metadata={"parameter": TIMEOUT},
+        )
+    if micros == 0:
+        return seconds_left
+    return micros / 1e6 if seconds_left is None else min(seconds_left, micros / 1e6)
+
+
 def _parameters(parameters: Mapping[str, oip.InferParameter], into: struct_pb2.Struct) -> None:
     """Request parameters for the model; Triton's own (``triton_*``) stay with the server."""
     plain = {

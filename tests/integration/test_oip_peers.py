@@ -73,6 +73,7 @@ def test_tritonclient_sync_drives_the_examples(examples_server) -> None:
     assert report["server"]["name"] == "modelrt"
     assert report["infer"]["id"] == "raw-1"
     assert report["infer"]["structured"]["label"] == "red"
+    assert report["timeout_infer"] == "red"
     assert report["bad_infer"]["status"] == "StatusCode.INVALID_ARGUMENT"
     assert "image" in report["bad_infer"]["message"]
     assert report["typed"] == {

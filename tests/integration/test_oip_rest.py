@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import struct
 import time
@@ -38,8 +39,21 @@ TOKENS = """
 """
 
 
+SLOW = """
+    import time
+    from registry import ModelRunner, register
+
+    @register("slow")
+    class Slow(ModelRunner):
+        def predict(self, request):
+            time.sleep(request.param("sleep_s", 0))
+            return {"done": True}
+"""
+
+
 def _store(root: Path) -> Path:
     store = root / "store"
+    write_bundle(store, "slow", SLOW)
     write_bundle(store, "free", ECHO.format(name="free"))  # no declared inputs: takes anything
     write_bundle(
         store,
@@ -97,6 +111,27 @@ def test_infer_takes_a_request_timeout_header(http: httpx.Client) -> None:
     assert "Request-Timeout" in bad.json()["error"]
 
 
+def test_tritons_timeout_parameter_bounds_the_wait_in_the_queue(http: httpx.Client) -> None:
+    def call(**parameters) -> httpx.Response:
+        body = {"inputs": [{"name": "s", "datatype": "BYTES", "shape": [1], "data": ["hi"]}]}
+        with httpx.Client(base_url=http.base_url, timeout=30) as own:
+            return own.post("/v2/models/slow/infer", json=body | {"parameters": parameters})
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(call, sleep_s=1.5)  # holds the one instance
+        time.sleep(0.5)
+        late = call(timeout=100_000)  # 0.1 s in the queue at most: dropped unrun
+        assert busy.result().status_code == 200
+    assert late.status_code == 504, late.text
+    assert late.json()["reason"] == "DEADLINE_EXPIRED_IN_QUEUE"
+    assert call(timeout=30_000_000).status_code == 200
+    assert call(timeout=0).status_code == 200  # Triton's "no timeout"
+    for bad in (-1, "soon", 0.5):
+        reply = call(timeout=bad)
+        assert reply.status_code == 400, reply.text
+        assert "'timeout'" in reply.json()["error"]
+
+
 def test_model_metadata_describes_declared_inputs(http: httpx.Client) -> None:
     for path in ("/v2/models/echo", "/v2/models/echo/versions/1"):
         meta = http.get(path).json()
@@ -110,7 +145,7 @@ def test_model_metadata_describes_declared_inputs(http: httpx.Client) -> None:
     first = config["input"][0]
     assert (first["name"], first["data_type"], first["dims"]) == ("x", "TYPE_FP32", [-1, 3])
     stats = http.get("/v2/models/stats").json()["model_stats"]
-    assert {entry["name"] for entry in stats} == {"free", "echo", "scored", "tokens"}
+    assert {entry["name"] for entry in stats} == {"free", "echo", "scored", "slow", "tokens"}
     assert http.get("/v2/models/echo/versions/1/stats").json()["model_stats"][0]["version"] == "1"
     missing = http.get("/v2/models/nope")
     assert missing.status_code == 404
@@ -338,6 +373,7 @@ def test_repository_index(http: httpx.Client) -> None:
         ("free", "READY"),
         ("echo", "READY"),
         ("scored", "READY"),
+        ("slow", "READY"),
         ("tokens", "READY"),
     }
     assert http.post("/v2/repository/index", json={"ready": True}).status_code == 200

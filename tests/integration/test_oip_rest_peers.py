@@ -76,6 +76,7 @@ def test_tritonclient_http_infers_on_the_onnx_example(examples_http: str) -> Non
     assert (binary_infer["id"], binary_infer["structured"]["label"]) == ("bin-1", "blue")
     assert binary_infer["binary_outputs"] == [True, True]
     assert report["all_binary"]["structured"]["label"] == "green"
+    assert report["all_binary"]["timeout_label"] == "green"
     assert report["bytes_json"] == report["bytes_binary"]
     assert report["bytes_json"]["tokens"] == 3
     assert report["bad_infer"]["status"] == "400"

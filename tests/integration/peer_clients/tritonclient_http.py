@@ -49,7 +49,12 @@ def _infer_all_binary(client: httpclient.InferenceServerClient) -> dict:
     image = httpclient.InferInput("image", [4, 4, 3], "UINT8")
     image.set_data_from_numpy(_image(1))
     result = client.infer("color-classifier", [image])
-    return {"structured": json.loads(result.as_numpy("structured")[0])}
+    # tritonclient's server-side queue timeout (microseconds) travels as parameters["timeout"]
+    timed = client.infer("color-classifier", [image], timeout=30_000_000)
+    return {
+        "structured": json.loads(result.as_numpy("structured")[0]),
+        "timeout_label": json.loads(timed.as_numpy("structured")[0])["label"],
+    }
 
 
 def _bytes_infer(client: httpclient.InferenceServerClient, binary: bool) -> dict:

@@ -95,6 +95,9 @@ def main(address: str) -> None:
         "id": result.get_response().id,
         "structured": json.loads(result.as_numpy("structured")[0]),
     }
+    # tritonclient's server-side queue timeout (microseconds) travels as parameters["timeout"]
+    timed = client.infer("color-classifier", [image], timeout=30_000_000)
+    report["timeout_infer"] = json.loads(timed.as_numpy("structured")[0])["label"]
     try:
         client.infer("color-classifier", [grpcclient.InferInput("image", [2], "FP32")])
     except Exception as exc:  # tritonclient raises InferenceServerException
