@@ -172,8 +172,8 @@ def statistics(record: ModelRecord, metrics: Metrics | None) -> oip.ModelStatist
     """Counts and times of ``record``'s model, from the tallies the metrics export.
 
     The tallies are per model, not per version. Request counts exist when metrics are served
-    (``metrics_port``); queue and batch tallies always. Durations are not split by status, so
-    ``success.ns`` holds the time of every call that ran the model, failed ones included.
+    (``metrics_port``); queue and batch tallies always. ``success`` and ``fail`` each hold
+    their calls' count and time, from the start of the call to its answer.
     """
     stats = oip.ModelStatistics(name=record.name, version=record.version)
     if metrics is None:
@@ -187,8 +187,9 @@ def statistics(record: ModelRecord, metrics: Metrics | None) -> oip.ModelStatist
             else:
                 failed += value
     seconds = sum(metrics.request_duration.totals((name, rpc))[1] for rpc in INFER_RPCS)
-    stats.inference_stats.success.CopyFrom(_duration(ok, seconds))
-    stats.inference_stats.fail.CopyFrom(_duration(failed, 0.0))
+    failed_seconds = sum(metrics.failed_seconds(name, rpc) for rpc in INFER_RPCS)
+    stats.inference_stats.success.CopyFrom(_duration(ok, max(0.0, seconds - failed_seconds)))
+    stats.inference_stats.fail.CopyFrom(_duration(failed, failed_seconds))
     queued, waited = metrics.queue_duration.totals((name,))
     stats.inference_stats.queue.CopyFrom(_duration(queued, waited))
     batches, requests = metrics.batch_size.totals((name,))

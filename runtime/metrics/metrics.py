@@ -124,6 +124,9 @@ class Metrics:
         self.fleet = FleetMetrics(self.registry)  # the front-end processes (--frontends)
         self._add_process_families()
         self._states: dict[tuple[str, str], list[str]] = {}
+        # Seconds spent in calls that failed, by (model, rpc): not exported (the duration
+        # histogram is by model and RPC only), read by the OIP statistics to split its times.
+        self._failed_seconds: dict[tuple[str, str], float] = {}
         self._http: _MetricsHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -235,6 +238,19 @@ class Metrics:
         """
         self.requests.inc((model, rpc, code))
         self.request_duration.observe((model, rpc), seconds)
+        if code != "OK":
+            failed = self._failed_seconds
+            failed[model, rpc] = failed.get((model, rpc), 0.0) + seconds
+
+    def failed_seconds(self, model: str, rpc: str) -> float:
+        """The seconds spent in ``model``'s ``rpc`` calls that did not end OK.
+
+        >>> metrics = Metrics()
+        >>> metrics.observe_request("iris", "Predict", "INTERNAL", 0.5)
+        >>> metrics.failed_seconds("iris", "Predict")
+        0.5
+        """
+        return self._failed_seconds.get((model, rpc), 0.0)
 
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one finished HTTP request and its duration.
@@ -333,6 +349,8 @@ class Metrics:
             _remove_series(metric, names, model)
         for key in [key for key in self._states if key[0] == model]:
             del self._states[key]
+        for pair in [pair for pair in self._failed_seconds if pair[0] == model]:
+            del self._failed_seconds[pair]
 
     def _tallies(self) -> tuple[CounterTally | HistogramTally, ...]:
         return (

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modelrt.v1 import value_pb2
+from runtime.api import oip_models
 from runtime.api.oip_models import OutputsSeen
+from runtime.engine.models import ModelRecord
+from runtime.metrics.metrics import Metrics
 
 
 def _tensor(dtype: int, rank: int) -> value_pb2.Value:
@@ -26,3 +31,18 @@ def test_outputs_seen_stop_growing_and_are_forgotten_with_the_model() -> None:
     assert len(seen.known("m", "1")) == 256
     seen.forget("m")
     assert seen.known("m", "1") == []
+
+
+def test_statistics_split_time_between_successes_and_failures() -> None:
+    metrics = Metrics()
+    metrics.observe_request("echo", "ModelInfer", "OK", 0.25)
+    metrics.observe_request("echo", "Predict", "OK", 0.5)
+    metrics.observe_request("echo", "ModelInfer", "INVALID_ARGUMENT", 2.0)
+    metrics.observe_request("other", "ModelInfer", "INTERNAL", 7.0)  # another model's
+    metrics.observe_request("echo", "GetModel", "INTERNAL", 9.0)  # not an inference
+    stats = oip_models.statistics(ModelRecord("echo", "1", Path("echo")), metrics).inference_stats
+    assert (stats.success.count, stats.success.ns) == (2, 750_000_000)
+    assert (stats.fail.count, stats.fail.ns) == (1, 2_000_000_000)
+    metrics.forget_model("echo")
+    assert metrics.failed_seconds("echo", "ModelInfer") == 0.0
+    assert metrics.failed_seconds("other", "ModelInfer") == 7.0
