@@ -80,7 +80,9 @@ def test_a_lone_request_goes_out_at_once_in_a_batch_of_one(start_server, tmp_pat
 
 
 def test_max_queue_delay_lets_a_batch_wait_for_company(start_server, tmp_path: Path) -> None:
-    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=500, queue_delay="fixed")
+    # A batch of two: the first caller waits for the second (up to a generous 5 s, so a loaded
+    # machine cannot split them), and the pair leaves as soon as it is full.
+    store, log = _store(tmp_path, max_batch_size=2, max_queue_delay_ms=5000, queue_delay="fixed")
     stub = start_server(store).stub()
     first = stub.Predict.future(_request("a"), timeout=10)
     time.sleep(0.05)
@@ -97,7 +99,7 @@ def test_a_request_failing_its_input_check_never_reaches_the_models_batch(
         tmp_path,
         inputs=[{"name": "x", "kind": "text"}],
         max_batch_size=4,
-        max_queue_delay_ms=500,
+        max_queue_delay_ms=5000,  # the four leave together when the batch is full
         queue_delay="fixed",
     )
     stub = start_server(store).stub()
@@ -121,7 +123,7 @@ def test_a_request_failing_its_input_check_never_reaches_the_models_batch(
 def test_a_wrong_number_of_outputs_fails_every_caller_in_the_batch(
     start_server, tmp_path: Path
 ) -> None:
-    store, _ = _store(tmp_path, max_batch_size=8, max_queue_delay_ms=300, queue_delay="fixed")
+    store, _ = _store(tmp_path, max_batch_size=3, max_queue_delay_ms=5000, queue_delay="fixed")
     stub = start_server(store).stub()
     futures = [stub.Predict.future(_request(str(i), short=True), timeout=10) for i in range(3)]
     for future in futures:
@@ -194,11 +196,11 @@ def test_a_request_whose_deadline_passes_in_the_queue_never_runs_and_is_counted(
 def test_a_deadline_that_passes_while_a_batch_waits_for_company_drops_the_request(
     start_server, tmp_path: Path
 ) -> None:
-    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=600, queue_delay="fixed")
+    store, log = _store(tmp_path, max_batch_size=4, max_queue_delay_ms=1500, queue_delay="fixed")
     server = start_server(store)
     stub = server.stub()
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Predict(_request("late"), timeout=0.2)  # the batch delay outlasts the deadline
+        stub.Predict(_request("late"), timeout=0.5)  # the batch delay outlasts the deadline
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     stub.Predict(_request("after"), timeout=10)
     assert [x for batch in _batches(log) for x in batch] == ["after"]
