@@ -3,9 +3,12 @@
 A trip to an instance costs about ``fixed + per_request * n`` for a batch of ``n``: the fixed part
 (the round trip to the worker, the model's per-call overhead, a GPU's kernel launches) is what a
 bigger batch shares. Holding a batch back pays only when the next request is expected sooner than
-that fixed part would cost it as a trip of its own; otherwise the wait is pure latency. Both
-sides are measured as the model runs, forgetting old trips and arrivals gradually, so the choice
-follows the load and the model as they change.
+that fixed part would cost it as a trip of its own; otherwise the wait is pure latency. Once
+waiting pays, it goes on while requests keep coming (up to the batch's limit): under a load that
+keeps the server busy, fuller batches mean fewer trips for the front end to carry, which is where
+the CPU goes, and a pause in arrivals sends the batch at once. Both sides are measured as the
+model runs, forgetting old trips and arrivals gradually, so the choice follows the load and the
+model as they change.
 
 >>> cost = BatchCost()
 >>> for n, seconds in [(1, 0.0011), (8, 0.0018), (1, 0.0011), (8, 0.0018)]:
@@ -22,11 +25,13 @@ import math
 MEMORY = 0.95
 #: The weight of each new gap between arrivals in their running average.
 GAP_WEIGHT = 0.2
+#: A waiting batch leaves once no request came for this many average gaps.
+STALL = 2.0
 
 
 class BatchCost:
     """Running estimates of a trip's fixed and per-request cost, and of the gap between
-    arrivals; ``worth_waiting`` says how long a lone batch may wait for company (0: none)."""
+    arrivals; ``wait_until`` says until when a batch that is not full may wait for company."""
 
     def __init__(self) -> None:
         # Decayed sums for a least-squares line through (batch size, trip seconds).
@@ -65,10 +70,13 @@ class BatchCost:
             return 0.0
         return max(0.0, (self._t - self.per_request * self._n) / self._w)
 
-    def worth_waiting(self, limit: float) -> float:
-        """Seconds a batch that is not full may wait for more requests, at most ``limit``: up to
-        the fixed cost of a trip, and only while requests come faster than that."""
+    def wait_until(self, first: float, limit: float) -> float | None:
+        """When a batch that is not full, whose first request came at ``first``, stops waiting
+        (never past ``first + limit``); None: it leaves now. While requests come faster than a
+        trip's fixed cost it waits at least that cost, and on while they keep coming (the last
+        one less than STALL gaps ago): a steady stream fills the batch, a pause sends it."""
         fixed = self.fixed
-        if self.gap >= fixed:
-            return 0.0
-        return min(limit, fixed)
+        if self.gap >= fixed or self._last_arrival is None:
+            return None
+        keeps_coming = self._last_arrival + STALL * self.gap
+        return min(first + limit, max(first + fixed, keeps_coming))

@@ -197,15 +197,21 @@ class ModelScheduler:
         if size in self.batching.preferred_batch_sizes:
             return "preferred"
         delay = self.batching.max_queue_delay_ms / 1000
-        if self._adaptive and delay > 0:
-            delay = self.cost.worth_waiting(delay)
         if delay <= 0:
             return "idle"
-        until = self._queue[0].enqueued + delay
+        first = self._queue[0].enqueued
+        if self._adaptive:
+            until = self.cost.wait_until(first, delay)
+            if until is None:
+                return "idle"
+        else:
+            until = first + delay
         now = self.clock()
         if now >= until:
             return "delay"
-        if self._timer is None or self._timer_due != until:
+        # A timer due sooner stays: when it fires, the queue is looked at again and a new one
+        # set (an adaptive wait moves later with every arrival; no timer churn per request).
+        if self._timer is None or self._timer_due > until:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = self._loop.call_later(until - now, self._delay_over)

@@ -495,6 +495,46 @@ def test_requests_faster_than_a_trips_fixed_cost_wait_up_to_that_cost(run) -> No
     assert observer.reasons == ["delay"]
 
 
+def test_a_steady_stream_keeps_a_batch_waiting_past_the_fixed_cost_until_it_is_full(run) -> None:
+    async def main() -> tuple[RecordingExecutor, CountingObserver]:
+        clock, executor, observer = FakeClock(), RecordingExecutor(), CountingObserver()
+        scheduler = ModelScheduler("m", [executor], _adaptive(), observer, clock=clock)
+        _teach(scheduler, clock, fixed=0.001, gap=0.0002)  # 0.2 ms apart, trips 1 ms
+        calls = []
+        for index in range(8):  # the eighth comes 1.4 ms after the first: past the fixed cost
+            calls.append(scheduler.predict(_wire(str(index))))
+            await asyncio.sleep(0.005)  # timers due meanwhile fire and look again
+            clock.now += 0.0002
+        await asyncio.gather(*calls)
+        return executor, observer
+
+    executor, observer = run(main)
+    assert executor.batches == [[str(index) for index in range(8)]]
+    assert observer.reasons == ["full"]
+
+
+def test_a_pause_in_arrivals_sends_the_waiting_batch_long_before_the_limit(run) -> None:
+    async def main() -> tuple[RecordingExecutor, CountingObserver, float]:
+        clock, executor, observer = FakeClock(), RecordingExecutor(), CountingObserver()
+        scheduler = ModelScheduler("m", [executor], _adaptive(), observer, clock=clock)
+        _teach(scheduler, clock, fixed=0.001, gap=0.0002)
+        start = clock.now
+        calls = []
+        for index in range(3):
+            calls.append(scheduler.predict(_wire(str(index))))
+            clock.now += 0.0002
+        await asyncio.sleep(0.01)
+        assert executor.batches == []  # inside the fixed cost: still waiting
+        clock.now = start + 0.0015  # no one came for over two gaps, and the fixed cost is over
+        await asyncio.gather(*calls)
+        return executor, observer, clock.now - start
+
+    executor, observer, waited = run(main)
+    assert executor.batches == [["0", "1", "2"]]
+    assert observer.reasons == ["delay"]
+    assert waited < 0.002  # the limit was 60 s
+
+
 def test_a_full_or_preferred_batch_says_why_it_left(run) -> None:
     async def main() -> CountingObserver:
         executor, observer = RecordingExecutor(), CountingObserver()
