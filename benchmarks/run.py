@@ -30,10 +30,9 @@ HERE = Path(__file__).resolve().parent
 LOAD = HERE / "load.py"
 ALL_MODELS = ("identity", "mlp-batched", "mlp-unbatched", "tokens")
 UNARY_TARGETS = ("identity", "mlp-batched", "mlp-unbatched")
-# max_queue_delay_ms of mlp-batched, from a sweep on the 2-core box (README.md): 0 ms is best at
-# c=1 and c=8 and within 20% of the best c=64 throughput; every ms of delay adds itself to c=1
-# latency and starves c=8 (a batch that can never fill waits out the whole delay).
-DEFAULT_BATCH_DELAY_MS = 0.0
+# max_queue_delay_ms of mlp-batched (benchmarks/README.md): with the adaptive delay a lone caller
+# never waits, so 5 ms costs nothing at c=1 and fills the batches at c=8 and c=64.
+DEFAULT_BATCH_DELAY_MS = 5.0
 SETTLE_S = 2.0
 
 
