@@ -1,19 +1,16 @@
 """An upload's multipart/form-data body, read as it streams in.
 
-The file field ``bundle`` is written to a file the caller opened (in the server's unpack folder,
-next to the store) and hashed on the way; the few text fields (namespace, version, sha256,
-skip_load, format) are kept. Nothing is held whole in memory and nothing lands in the system's
-temp folder, which is often RAM (tmpfs). A body that breaks the rules is refused with a
-BadRequestError saying which rule.
+The file field ``bundle`` comes out piece by piece as it arrives (the caller spools it where it
+likes, next to the store); the few text fields (namespace, version, sha256, skip_load, format)
+are kept. Nothing is held whole in memory and nothing lands in the system's temp folder, which
+is often RAM (tmpfs). A body that breaks the rules is refused with a BadRequestError saying
+which rule.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import IO
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
@@ -22,18 +19,17 @@ from python_multipart.multipart import parse_options_header
 from runtime.errors import BadRequestError
 
 FILE_FIELD = "bundle"
-MAX_FIELDS = 16
+MAX_PARTS = 16
 MAX_FIELD_BYTES = 4096
 
 
 @dataclass
 class UploadForm:
-    """What a multipart upload carried: its text fields and the bundle file's size and sha256."""
+    """What a multipart upload carried beside the bundle's bytes: its text fields and the
+    bundle's file name."""
 
     fields: dict[str, str] = field(default_factory=dict)
     filename: str | None = None  # None: no bundle part came
-    size: int = 0
-    sha256: str = ""
 
 
 @dataclass
@@ -46,8 +42,8 @@ class _Part:
 class _Collector:
     """The parser's callbacks: sorts each part into a text field or file bytes to write."""
 
-    def __init__(self) -> None:
-        self.form = UploadForm()
+    def __init__(self, form: UploadForm) -> None:
+        self.form = form
         self.to_write: list[bytes] = []
         self.problem: str | None = None
         self._part = _Part()
@@ -74,8 +70,8 @@ class _Collector:
     def _begin(self) -> None:
         self._part = _Part()
         self._parts += 1
-        if self._parts > MAX_FIELDS:
-            self._refuse(f"a multipart upload has at most {MAX_FIELDS} parts")
+        if self._parts > MAX_PARTS:
+            self._refuse(f"a multipart upload has at most {MAX_PARTS} parts")
 
     def _header_end(self) -> None:
         if bytes(self._header_name).strip().lower() == b"content-disposition":
@@ -129,22 +125,21 @@ def _boundary(content_type: str) -> bytes:
     return boundary
 
 
-async def read_upload_form(
-    content_type: str, chunks: AsyncIterator[bytes], file: IO[bytes]
-) -> UploadForm:
-    """Parse a multipart upload from ``chunks``, writing the bundle's bytes to ``file``."""
-    collector = _Collector()
+async def bundle_pieces(
+    content_type: str, chunks: AsyncIterator[bytes], form: UploadForm
+) -> AsyncIterator[bytes]:
+    """Yield the bytes of the multipart upload's bundle part as ``chunks`` bring them; ``form``
+    gets the text fields and the file name. Raises BadRequestError for a body that breaks the
+    rules, at the latest once the body has ended."""
+    collector = _Collector(form)
     parser = MultipartParser(_boundary(content_type), collector.callbacks())  # type: ignore[arg-type]
-    digest = hashlib.sha256()
     try:
         async for chunk in chunks:
             parser.write(chunk)
             if collector.problem is not None:
                 raise BadRequestError(collector.problem)
             for piece in collector.to_write:
-                digest.update(piece)
-                collector.form.size += len(piece)
-                await asyncio.to_thread(file.write, piece)
+                yield piece
             collector.to_write.clear()
         parser.finalize()
     except FormParserError as exc:
@@ -153,9 +148,7 @@ async def read_upload_form(
         raise BadRequestError(collector.problem)
     if not collector.ended:
         raise BadRequestError("the multipart upload ended before its closing boundary")
-    if collector.form.filename is None:
+    if form.filename is None:
         raise BadRequestError(
             f"a multipart upload sends the bundle as the file field {FILE_FIELD!r}"
         )
-    collector.form.sha256 = digest.hexdigest()
-    return collector.form

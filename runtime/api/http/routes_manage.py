@@ -20,7 +20,7 @@ from typing import IO, Any
 from fastapi import APIRouter, Request
 
 from runtime.api.http.context import Ctx, management_access
-from runtime.api.http.multipart_upload import read_upload_form
+from runtime.api.http.multipart_upload import UploadForm, bundle_pieces
 from runtime.api.http.origin import same_site
 from runtime.api.http.routes_models import card
 from runtime.engine.models import ModelRecord, check_model_ref
@@ -99,10 +99,12 @@ async def _spool_file(ctx: Ctx) -> IO[bytes]:
 
 async def _multipart(ctx: Ctx, request: Request) -> ModelRecord:
     with await _spool_file(ctx) as spooled:
+        form = UploadForm()
         content_type = request.headers.get("content-type", "")
-        form = await read_upload_form(content_type, request.stream(), spooled)
+        pieces = bundle_pieces(content_type, request.stream(), form)
+        size, digest = await _spool(pieces, spooled)
         logger.info("upload of %s over HTTP", form.filename or "a bundle")
-        header = _header(form.fields, form.size, form.fields.get("sha256") or form.sha256)
+        header = _header(form.fields, size, form.fields.get("sha256") or digest)
         return await _receive(ctx.uploads, header, _file_chunks(spooled))
 
 
