@@ -288,6 +288,29 @@ def test_predict_malformed_body_wrong_method_and_unready_model(server) -> None:
     assert "weights file is missing" in _assert_error(failed, 503, "MODEL_NOT_READY")["error"]
 
 
+#: Bodies json.loads refuses in each of its ways, and what the 400 must say.
+UNDECODABLE_BODIES = [
+    (b'{"inputs": {"x": "\xff"}}', "not UTF-8 (byte 0xff at offset 18)"),
+    (b'{"inputs": {"x": ' + b"7" * 5000 + b"}}", "integer of more than"),
+    (b'{"inputs": {"x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}", "nested too deeply"),
+    (b'{"inputs": {}} trailing', "Extra data"),
+]
+
+
+@pytest.mark.parametrize(("body", "named"), UNDECODABLE_BODIES)
+def test_a_body_that_is_not_json_is_400_saying_why(server, body: bytes, named: str) -> None:
+    headers = {"content-type": "application/json"}
+    with _client(server) as http:
+        reply = http.post("/api/v1/models/echo/predict", content=body, headers=headers)
+        generate = http.post("/api/v1/models/echo/generate", content=body, headers=headers)
+        ready = http.get("/api/v1/models/echo")
+    for answer in (reply, generate):
+        message = _assert_error(answer, 400, "INVALID_REQUEST")["error"]
+        assert message.startswith("the body is not JSON: ")
+        assert named in message
+    assert ready.json()["state"] == "READY"
+
+
 def test_model_crash_is_500_with_an_error_id_and_no_traceback(server) -> None:
     body = {"inputs": {"a": "b"}, "parameters": {"fail": "crash"}}
     with _client(server) as http:

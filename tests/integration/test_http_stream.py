@@ -106,6 +106,21 @@ def test_bad_messages_fail_their_own_item_and_the_stream_goes_on(server) -> None
     assert "model" in messages
 
 
+def test_messages_json_cannot_decode_fail_their_own_item(server) -> None:
+    huge = '{"inputs": {"audio": ' + "7" * 5000 + "}}"
+    deep = '{"inputs": {"audio": ' + "[" * 50_000 + "]" * 50_000 + "}}"
+    with _ws(server, "running-sum") as ws:
+        ws.send(huge)
+        ws.send(deep)
+        ws.send(json.dumps(_audio(2)))
+        results = [_recv(ws) for _ in range(3)]
+    errors = {r["index"]: r["error"] for r in results if "error" in r}
+    assert "integer of more than" in errors[0]["error"]
+    assert "nested too deeply" in errors[1]["error"]
+    assert {e["reason"] for e in errors.values()} == {"INVALID_REQUEST"}
+    assert [r["structured"] for r in results if "error" not in r] == [{"total": 2}]
+
+
 def test_async_stream_ends_with_the_models_last_output(server) -> None:
     with _ws(server, "async-upper") as ws:
         ws.send(json.dumps({"inputs": {"text": "hi"}, "request_id": "r-1"}))

@@ -274,6 +274,9 @@ def test_malformed_tensors_are_400_naming_the_problem(http: httpx.Client, tensor
 def test_bad_bodies_methods_and_models(http: httpx.Client) -> None:
     not_json = http.post("/v2/models/free/infer", content=b"{nope")
     assert (not_json.status_code, "not JSON" in not_json.json()["error"]) == (400, True)
+    for body, named in [(b'{"inputs": "\xff"}', "not UTF-8"), (b"[" * 50_000, "too deeply")]:
+        reply = http.post("/v2/models/free/infer", content=body)
+        assert (reply.status_code, named in reply.json()["error"]) == (400, True)
     header = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [2],
                           "parameters": {"binary_data_size": 8}}]}  # fmt: skip
     body, headers = _binary_request(header, b"\x00" * 4)

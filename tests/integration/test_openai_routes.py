@@ -342,6 +342,30 @@ def test_errors_have_openai_shape_over_plain_http(base_url: str) -> None:
     reply = httpx.post(f"{base_url}/completions", content=b"{not json", timeout=10)
     assert reply.status_code == 400
     assert reply.json()["error"]["type"] == "invalid_request_error"
+    assert "Content-Type: application/json" in reply.json()["error"]["message"]
+    json_type = {"content-type": "application/json"}
+    reply = httpx.post(f"{base_url}/completions", content=b"{not", headers=json_type, timeout=10)
+    assert reply.status_code == 400
+    assert reply.json()["error"]["message"].startswith("the body is not JSON: ")
+    assert reply.json()["error"]["param"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"model": "tiny-llm", "prompt": "\xff"}', "not UTF-8"),
+        (b'{"model": "tiny-llm", "n": ' + b"9" * 5000 + b"}", "integer of more than"),
+        (b'{"model": "tiny-llm", "prompt": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "too deeply"),
+    ],
+)
+def test_an_undecodable_body_is_a_bad_request_saying_why(base_url: str, body, named) -> None:
+    headers = {"content-type": "application/json"}
+    reply = httpx.post(f"{base_url}/completions", content=body, headers=headers, timeout=10)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_request")
+    assert error["message"].startswith("the body is not JSON: ")
+    assert named in error["message"]
 
 
 def test_a_wrong_key_is_refused_when_an_inference_token_is_set(start_server, store: Path) -> None:

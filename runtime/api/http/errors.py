@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from registry.errors import ErrorCode, ModelrtError
+from runtime.api.http.body_errors import invalid_json, unreadable_body
 from runtime.errors import ModelExecutionError
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,17 @@ def _framework_error(status: int, message: str, reason: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def body_message(request: Request, exc: RequestValidationError) -> str | None:
+    """What is wrong with the body when FastAPI could not read it as JSON at all (not JSON, or
+    not sent as JSON); None when the problem is in its fields."""
+    for problem in exc.errors()[:1]:
+        if (not_json := invalid_json(problem)) is not None:
+            return not_json
+    if _json_body_not_sent(request, exc):
+        return "the body must be JSON, sent with Content-Type: application/json"
+    return None
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     """The first problem of a request FastAPI could not read, with where it is."""
     problems = []
@@ -112,9 +124,9 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def _json_body_not_sent(request: Request, exc: RequestValidationError) -> bool:
     """Whether a JSON body was expected but the request's Content-Type says it is something
-    else (curl's ``-d`` sends a form type): FastAPI then reads the body as bytes."""
+    else (curl's ``-d`` sends a form type) or nothing: FastAPI then reads the body as bytes."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json") or not kind:
+    if kind == "application/json" or kind.endswith("+json"):
         return False
     return any(tuple(error.get("loc", ())) == ("body",) for error in exc.errors())
 
@@ -128,15 +140,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        message = _validation_message(exc)
-        if _json_body_not_sent(request, exc):
-            message = "the body must be JSON, sent with Content-Type: application/json"
+        message = body_message(request, exc) or _validation_message(exc)
         return _framework_error(400, message, "INVALID_REQUEST")
 
     async def framework(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if isinstance(exc.__cause__, ModelrtError):  # e.g. the body limit, hit while parsing
             return error_response(exc.__cause__)
+        if (not_json := unreadable_body(exc)) is not None:
+            return _framework_error(400, not_json, "INVALID_REQUEST")
         try:
             reason = HTTPStatus(exc.status_code).name
         except ValueError:

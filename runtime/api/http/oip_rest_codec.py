@@ -23,6 +23,7 @@ from typing import Any
 from modelrt import codec
 from modelrt.oip import grpc_service_pb2 as oip
 from registry.errors import InvalidInputError
+from runtime.api.http.body_errors import json_problem
 from runtime.api.http.limits import BodyTooLargeError
 from runtime.api.oip_tensors import (
     DATATYPES,
@@ -81,8 +82,8 @@ def json_object(text: bytes, what: str) -> dict[str, Any]:
     """``text`` as a JSON object; INVALID_REQUEST naming ``what`` when it is not one."""
     try:
         document = json.loads(text) if text.strip() else {}
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadRequestError(f"{what} is not JSON: {str(exc)[:200]}") from None
+    except (ValueError, RecursionError) as exc:
+        raise BadRequestError(f"{what} is not JSON: {json_problem(exc)}") from None
     if not isinstance(document, dict):
         raise BadRequestError(f"{what} must be a JSON object, not {type(document).__name__}")
     return document

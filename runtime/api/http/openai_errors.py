@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from registry.errors import ModelrtError
-from runtime.api.http.errors import http_status, internal_error
+from runtime.api.http.body_errors import unreadable_body
+from runtime.api.http.errors import body_message, http_status, internal_error
 from runtime.api.http.limits import BodyTooLargeError
 
 logger = logging.getLogger(__name__)
@@ -71,11 +72,13 @@ def _plain_error(status: int, message: str, param: str | None, code: str) -> JSO
     return JSONResponse({"error": body}, status_code=status)
 
 
-def _invalid(exc: RequestValidationError) -> JSONResponse:
-    """400 naming the first field FastAPI could not read."""
+def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """400 naming the first field FastAPI could not read, or what is wrong with the body."""
     problems = list(exc.errors())
     if not problems:
         return _plain_error(400, "invalid request", None, "invalid_request")
+    if (unreadable := body_message(request, exc)) is not None:
+        return _plain_error(400, unreadable, None, "invalid_request")
     first = problems[0]
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
@@ -97,8 +100,10 @@ class OpenAIRoute(APIRoute):
             except ModelrtError as exc:
                 return openai_error_response(exc)
             except RequestValidationError as exc:
-                return _invalid(exc)
+                return _invalid(request, exc)
             except StarletteHTTPException as exc:
+                if (not_json := unreadable_body(exc)) is not None:
+                    return _plain_error(400, not_json, None, "invalid_request")
                 return _plain_error(exc.status_code, str(exc.detail), None, "http_error")
             except Exception as exc:
                 return openai_error_response(internal_error(exc, request.url.path))

@@ -20,6 +20,7 @@ from starlette.websockets import WebSocketState
 
 from modelrt.v1 import runtime_pb2
 from registry.errors import ModelrtError
+from runtime.api.http.body_errors import json_problem
 from runtime.api.http.context import INFERENCE_METHOD, HttpContext
 from runtime.api.http.errors import error_body
 from runtime.api.http.json_values import error_json, item_json, request_from_json
@@ -69,8 +70,8 @@ async def _message(ws: WebSocket, limit: int) -> dict[str, Any] | ModelrtError |
         return BodyTooLargeError(f"a stream message is larger than {limit} bytes")
     try:
         body = json.loads(data)
-    except json.JSONDecodeError as exc:
-        return BadRequestError(f"a stream message is not JSON: {exc}")
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit integer, 100,000 brackets
+        return BadRequestError(f"a stream message is not JSON: {json_problem(exc)}")
     if not isinstance(body, dict):
         return BadRequestError("a stream message is a JSON object with inputs")
     if body.get("end") is True:
