@@ -35,6 +35,26 @@ ECHO = """
             return out
 """
 
+# Yields {"tick": i} n times: first after `first_s`, the others `pause_s` apart; writes "closed"
+# to `marker` when its generator is closed.
+TICKER = """
+    import time
+    from pathlib import Path
+
+    from registry import ModelRunner, register
+
+    @register("ticker")
+    class Ticker(ModelRunner):
+        def generate(self, request):
+            try:
+                for i in range(int(request.param("n", 3))):
+                    time.sleep(float(request.param("pause_s" if i else "first_s", 0)))
+                    yield {"tick": i}
+            finally:
+                if request.param("marker", ""):
+                    Path(request.param("marker")).write_text("closed")
+"""
+
 SCORED = """
     import numpy as np
     import pydantic
@@ -81,6 +101,7 @@ SCORED_INPUTS = [{"name": "x", "dtype": "float32", "shape": [-1, 2]}]
 def _store(root: Path) -> Path:
     store = root / "store"
     write_bundle(store, "echo", ECHO, files={"card.png": PNG})
+    write_bundle(store, "ticker", TICKER)
     write_bundle(
         store,
         "scored",
@@ -117,7 +138,7 @@ def _assert_error(reply: httpx.Response, status: int, reason: str) -> dict:
 def test_models_list_cards_with_state_schema_inputs_and_failed_reason(server) -> None:
     with _client(server) as http:
         cards = {card["name"]: card for card in http.get("/api/v1/models").json()["models"]}
-    assert set(cards) == {"echo", "scored", "broken", "batcher"}
+    assert set(cards) == {"echo", "ticker", "scored", "broken", "batcher"}
     assert cards["batcher"]["batching"]["max_batch_size"] == 4
     assert cards["scored"]["batching"] is None
     scored = cards["scored"]
@@ -349,6 +370,41 @@ def test_request_timeout_header_bounds_a_predict(server) -> None:
     assert fine.json()["structured"]["a"] == "b"
 
 
+def _events(text: str) -> list[tuple[str, dict]]:
+    """(event name, data) of each Server-Sent Event in ``text``."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines.get("event", ""), json.loads(lines["data"])))
+    return events
+
+
+def test_request_timeout_header_bounds_a_whole_generate(server, tmp_path: Path) -> None:
+    marker = tmp_path / "closed"
+    late_start = {"parameters": {"first_s": 3}}
+    stalls = {"parameters": {"pause_s": 3, "marker": str(marker)}}
+    limit = {"Request-Timeout": "0.5"}
+    with _client(server) as http:
+        started = time.monotonic()
+        before = http.post("/api/v1/models/ticker/generate", json=late_start, headers=limit)
+        waited = time.monotonic() - started
+        during = http.post("/api/v1/models/ticker/generate", json=stalls, headers=limit)
+        enough = {"Request-Timeout": "30"}
+        whole = http.post("/api/v1/models/ticker/generate", json={}, headers=enough)
+    assert "Request-Timeout" in _assert_error(before, 504, "REQUEST_TIMEOUT")["error"]
+    assert waited < 2.5  # answered at its deadline, not when the first item came
+    assert during.status_code == 200
+    (_, first), (kind, error) = _events(during.text)
+    assert (first["structured"], kind, error["reason"]) == ({"tick": 0}, "error", "REQUEST_TIMEOUT")
+    assert error["code"] == "DEADLINE_EXCEEDED"
+    assert [kind for kind, _ in _events(whole.text)] == ["", "", "", "done"]
+    for _ in range(100):  # the model's generator was closed (it ends its 3 s sleep first)
+        if marker.exists():
+            break
+        time.sleep(0.1)
+    assert marker.read_text() == "closed"
+
+
 NON_FINITE = """
     import numpy as np
     from registry import ModelRunner, register
@@ -542,7 +598,7 @@ def test_stats_count_each_models_calls_errors_and_latency(server) -> None:
             http.post("/api/v1/models/batcher/predict", json={})
         stats = http.get("/api/v1/stats").json()
     assert stats["time"] == pytest.approx(time.time(), abs=60)
-    assert set(stats["models"]) == {"echo", "scored", "broken", "batcher"}
+    assert set(stats["models"]) == {"echo", "ticker", "scored", "broken", "batcher"}
     echo = stats["models"]["echo"]
     assert echo["requests"] == 4
     assert echo["errors"] == 1

@@ -121,6 +121,23 @@ def test_messages_json_cannot_decode_fail_their_own_item(server) -> None:
     assert [r["structured"] for r in results if "error" not in r] == [{"total": 2}]
 
 
+def test_request_timeout_header_bounds_the_whole_stream(server, tmp_path: Path) -> None:
+    marker = tmp_path / "closed"
+    with _ws(server, "running-sum", additional_headers={"Request-Timeout": "1"}) as ws:
+        ws.send(json.dumps({**_audio(2), "parameters": {"marker": str(marker)}}))
+        assert _recv(ws)["structured"] == {"total": 2}
+        last = _recv(ws)  # nothing more is sent: the second passes
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=20)
+    assert (last["reason"], last["code"]) == ("REQUEST_TIMEOUT", "DEADLINE_EXCEEDED")
+    assert closed.value.rcvd.code == 1011
+    for _ in range(100):
+        if marker.exists():
+            break
+        time.sleep(0.1)
+    assert marker.read_text() == "closed"
+
+
 def test_async_stream_ends_with_the_models_last_output(server) -> None:
     with _ws(server, "async-upper") as ws:
         ws.send(json.dumps({"inputs": {"text": "hi"}, "request_id": "r-1"}))

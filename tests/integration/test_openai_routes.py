@@ -264,6 +264,25 @@ def test_closing_a_stream_stops_a_model_waiting_between_items(client: OpenAI, st
     assert int(_record(store, "closed.txt")) == 1
 
 
+def test_request_timeout_header_ends_a_completion_and_stops_the_model(
+    client: OpenAI, base_url: str, store: Path
+) -> None:
+    limit = {"Request-Timeout": "1"}
+    stream = client.completions.create(
+        model="words", prompt="pause", max_tokens=5, stream=True, extra_headers=limit
+    )
+    chunks = iter(stream)
+    assert next(chunks).choices[0].text == " w0"
+    with pytest.raises(openai.APIError) as caught:
+        next(chunks)  # the model waits a minute before its next word
+    assert "Request-Timeout" in caught.value.message
+    assert int(_record(store, "closed.txt")) == 1
+    body = {"model": "words", "prompt": "pause", "max_tokens": 5}
+    whole = httpx.post(f"{base_url}/completions", json=body, headers=limit, timeout=30)
+    assert whole.status_code == 504
+    assert whole.json()["error"]["code"] == "request_timeout"
+
+
 def test_async_client_streams_and_cancels(base_url: str, store: Path) -> None:
     async def main() -> list[str]:
         client = AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=30)

@@ -4,18 +4,22 @@ gRPC callers send a deadline with every call; HTTP has no standard header for on
 reads ``Request-Timeout: 2.5``. The seconds reach the model's queue as a gRPC deadline does (a
 request still queued when they have passed is dropped unrun, DEADLINE_EXPIRED_IN_QUEUE), and
 the route stops waiting when they run out: 504 DEADLINE_EXCEEDED, the model's late answer
-dropped. Without the header a call waits as long as the model takes (hang_timeout_s bounds a
-worker that stops answering).
+dropped. A call answered in parts (Generate as SSE, the OpenAI routes, the WebSocket Stream) is
+bounded as a whole, as a gRPC deadline bounds a stream: when the seconds pass the model's
+generator is closed (the worker stops) and the call ends with REQUEST_TIMEOUT, a 504 before its
+first part, an error event or closing message after. Without the header a call waits as long as
+the model takes (hang_timeout_s bounds a worker that stops answering).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable
+from contextlib import aclosing
 from typing import TypeVar
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from registry.errors import ErrorCode, ModelrtError
 from runtime.errors import BadRequestError
@@ -33,7 +37,7 @@ class RequestTimeoutError(ModelrtError):
     reason = "REQUEST_TIMEOUT"
 
 
-def seconds_of(request: Request) -> float | None:
+def seconds_of(request: HTTPConnection) -> float | None:
     """The seconds the caller gives the call (None: no header); a bad value is INVALID_ARGUMENT.
 
     >>> from starlette.requests import Request
@@ -63,7 +67,39 @@ async def within(call: Awaitable[T], seconds: float | None, model: str) -> T:
     try:
         return await asyncio.wait_for(call, seconds)
     except TimeoutError:
-        raise RequestTimeoutError(
-            f"model {model!r} did not answer within the {seconds:g}s of {HEADER}",
-            metadata={"model": model},
-        ) from None
+        raise _expired(model, seconds) from None
+
+
+def bounded(
+    items: AsyncGenerator[T, None], seconds: float | None, model: str
+) -> AsyncGenerator[T, None]:
+    """``items`` until they end or ``seconds`` pass (None: no limit, ``items`` itself); then
+    ``items`` is closed and RequestTimeoutError raised. Only the wait for each item is timed,
+    never a yield."""
+    return items if seconds is None else _until(items, seconds, model)
+
+
+async def _until(
+    items: AsyncGenerator[T, None], seconds: float, model: str
+) -> AsyncGenerator[T, None]:
+    async with aclosing(items):
+        ends = asyncio.get_running_loop().time() + seconds
+        while True:
+            limit = asyncio.timeout_at(ends)
+            try:
+                async with limit:
+                    item = await anext(items)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if not limit.expired():  # the model's own
+                    raise
+                raise _expired(model, seconds, "finish") from None
+            yield item
+
+
+def _expired(model: str, seconds: float, what: str = "answer") -> RequestTimeoutError:
+    return RequestTimeoutError(
+        f"model {model!r} did not {what} within the {seconds:g}s of {HEADER}",
+        metadata={"model": model},
+    )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelrt.v1 import runtime_pb2
 from runtime.api.http.context import Ctx, inference_access
-from runtime.api.http.deadline import seconds_of, within
+from runtime.api.http.deadline import bounded, seconds_of, within
 from runtime.api.http.json_values import error_json, item_json, outputs_json, request_from_json
 from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.origin import same_site
@@ -122,12 +122,15 @@ async def _events(
         yield _event({}, "done")
 
 
-async def _generate(ctx: Ctx, name: str, version: str, body: PredictBody) -> StreamingResponse:
+async def _generate(
+    ctx: Ctx, name: str, version: str, body: PredictBody, seconds: float | None
+) -> StreamingResponse:
     check_model_ref(name, version)
     record = ctx.engine.resolve(name, version, "generate")
     message = request_from_json(runtime_pb2.GenerateRequest, body.model_dump())
     rid = request_id(message.request_id)
-    items = ctx.engine.generate(record, (message.SerializeToString(), rid))
+    wired = (message.SerializeToString(), rid)
+    items = bounded(ctx.engine.generate(record, wired), seconds, record.name)
     call = ModelCall(ctx.metrics, record.name, "HttpGenerate")
     try:  # a bad request fails before the first item: answered with its status, not an event
         first = await anext(items, None)
@@ -152,8 +155,8 @@ _SSE: dict[int | str, dict[str, Any]] = {
     response_class=StreamingResponse,
     responses=_SSE,
 )
-async def generate(name: str, ctx: Ctx, body: Predict) -> StreamingResponse:
-    return await _generate(ctx, name, "", body)
+async def generate(name: str, request: Request, ctx: Ctx, body: Predict) -> StreamingResponse:
+    return await _generate(ctx, name, "", body, seconds_of(request))
 
 
 @router.post(
@@ -162,5 +165,7 @@ async def generate(name: str, ctx: Ctx, body: Predict) -> StreamingResponse:
     response_class=StreamingResponse,
     responses=_SSE,
 )
-async def generate_version(name: str, version: str, ctx: Ctx, body: Predict) -> StreamingResponse:
-    return await _generate(ctx, name, version, body)
+async def generate_version(
+    name: str, version: str, request: Request, ctx: Ctx, body: Predict
+) -> StreamingResponse:
+    return await _generate(ctx, name, version, body, seconds_of(request))

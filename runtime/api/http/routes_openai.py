@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from registry.errors import HookNotImplementedError, ModelrtError
 from runtime.api.http.context import Ctx, HttpContext, inference_access
+from runtime.api.http.deadline import bounded, seconds_of
 from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.openai_errors import OpenAIRoute
 from runtime.api.http.openai_mapping import (
@@ -106,14 +107,16 @@ async def _start(
     prompt: str,
     settings: dict[str, Any],
     rpc: str,
+    seconds: float | None,
 ) -> tuple[Generation, str]:
     """A started Generation for ``prompt`` (or ``chat``) and the request id; counted in the
-    model's request series as ``rpc``."""
+    model's request series as ``rpc``; ``seconds``: the Request-Timeout, for all of it."""
     record, target = resolve(ctx, model)
     call = ModelCall(ctx.metrics, record.name, rpc)
     rid = request_id("")
     message = generate_request(record, target, chat, prompt, settings, rid)
-    items = ctx.engine.generate(record, (message.SerializeToString(), rid))
+    wired = (message.SerializeToString(), rid)
+    items = bounded(ctx.engine.generate(record, wired), seconds, record.name)
     stops = list(settings.get("stop", []))
     generation = Generation(record, items, stops, settings.get("max_tokens"), prompt, call)
     await generation.start()
@@ -130,7 +133,9 @@ async def completions(body: CompletionRequest, ctx: Ctx, request: Request) -> Re
     check_n(body.n)
     prompt = completion_prompt(body)
     settings = parameters(body, body.max_tokens)
-    generation, rid = await _start(ctx, body.model, None, prompt, settings, "HttpCompletions")
+    generation, rid = await _start(
+        ctx, body.model, None, prompt, settings, "HttpCompletions", seconds_of(request)
+    )
     head = _head("text_completion", rid, body.model, int(time.time()))
     if body.stream:
         events = _completion_events(generation, head, body.include_usage())
@@ -168,7 +173,13 @@ async def chat_completions(body: ChatRequest, ctx: Ctx, request: Request) -> Res
     messages = chat_messages(body)
     settings = parameters(body, body.max_completion_tokens or body.max_tokens)
     generation, rid = await _start(
-        ctx, body.model, messages, render_chat(messages), settings, "HttpChatCompletions"
+        ctx,
+        body.model,
+        messages,
+        render_chat(messages),
+        settings,
+        "HttpChatCompletions",
+        seconds_of(request),
     )
     head = _head("chat.completion", rid, body.model, int(time.time()))
     if body.stream:

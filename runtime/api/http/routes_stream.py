@@ -22,6 +22,7 @@ from modelrt.v1 import runtime_pb2
 from registry.errors import ModelrtError
 from runtime.api.http.body_errors import json_problem
 from runtime.api.http.context import INFERENCE_METHOD, HttpContext
+from runtime.api.http.deadline import bounded, seconds_of
 from runtime.api.http.errors import error_body
 from runtime.api.http.json_values import error_json, item_json, request_from_json
 from runtime.api.http.limits import BodyTooLargeError
@@ -92,7 +93,9 @@ def _wire(body: dict[str, Any], rid: str) -> StreamInput:
     return message.SerializeToString(), rid
 
 
-async def _serve(ws: WebSocket, ctx: HttpContext, record: ModelRecord) -> None:
+async def _serve(
+    ws: WebSocket, ctx: HttpContext, record: ModelRecord, seconds: float | None
+) -> None:
     first = await _message(ws, ctx.max_body_bytes)
     if first is _END:
         await ws.close(1000)
@@ -111,8 +114,9 @@ async def _serve(ws: WebSocket, ctx: HttpContext, record: ModelRecord) -> None:
 
     index = 0
     call = ModelCall(ctx.metrics, record.name, "HttpStream")
+    outputs = bounded(ctx.engine.stream(record, requests()), seconds, record.name)
     try:
-        async with aclosing(ctx.engine.stream(record, requests())) as items:
+        async with aclosing(outputs) as items:
             async for item in items:
                 await ws.send_text(json.dumps(item_json(item, index, record.name)))
                 index += 1
@@ -138,8 +142,9 @@ async def _stream(ws: WebSocket, name: str, version: str) -> None:
         return
     try:
         check_model_ref(name, version)
+        seconds = seconds_of(ws)  # the whole stream's, as a gRPC deadline bounds a Stream
         record = ctx.engine.resolve(name, version, "stream")
-        await _serve(ws, ctx, record)
+        await _serve(ws, ctx, record, seconds)
     except (WebSocketDisconnect, OSError):  # the client went away: the model's stream is closed
         logger.debug("stream of %s: the client went away", name)
     except Exception as exc:
