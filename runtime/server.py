@@ -23,6 +23,7 @@ from runtime.api.http.app import build_app
 from runtime.api.http.context import HttpContext
 from runtime.api.http.front_door import HttpFrontDoor
 from runtime.api.link_server import LinkServer
+from runtime.api.oip_dataplane import OipDataPlane
 from runtime.api.oip_servicer import SERVICE_NAME as OIP_SERVICE_NAME
 from runtime.api.oip_servicer import InferenceServicer
 from runtime.api.oip_servicer import add_to_server as add_oip_to_server
@@ -190,7 +191,7 @@ class ModelServer:
         )
         try:
             await self._start_http(http_context)
-            await self._start_frontends(engine, metrics, measured, health_servicer)
+            await self._start_frontends(engine, inference.plane, metrics, measured, health_servicer)
         except BaseException:
             await self.stop(0)  # the gRPC port and the metrics endpoint are not left behind
             raise
@@ -234,16 +235,17 @@ class ModelServer:
     async def _start_frontends(
         self,
         engine: Engine,
+        plane: OipDataPlane,
         metrics: Metrics,
         measured: Metrics | None,
         health: ModelHealthServicer,
     ) -> None:
-        """Helper front ends on the shared port: Predict over the predict link, the rest proxied
-        to the Unix socket; health "frontends" SERVING while all are up."""
+        """Helper front ends on the shared port: Predict and OIP ModelInfer over the predict
+        link, the rest proxied to the Unix socket; health "frontends" SERVING while all are up."""
         settings, sockets = self.settings, self._sockets
         if sockets is None:
             return
-        self._link = LinkServer(engine, measured, metrics.fleet.count_predict)
+        self._link = LinkServer(engine, plane, measured, metrics.fleet.count_predict)
         await self._link.start(sockets / "predict.sock")
         address = bind_address(settings.host, self.port)
 

@@ -3,8 +3,9 @@
 Started by the main process (runtime/frontends.py) as ``python -m runtime.api.frontend_process``,
 it reads one JSON line on stdin (the settings, the address to bind, the main process's Unix
 sockets, its slot), binds the port with SO_REUSEPORT (same TLS, auth and message limits as the
-main process), writes ``ready`` on stdout, and serves: Predict over the predict link
-(link_client.py), every other method proxied to the main process's gRPC server (proxy.py).
+main process), writes ``ready`` on stdout, and serves: Predict and OIP ModelInfer over the
+predict link (link_client.py), every other method proxied to the main process's gRPC server
+(proxy.py).
 No model, queue or HTTP port lives here. It ends when stdin closes or the link breaks (the main
 process is gone), and drains on SIGTERM (SIGINT is the main process's to answer).
 """
@@ -26,6 +27,7 @@ import grpc
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
+from runtime.api import link_frames
 from runtime.api.auth import AccessPolicy, AuthInterceptor
 from runtime.api.grpc_options import server_options
 from runtime.api.link_client import LinkDownError, LinkPool
@@ -36,6 +38,7 @@ from runtime.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 PREDICT = "/modelrt.v1.ModelRuntime/Predict"
+MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 READY = "ready"
 
 
@@ -71,12 +74,13 @@ class Launch:
         )
 
 
-def _predict_handler(pool: LinkPool) -> Handler:
-    """Predict, bytes in and out, answered by the main process over the predict link."""
+def _linked_handler(pool: LinkPool, kind: link_frames.Kind) -> Handler:
+    """A unary call (``kind``: CALL for Predict, INFER for ModelInfer), bytes in and out,
+    answered by the main process over the predict link."""
 
-    async def predict(request: bytes, context: Any) -> bytes:
+    async def linked(request: bytes, context: Any) -> bytes:
         try:
-            ok, body = await pool.call(request, context.time_remaining())
+            ok, body = await pool.call(request, context.time_remaining(), kind)
         except LinkDownError:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
             raise
@@ -86,7 +90,7 @@ def _predict_handler(pool: LinkPool) -> Handler:
             )
         return body
 
-    return grpc.unary_unary_rpc_method_handler(predict)
+    return grpc.unary_unary_rpc_method_handler(linked)
 
 
 def _bind(server: grpc.aio.Server, launch: Launch) -> None:
@@ -108,7 +112,11 @@ async def serve(launch: Launch) -> None:
     limits = server_options(settings, share_port=True)[:2]  # the message size limits
     channel = grpc.aio.insecure_channel(f"unix:{launch.grpc_socket}", options=limits)
     pool = await LinkPool.connect(launch.link_socket, launch.slot)
-    server.add_generic_rpc_handlers((ProxyHandler(channel, {PREDICT: _predict_handler(pool)}),))
+    linked = {
+        PREDICT: _linked_handler(pool, link_frames.CALL),
+        MODEL_INFER: _linked_handler(pool, link_frames.INFER),
+    }
+    server.add_generic_rpc_handlers((ProxyHandler(channel, linked),))
     _bind(server, launch)
     await server.start()
     stop = asyncio.Event()

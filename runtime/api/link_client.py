@@ -1,5 +1,6 @@
 """A helper front end's end of the predict link: a few Unix-socket connections to the main
-process, each carrying many Predict calls at once, matched to their replies by id. A call whose
+process, each carrying many Predict (and OIP ModelInfer) calls at once, matched to their replies
+by id. A call whose
 caller goes away (client cancel, deadline) is cancelled in the main process too (a cancel frame).
 
 A connection that breaks fails its calls with LinkDownError; the main process is then gone or
@@ -33,14 +34,16 @@ class _Connection:
         self.closed = asyncio.Event()
         self._reading = asyncio.create_task(self._read(reader))
 
-    async def call(self, payload: bytes, seconds_left: float | None) -> tuple[bool, bytes]:
+    async def call(
+        self, payload: bytes, seconds_left: float | None, kind: link_frames.Kind
+    ) -> tuple[bool, bytes]:
         if self.closed.is_set():
             raise LinkDownError("the predict link to the main process is closed")
         call_id = next(self._ids)
         future: asyncio.Future[tuple[bool, bytes]] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
         try:
-            self._writer.write(link_frames.encode_call(call_id, seconds_left, payload))
+            self._writer.write(link_frames.encode_call(call_id, seconds_left, payload, kind))
             await self._writer.drain()
             return await future
         except asyncio.CancelledError:  # the client cancelled or its deadline passed
@@ -98,9 +101,15 @@ class LinkPool:
             connections.append(_Connection(reader, writer))
         return cls(connections)
 
-    async def call(self, payload: bytes, seconds_left: float | None) -> tuple[bool, bytes]:
-        """(ok, body): the serialized PredictResponse, or the google.rpc.Status to end with."""
-        return await next(self._turn).call(payload, seconds_left)
+    async def call(
+        self,
+        payload: bytes,
+        seconds_left: float | None,
+        kind: link_frames.Kind = link_frames.CALL,
+    ) -> tuple[bool, bytes]:
+        """(ok, body): the serialized response (PredictResponse for CALL, ModelInferResponse for
+        INFER), or the google.rpc.Status to end with."""
+        return await next(self._turn).call(payload, seconds_left, kind)
 
     async def wait_broken(self) -> None:
         """Return once any connection has closed (the main process is gone or going)."""

@@ -30,7 +30,8 @@ class FleetMetrics:
         # Counted on every Predict a helper hands over: a tally, not a locked metric.
         self.predicts = CounterTally(
             "modelrt_frontend_predicts",
-            "Predict calls helper front ends handed to this process, by front end (1..N-1).",
+            "Predict and OIP ModelInfer calls helper front ends handed to this process, by "
+            "front end (1..N-1).",
             ["frontend"],
         )
         registry.register(self.predicts)
@@ -44,5 +45,5 @@ class FleetMetrics:
         self.restarts.inc()
 
     def count_predict(self, slot: int) -> None:
-        """Front end ``slot`` handed this process one Predict call."""
+        """Front end ``slot`` handed this process one Predict or ModelInfer call."""
         self.predicts.inc((str(slot),))

@@ -256,6 +256,43 @@ def test_every_rpc_kind_works_through_a_helper_front_end(serve) -> None:
         assert re.search(rf'modelrt_requests_total\{{[^}}]*rpc="{rpc}"[^}}]*\}} [1-9]', scrape), rpc
 
 
+def _infer_request(model: str, text: bytes) -> oip.ModelInferRequest:
+    request = oip.ModelInferRequest(model_name=model, id="r-7")
+    tensor = request.inputs.add(name="x", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(text)
+    return request
+
+
+def test_oip_model_infer_on_a_helper_goes_over_the_predict_link(serve) -> None:
+    fleet = serve(2)
+    main, helper = _sides(fleet)
+    series = 'modelrt_frontend_predicts_total{frontend="1"}'
+    before = fleet.value(series)
+    on_helper = oip_grpc.GRPCInferenceServiceStub(helper)
+    on_main = oip_grpc.GRPCInferenceServiceStub(main)
+    request = _infer_request("echo", b"hi")
+    assert on_helper.ModelInfer(request, timeout=30) == on_main.ModelInfer(request, timeout=30)
+    assert fleet.value(series) == before + 1  # handed over on the link, not proxied
+    with pytest.raises(grpc.RpcError) as missing:
+        on_helper.ModelInfer(_infer_request("no-such-model", b"x"), timeout=30)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "no-such-model" in (missing.value.details() or "")
+    with pytest.raises(grpc.RpcError) as unreadable:
+        helper.unary_unary("/inference.GRPCInferenceService/ModelInfer")(b"\xff\xff", timeout=30)
+    assert unreadable.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    slow = _infer_request("sleeper", b"x")
+    slow.parameters["seconds"].double_param = 5
+    with pytest.raises(grpc.RpcError) as late:
+        on_helper.ModelInfer(slow, timeout=0.5)
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert fleet.value(series) == before + 3  # a call cancelled at its deadline is not
+    counted = 'modelrt_requests_total{{code="{}",model="{}",rpc="ModelInfer"}}'
+    assert fleet.value(counted.format("OK", "echo")) == 2  # one on each side
+    assert fleet.value(counted.format("NOT_FOUND", "")) == 1
+    assert fleet.value(counted.format("INVALID_ARGUMENT", "")) == 1
+    _wait_for(lambda: fleet.value(counted.format("DEADLINE_EXCEEDED", "sleeper")) == 1, 10)
+
+
 def test_batches_form_across_front_ends(serve) -> None:
     fleet = serve(2)
     main, helper = _sides(fleet)

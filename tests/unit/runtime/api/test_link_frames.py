@@ -43,7 +43,12 @@ def test_a_cancel_frame_names_the_call_and_carries_nothing() -> None:
     assert parse_call_header(frame) == (link_frames.CANCEL, 0, 99, None)
 
 
-@pytest.mark.parametrize(("kind", "size"), [(2, 0), (255, 3), (link_frames.CANCEL, 5)])
+def test_a_model_infer_call_carries_its_kind() -> None:
+    frame = encode_call(5, 2.0, b"infer", link_frames.INFER)
+    assert parse_call_header(frame[: CALL_HEADER.size]) == (link_frames.INFER, 5, 5, 2.0)
+
+
+@pytest.mark.parametrize(("kind", "size"), [(3, 0), (255, 3), (link_frames.CANCEL, 5)])
 def test_a_call_header_of_an_unknown_kind_or_a_cancel_with_a_payload_is_refused(
     kind: int, size: int
 ) -> None:
