@@ -347,6 +347,28 @@ def test_closing_generate_stream_stops_the_model_generator(http: httpx.Client, t
     assert marker.read_text() == "closed"
 
 
+def test_request_timeout_bounds_generate_and_generate_stream(http: httpx.Client, tmp_path) -> None:
+    marker = tmp_path / "closed"
+    limit = {"Request-Timeout": "0.5"}
+    slow = {"parameters": {"n": 100000, "pause_ms": 100, "marker": str(marker)}}
+    url = "/v2/models/tokens/generate_stream"
+    with http.stream("POST", url, json=slow, headers=limit) as reply:
+        assert reply.status_code == 200
+        events = _events(reply)
+    assert events[0]["index"] == 0
+    assert (events[-1]["reason"], events[-1]["code"]) == ("REQUEST_TIMEOUT", "DEADLINE_EXCEEDED")
+    assert len(events) < 10  # ended at its deadline, not after 100,000 tokens
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.read_text() == "closed"
+    gathered = http.post("/v2/models/tokens/generate", json=slow, headers=limit)
+    assert (gathered.status_code, gathered.json()["reason"]) == (504, "REQUEST_TIMEOUT")
+    enough = {"Request-Timeout": "30"}
+    fine = http.post("/v2/models/tokens/generate", json={"parameters": {"n": 2}}, headers=enough)
+    assert fine.json()["index"] == [0, 1]
+
+
 def test_generate_answers_once(http: httpx.Client) -> None:
     gathered = http.post("/v2/models/tokens/generate", json={"parameters": {"n": 2}}).json()
     assert gathered == {

@@ -4,11 +4,12 @@ gRPC callers send a deadline with every call; HTTP has no standard header for on
 reads ``Request-Timeout: 2.5``. The seconds reach the model's queue as a gRPC deadline does (a
 request still queued when they have passed is dropped unrun, DEADLINE_EXPIRED_IN_QUEUE), and
 the route stops waiting when they run out: 504 DEADLINE_EXCEEDED, the model's late answer
-dropped. A call answered in parts (Generate as SSE, the OpenAI routes, the WebSocket Stream) is
-bounded as a whole, as a gRPC deadline bounds a stream: when the seconds pass the model's
-generator is closed (the worker stops) and the call ends with REQUEST_TIMEOUT, a 504 before its
-first part, an error event or closing message after. Without the header a call waits as long as
-the model takes (hang_timeout_s bounds a worker that stops answering).
+dropped. A call answered in parts (Generate as SSE, the OpenAI routes, OIP generate and
+generate_stream, the WebSocket Stream) is bounded as a whole, as a gRPC deadline bounds a
+stream: when the seconds pass the model's generator is closed (the worker stops) and the call
+ends with REQUEST_TIMEOUT, a 504 before its first part, an error event or closing message after.
+Without the header a call waits as long as the model takes (hang_timeout_s bounds a worker that
+stops answering).
 """
 
 from __future__ import annotations

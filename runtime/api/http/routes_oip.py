@@ -24,7 +24,7 @@ from runtime.api.http import oip_rest_codec as codec
 from runtime.api.http import oip_rest_describe as describe
 from runtime.api.http import oip_rest_generate as generate_codec
 from runtime.api.http.context import Ctx, inference_access, management_access
-from runtime.api.http.deadline import seconds_of, within
+from runtime.api.http.deadline import bounded, seconds_of, within
 from runtime.api.http.errors import error_body, internal_error
 from runtime.api.http.model_calls import ModelCall, counted_call
 from runtime.api.http.origin import same_site
@@ -170,12 +170,14 @@ async def generate(name: str, request: Request, ctx: Ctx, version: str = "") -> 
 
 async def _generate_answer(name: str, request: Request, ctx: Ctx, version: str) -> dict[str, Any]:
     plane = _plane(ctx)
+    seconds = seconds_of(request)
     message = await _generate_request(name, version, request, ctx)
     if "predict" in plane.found(message).capabilities:
-        return generate_codec.answer_of(await plane.infer(message, None))
+        answer = await within(plane.infer(message, seconds), seconds, name)
+        return generate_codec.answer_of(answer)
     record = plane.resolve(message, "generate")
     answers: list[dict[str, Any]] = []
-    items = plane.generate(message, record)
+    items = bounded(plane.generate(message, record), seconds, record.name)
     async with contextlib.aclosing(items):
         async for item in items:
             if isinstance(item, Exception):
@@ -256,10 +258,12 @@ async def _stream_events(
     name: str, request: Request, ctx: Ctx, version: str
 ) -> AsyncIterator[bytes]:
     plane = _plane(ctx)
+    seconds = seconds_of(request)
     message = await _generate_request(name, version, request, ctx)
     if "generate" not in plane.found(message).capabilities:
-        return _events(await plane.infer(message, None))
-    items = plane.generate(message, plane.resolve(message, "generate"))
+        return _events(await within(plane.infer(message, seconds), seconds, name))
+    record = plane.resolve(message, "generate")
+    items = bounded(plane.generate(message, record), seconds, record.name)
     try:
         first = await anext(items)
     except StopAsyncIteration:
