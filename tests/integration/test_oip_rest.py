@@ -100,6 +100,15 @@ def test_health_readiness_and_server_metadata(http: httpx.Client) -> None:
     paths = http.get("/openapi.json").json()["paths"]
     assert {"/v2/models/{name}/infer", "/v2/models/{name}/generate_stream"} <= set(paths)
     assert {"binary_tensor_data", "model_repository", "generate"} <= set(server["extensions"])
+    timed = [
+        (path, method)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "Request-Timeout" in {p["name"] for p in operation.get("parameters", [])}
+    ]
+    expected = {"infer", "generate", "generate_stream", "predict", "completions"}
+    assert {path.rsplit("/", 1)[-1] for path, _ in timed} == expected
+    assert len(timed) == 12  # the routes that read it, each with and without a version
 
 
 def test_infer_takes_a_request_timeout_header(http: httpx.Client) -> None:

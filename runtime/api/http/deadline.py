@@ -28,6 +28,20 @@ from runtime.errors import BadRequestError
 HEADER = "Request-Timeout"
 #: The most a caller may ask for: a day (a bigger value is a mistake, not a deadline).
 MAX_SECONDS = 86_400.0
+#: The header as the OpenAPI document shows it on each route that reads it (``openapi_extra``:
+#: the routes read it themselves, to answer a bad value in their own error shape).
+OPENAPI = {
+    "parameters": [
+        {
+            "name": HEADER,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SECONDS},
+            "description": "Seconds the call may take, queue included; past them it ends with "
+            "REQUEST_TIMEOUT (504), a streamed call with a last error event.",
+        }
+    ]
+}
 T = TypeVar("T")
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from registry.errors import HookNotImplementedError, ModelrtError
+from runtime.api.http import deadline
 from runtime.api.http.context import Ctx, HttpContext, inference_access
 from runtime.api.http.deadline import bounded, seconds_of
 from runtime.api.http.model_calls import ModelCall
@@ -128,7 +129,11 @@ def _head(kind: str, rid: str, model: str, created: int) -> dict[str, Any]:
     return {"id": f"{prefix}-{rid}", "object": kind, "created": created, "model": model}
 
 
-@router.post("/completions", summary="Complete a prompt (OpenAI's legacy completions)")
+@router.post(
+    "/completions",
+    summary="Complete a prompt (OpenAI's legacy completions)",
+    openapi_extra=deadline.OPENAPI,
+)
 async def completions(body: CompletionRequest, ctx: Ctx, request: Request) -> Response:
     check_n(body.n)
     prompt = completion_prompt(body)
@@ -167,7 +172,11 @@ async def _completion_events(
         yield sse_error(exc, "/v1/completions")
 
 
-@router.post("/chat/completions", summary="Answer a chat (OpenAI's chat completions)")
+@router.post(
+    "/chat/completions",
+    summary="Answer a chat (OpenAI's chat completions)",
+    openapi_extra=deadline.OPENAPI,
+)
 async def chat_completions(body: ChatRequest, ctx: Ctx, request: Request) -> Response:
     check_n(body.n)
     messages = chat_messages(body)
