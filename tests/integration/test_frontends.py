@@ -509,8 +509,8 @@ def test_helper_front_ends_serve_the_same_tls_and_tokens(tmp_path: Path) -> None
     try:
         _, helper = _sides(fleet)
         assert _predict(helper, "echo", "over tls")["x"] == "over tls"
-        # Without the token: refused, on the main process and on the helper (its Predict takes
-        # the link, its ListModels the proxy); 20 connections land on both (2**-20 they do not).
+        # Without the token: refused, on the main process and on the helper (its Predict and
+        # ModelInfer take the link, its ListModels the proxy); 20 connections land on both.
         bare = Fleet(fleet.process, fleet.address, fleet.metrics_url, tls)
         refused = 0
         for _ in range(20):
@@ -520,13 +520,16 @@ def test_helper_front_ends_serve_the_same_tls_and_tokens(tmp_path: Path) -> None
                 lambda c=channel: runtime_pb2_grpc.ModelRuntimeStub(c).ListModels(
                     runtime_pb2.ListModelsRequest(), timeout=10
                 ),
+                lambda c=channel: oip_grpc.GRPCInferenceServiceStub(c).ModelInfer(
+                    _infer_request("echo", b"x"), timeout=10
+                ),
             ):
                 with pytest.raises(grpc.RpcError) as failure:
                     call()
                 assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
                 refused += 1
             channel.close()
-        assert refused == 40
+        assert refused == 60
     finally:
         stop(fleet.process)
 

@@ -30,7 +30,7 @@ HEADER = "Request-Timeout"
 MAX_SECONDS = 86_400.0
 #: The header as the OpenAPI document shows it on each route that reads it (``openapi_extra``:
 #: the routes read it themselves, to answer a bad value in their own error shape).
-OPENAPI = {
+TIMEOUT_HEADER = {
     "parameters": [
         {
             "name": HEADER,

@@ -17,9 +17,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelrt.v1 import runtime_pb2
-from runtime.api.http import deadline
 from runtime.api.http.context import Ctx, inference_access
-from runtime.api.http.deadline import bounded, seconds_of, within
+from runtime.api.http.deadline import TIMEOUT_HEADER, bounded, seconds_of, within
 from runtime.api.http.json_values import error_json, item_json, outputs_json, request_from_json
 from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.origin import same_site
@@ -71,7 +70,7 @@ async def _predict(
 @router.post(
     "/models/{name}/predict",
     summary="Predict with the model's newest READY version",
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )
 async def predict(name: str, request: Request, ctx: Ctx, body: Predict) -> dict[str, Any]:
     return await _predict(ctx, name, "", body, seconds_of(request))
@@ -80,7 +79,7 @@ async def predict(name: str, request: Request, ctx: Ctx, body: Predict) -> dict[
 @router.post(
     "/models/{name}/versions/{version}/predict",
     summary="Predict with one version",
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )
 async def predict_version(
     name: str, version: str, request: Request, ctx: Ctx, body: Predict
@@ -163,7 +162,7 @@ _SSE: dict[int | str, dict[str, Any]] = {
     summary="Generate: items as Server-Sent Events, then `event: done`",
     response_class=StreamingResponse,
     responses=_SSE,
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )
 async def generate(name: str, request: Request, ctx: Ctx, body: Predict) -> StreamingResponse:
     return await _generate(ctx, name, "", body, seconds_of(request))
@@ -174,7 +173,7 @@ async def generate(name: str, request: Request, ctx: Ctx, body: Predict) -> Stre
     summary="Generate with one version, as Server-Sent Events",
     response_class=StreamingResponse,
     responses=_SSE,
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )
 async def generate_version(
     name: str, version: str, request: Request, ctx: Ctx, body: Predict

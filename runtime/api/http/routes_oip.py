@@ -20,12 +20,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from modelrt.oip import grpc_service_pb2 as oip
 from registry.errors import ModelrtError
-from runtime.api.http import deadline
 from runtime.api.http import oip_rest_codec as codec
 from runtime.api.http import oip_rest_describe as describe
 from runtime.api.http import oip_rest_generate as generate_codec
 from runtime.api.http.context import Ctx, inference_access, management_access
-from runtime.api.http.deadline import bounded, seconds_of, within
+from runtime.api.http.deadline import TIMEOUT_HEADER, bounded, seconds_of, within
 from runtime.api.http.errors import error_body, internal_error
 from runtime.api.http.model_calls import ModelCall, counted_call
 from runtime.api.http.origin import same_site
@@ -122,11 +121,11 @@ async def model_config(name: str, ctx: Ctx, version: str = "") -> dict[str, Any]
 
 @router.post(
     "/models/{name}/infer", summary="Infer: JSON tensors or Triton's binary tensor data",
-    dependencies=[inference_access], openapi_extra=deadline.OPENAPI,
+    dependencies=[inference_access], openapi_extra=TIMEOUT_HEADER,
 )  # fmt: skip
 @router.post(
     "/models/{name}/versions/{version}/infer",
-    dependencies=[inference_access], openapi_extra=deadline.OPENAPI,
+    dependencies=[inference_access], openapi_extra=TIMEOUT_HEADER,
 )  # fmt: skip
 async def infer(name: str, request: Request, ctx: Ctx, version: str = "") -> Response:
     body = await _body(request, ctx)
@@ -157,11 +156,11 @@ async def _generate_request(
 
 @router.post(
     "/models/{name}/generate", summary="Generate: one JSON answer (Triton's generate extension)",
-    dependencies=[inference_access], openapi_extra=deadline.OPENAPI,
+    dependencies=[inference_access], openapi_extra=TIMEOUT_HEADER,
 )  # fmt: skip
 @router.post(
     "/models/{name}/versions/{version}/generate",
-    dependencies=[inference_access], openapi_extra=deadline.OPENAPI,
+    dependencies=[inference_access], openapi_extra=TIMEOUT_HEADER,
 )  # fmt: skip
 async def generate(name: str, request: Request, ctx: Ctx, version: str = "") -> dict[str, Any]:
     """A model with Predict answers once; a Generate-only one answers with its items gathered."""
@@ -231,12 +230,12 @@ async def _events(
 @router.post(
     "/models/{name}/generate_stream", summary="Generate: one SSE data event per item",
     dependencies=[inference_access], response_class=StreamingResponse,
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )  # fmt: skip
 @router.post(
     "/models/{name}/versions/{version}/generate_stream",
     dependencies=[inference_access], response_class=StreamingResponse,
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )  # fmt: skip
 async def generate_stream(
     name: str, request: Request, ctx: Ctx, version: str = ""

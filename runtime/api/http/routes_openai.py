@@ -16,9 +16,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from registry.errors import HookNotImplementedError, ModelrtError
-from runtime.api.http import deadline
 from runtime.api.http.context import Ctx, HttpContext, inference_access
-from runtime.api.http.deadline import bounded, seconds_of
+from runtime.api.http.deadline import TIMEOUT_HEADER, bounded, seconds_of
 from runtime.api.http.model_calls import ModelCall
 from runtime.api.http.openai_errors import OpenAIRoute
 from runtime.api.http.openai_mapping import (
@@ -132,7 +131,7 @@ def _head(kind: str, rid: str, model: str, created: int) -> dict[str, Any]:
 @router.post(
     "/completions",
     summary="Complete a prompt (OpenAI's legacy completions)",
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )
 async def completions(body: CompletionRequest, ctx: Ctx, request: Request) -> Response:
     check_n(body.n)
@@ -175,7 +174,7 @@ async def _completion_events(
 @router.post(
     "/chat/completions",
     summary="Answer a chat (OpenAI's chat completions)",
-    openapi_extra=deadline.OPENAPI,
+    openapi_extra=TIMEOUT_HEADER,
 )
 async def chat_completions(body: ChatRequest, ctx: Ctx, request: Request) -> Response:
     check_n(body.n)
